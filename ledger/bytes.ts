@@ -1,0 +1,122 @@
+/**
+ * Byte helpers for the edges of the system: hex, base64 and UTF-8. Inside the
+ * core, hashes stay `Uint8Array`; text encodings appear only when parsing or
+ * formatting. Browser-safe: no Buffer.
+ */
+import { MalformedError } from './errors.js';
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 bytes of a string. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Decodes UTF-8; throws MalformedError on invalid sequences. */
+export function fromUtf8(bytes: Uint8Array): string {
+  try {
+    return strictDecoder.decode(bytes);
+  } catch (cause) {
+    throw new MalformedError('invalid UTF-8', { cause });
+  }
+}
+
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Byte-wise equality (not constant-time; hashes and public data only). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const HEX = '0123456789abcdef';
+
+/** Lower-case hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += HEX[b >> 4]! + HEX[b & 15]!;
+  return s;
+}
+
+/** Parses lower- or upper-case hex of even length; throws MalformedError otherwise. */
+export function fromHex(text: string): Uint8Array {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new MalformedError('invalid hex');
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Int16Array(128).fill(-1);
+for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+/** Standard base64 with padding (RFC 4648 §4), as used by C2SP formats. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + '==';
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + '=';
+  }
+  return s;
+}
+
+/**
+ * Parses standard padded base64, strictly: the length must be a multiple of 4,
+ * no whitespace, and unused trailing bits must be zero, so that every byte
+ * string has exactly one accepted encoding. Throws MalformedError otherwise.
+ */
+export function fromBase64(text: string): Uint8Array {
+  if (text.length % 4 !== 0) throw new MalformedError('invalid base64: length');
+  let pad = 0;
+  if (text.endsWith('==')) pad = 2;
+  else if (text.endsWith('=')) pad = 1;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const last = i + 4 === text.length;
+    let n = 0;
+    for (let j = 0; j < 4; j++) {
+      const c = text.charCodeAt(i + j);
+      let v: number;
+      if (c === 61 /* = */ && last && j >= 4 - pad) v = 0;
+      else v = c < 128 ? B64_INDEX[c]! : -1;
+      if (v < 0) throw new MalformedError('invalid base64: character');
+      n = (n << 6) | v;
+    }
+    out[o++] = n >> 16;
+    if (o < out.length) out[o++] = (n >> 8) & 255;
+    if (o < out.length) out[o++] = n & 255;
+    if (last && pad === 2 && (n & 0xffff) !== 0) throw new MalformedError('invalid base64: trailing bits');
+    if (last && pad === 1 && (n & 0xff) !== 0) throw new MalformedError('invalid base64: trailing bits');
+  }
+  return out;
+}
+
+/** Checks a tree size or index at a public boundary (STYLE.md §8). */
+export function checkIndex(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw new TypeError(`${name}: expected a number`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name}: expected a non-negative safe integer`);
+  return value;
+}
