@@ -30,8 +30,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^(node:|fs$|path$|os$|crypto$|worker_threads$|child_process$)', message: 'ledger/ is pure: no Node-only imports.' },
-            { regex: '^(?!@noble/|\\.\\.?/)', message: 'ledger/ may import only @noble/* and its own modules.' },
+            {
+              regex: '^(node:|fs$|path$|os$|crypto$|worker_threads$|child_process$)',
+              message: 'ledger/ is pure: no Node-only imports.',
+            },
+            {
+              regex: '^(?!@noble/|\\.\\.?/)',
+              message: 'ledger/ may import only @noble/* and its own modules.',
+            },
             { regex: '^\\.\\./', message: 'ledger/ may not import from outside ledger/.' },
           ],
         },
@@ -47,7 +53,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { regex: '^(?!@noble/|\\./|\\.\\./ledger/|\\.\\./\\.\\./ledger/|\\.\\./)', message: 'verifier/ may import only ledger/, @noble/* and itself.' },
+            {
+              regex: '^(?!@noble/|\\./|\\.\\./ledger/|\\.\\./\\.\\./ledger/|\\.\\./)',
+              message: 'verifier/ may import only ledger/, @noble/* and itself.',
+            },
             { regex: '^\\.\\./(\\.\\./)?services/', message: 'verifier/ may not import services/.' },
           ],
         },

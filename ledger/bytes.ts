@@ -117,6 +117,31 @@ export function fromBase64(text: string): Uint8Array {
 /** Checks a tree size or index at a public boundary (STYLE.md §8). */
 export function checkIndex(name: string, value: unknown): number {
   if (typeof value !== 'number') throw new TypeError(`${name}: expected a number`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name}: expected a non-negative safe integer`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${name}: expected a non-negative safe integer`);
   return value;
+}
+
+/**
+ * 8-byte big-endian encoding of a non-negative safe integer (a TLS `uint64`,
+ * RFC 8446 §3.3). Throws RangeError for anything else.
+ */
+export function uint64BE(value: number): Uint8Array {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError('uint64BE: expected a non-negative safe integer');
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value));
+  return out;
+}
+
+/**
+ * Reads an 8-byte big-endian unsigned integer at `offset` (RFC 8446 §3.3).
+ * Throws MalformedError if fewer than 8 bytes remain or if the value exceeds
+ * Number.MAX_SAFE_INTEGER.
+ */
+export function readUint64BE(bytes: Uint8Array, offset = 0): number {
+  if (offset < 0 || offset + 8 > bytes.length) throw new MalformedError('uint64: truncated');
+  const v = new DataView(bytes.buffer, bytes.byteOffset + offset, 8).getBigUint64(0);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedError('uint64: beyond the safe integer range');
+  return Number(v);
 }

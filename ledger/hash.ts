@@ -17,19 +17,20 @@ export function hash(data: Uint8Array): Hash {
 /** The root of the empty tree: SHA-256(""), RFC 9162 §2.1.1. */
 export const EMPTY_ROOT: Hash = sha256(new Uint8Array(0));
 
-/** Leaf hash: SHA-256(0x00 || entry), RFC 9162 §2.1.1. */
+const LEAF_PREFIX = Uint8Array.of(0x00);
+
+/** Leaf hash: SHA-256(0x00 || entry), RFC 9162 §2.1.1. Hashes in place (no copy of the entry). */
 export function leafHash(entry: Uint8Array): Hash {
-  const buf = new Uint8Array(1 + entry.length);
-  buf[0] = 0x00;
-  buf.set(entry, 1);
-  return sha256(buf);
+  return sha256.create().update(LEAF_PREFIX).update(entry).digest();
 }
+
+/** Scratch buffer for nodeHash: safe to share, since hashing is synchronous. */
+const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+nodeInput[0] = 0x01;
 
 /** Interior node hash: SHA-256(0x01 || left || right), RFC 9162 §2.1.1. */
 export function nodeHash(left: Hash, right: Hash): Hash {
-  const buf = new Uint8Array(1 + 2 * HASH_SIZE);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 1 + HASH_SIZE);
-  return sha256(buf);
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return sha256(nodeInput);
 }

@@ -5,6 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+[ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 bash test/setup-system.sh || exit 1
 
 mkdir -p test-results

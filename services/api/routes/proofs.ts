@@ -1,0 +1,65 @@
+/**
+ * Proofs on demand: GET /receipt/<hex leaf hash> (C2SP tlog-proof at the
+ * latest checkpoint), GET /proof/inclusion?index=I&size=N and
+ * GET /proof/consistency?from=M&to=N (JSON, base64 hashes, RFC 9162 §2.1.3–4).
+ * Receipts are verified against the signed root before they are served, so
+ * corrupt storage yields an error (500 storage_corrupt), never a wrong receipt.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { fromHex, toBase64 } from '../../../ledger/bytes.js';
+import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
+import type { AppOptions } from '../app.js';
+import { HttpError } from '../errors.js';
+
+/** Parses a decimal query parameter strictly (no sign, no leading zeros, safe integer). */
+function sizeParam(query: unknown, name: string): number {
+  const value = (query as Record<string, unknown>)[name];
+  if (
+    typeof value !== 'string' ||
+    !/^(0|[1-9][0-9]{0,15})$/.test(value) ||
+    !Number.isSafeInteger(Number(value))
+  ) {
+    throw new HttpError(400, 'bad_request', `query parameter ${name} must be a decimal integer`);
+  }
+  return Number(value);
+}
+
+export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer, store }) => {
+  app.get<{ Params: { hash: string } }>('/receipt/:hash', async (request, reply) => {
+    const { hash } = request.params;
+    if (!/^[0-9a-f]{64}$/.test(hash))
+      throw new HttpError(400, 'malformed', 'leaf hash must be 64 lower-case hex digits');
+    const leafHash = fromHex(hash);
+    const [index] = await store.lookupLeaves([leafHash]);
+    if (index === null || index === undefined || index >= sequencer.head.size) {
+      throw new HttpError(404, 'not_found', 'no such entry in the log (yet)');
+    }
+    const { receipt } = await sequencer.receiptFor(index, leafHash);
+    return reply.header('Content-Type', 'text/plain; charset=utf-8').send(receipt);
+  });
+
+  app.get('/proof/inclusion', async (request) => {
+    const index = sizeParam(request.query, 'index');
+    const size = sizeParam(request.query, 'size');
+    const current = sequencer.head.size;
+    if (size > current)
+      throw new HttpError(400, 'out_of_range', `size ${size} is beyond the tree size ${current}`);
+    if (index >= size) throw new HttpError(400, 'out_of_range', `index ${index} is not below size ${size}`);
+    const { proof, root } = await sequencer.tiles.withHashes(current, (r) => ({
+      proof: proveInclusion(index, size, r),
+      root: treeHash(size, r),
+    }));
+    return { index, size, root: toBase64(root), proof: proof.map(toBase64) };
+  });
+
+  app.get('/proof/consistency', async (request) => {
+    const from = sizeParam(request.query, 'from');
+    const to = sizeParam(request.query, 'to');
+    const current = sequencer.head.size;
+    if (to > current)
+      throw new HttpError(400, 'out_of_range', `size ${to} is beyond the tree size ${current}`);
+    if (from < 1 || from > to) throw new HttpError(400, 'out_of_range', 'need 1 <= from <= to');
+    const proof = await sequencer.tiles.withHashes(current, (r) => proveConsistency(from, to, r));
+    return { from, to, proof: proof.map(toBase64) };
+  });
+};

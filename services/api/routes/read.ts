@@ -1,0 +1,60 @@
+/**
+ * The C2SP tlog-tiles read path: /checkpoint, /tile/<L>/<N>[.p/<W>],
+ * /tile/entries/<N>[.p/<W>]. Tiles and bundles are immutable once they exist
+ * at a width, so they are served with a year-long immutable cache header; the
+ * checkpoint may be cached for a second.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { MalformedError } from '../../../ledger/errors.js';
+import { parseEntryBundle, parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
+import type { AppOptions } from '../app.js';
+import { HttpError } from '../errors.js';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/** Hashes (or entries, for level -1) present at a tree size at a tile's level. */
+function countAtLevel(size: number, level: number): number {
+  return level < 0 ? size : Math.floor(size / 2 ** (TILE_HEIGHT * level));
+}
+
+export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer }) => {
+  app.get('/checkpoint', async (_request, reply) => {
+    return reply
+      .header('Content-Type', 'text/plain; charset=utf-8')
+      .header('Cache-Control', 'public, max-age=1')
+      .send(sequencer.head.checkpoint);
+  });
+
+  app.get('/tile/*', async (request, reply) => {
+    let tile: Tile;
+    try {
+      tile = parseTilePath(request.url.slice(1).split('?')[0]!);
+    } catch (e) {
+      if (e instanceof MalformedError) throw new HttpError(400, 'malformed', `bad tile path: ${e.message}`);
+      throw e;
+    }
+    const available = countAtLevel(sequencer.head.size, tile.level);
+    if (tile.index * TILE_WIDTH + tile.width > available) {
+      throw new HttpError(404, 'not_found', 'tile not in the tree (yet)');
+    }
+    const [data] = await sequencer.tiles.fetch([tile]);
+    const body = tile.level < 0 ? firstEntries(data!, tile.width) : data!;
+    return reply
+      .header('Content-Type', 'application/octet-stream')
+      .header('Cache-Control', IMMUTABLE)
+      .send(body);
+  });
+};
+
+/** The bytes of the first `width` entries of a stored bundle (a wider bundle's prefix). */
+function firstEntries(bundle: Uint8Array, width: number): Uint8Array {
+  let offset = 0;
+  for (let i = 0; i < width; i++) {
+    if (offset + 2 > bundle.length) throw new MalformedError('stored bundle truncated');
+    offset += 2 + ((bundle[offset]! << 8) | bundle[offset + 1]!);
+  }
+  if (offset > bundle.length) throw new MalformedError('stored bundle truncated');
+  const out = bundle.subarray(0, offset);
+  parseEntryBundle(out, width);
+  return out;
+}

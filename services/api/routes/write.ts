@@ -1,0 +1,23 @@
+/**
+ * POST /add: submit one entry (raw bytes, application/octet-stream or
+ * application/json). Answers once the entry is durable and signed, with its
+ * index, leaf hash (the ballot tracker) and a C2SP tlog-proof receipt.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { toHex } from '../../../ledger/bytes.js';
+import type { AppOptions } from '../app.js';
+import { HttpError } from '../errors.js';
+
+export const writeRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer }) => {
+  app.post('/add', async (request, reply) => {
+    const body = request.body;
+    if (!(body instanceof Uint8Array) || body.length === 0) throw new HttpError(400, 'empty', 'empty entry');
+    const result = await sequencer.submit(new Uint8Array(body.buffer, body.byteOffset, body.length));
+    return reply.code(result.duplicate ? 200 : 201).send({
+      index: result.index,
+      leafHash: toHex(result.leafHash),
+      receipt: result.receipt,
+      duplicate: result.duplicate,
+    });
+  });
+};

@@ -1,0 +1,67 @@
+/** `urna serve`: flags over environment variables over defaults. */
+import { parseArgs } from 'node:util';
+import { serve } from '../server.js';
+import type { FaultPoint } from '../sequencer/sequencer.js';
+import { UsageError } from './usage-error.js';
+
+function intValue(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError(`${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+/** Splits HOST:PORT (IPv6 in brackets). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT, got ${text}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const env = process.env;
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      key: { type: 'string' },
+      origin: { type: 'string' },
+      'batch-ms': { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-pending': { type: 'string' },
+      log: { type: 'boolean' },
+    },
+  });
+  const { host, port } = parseListen(values.listen ?? env.URNA_LISTEN ?? '127.0.0.1:8080');
+  const crashAt = (env.URNA_CRASH_AT ?? '').split(',').filter(Boolean) as FaultPoint[];
+  const keyFile = values.key ?? env.URNA_KEY;
+  const server = await serve({
+    dataDir: values.data ?? env.URNA_DATA ?? './data',
+    host,
+    port,
+    ...(keyFile ? { keyFile } : {}),
+    origin: values.origin ?? env.URNA_ORIGIN ?? 'urna.localhost/log',
+    batchPeriodMs: intValue('--batch-ms', values['batch-ms'] ?? env.URNA_BATCH_MS, 100),
+    maxBatch: intValue('--max-batch', values['max-batch'] ?? env.URNA_MAX_BATCH, 4096),
+    maxPending: intValue('--max-pending', values['max-pending'] ?? env.URNA_MAX_PENDING, 65536),
+    crashAt,
+    crashProbability: Number(env.URNA_CRASH_PROBABILITY ?? '1'),
+    log: values.log ?? env.URNA_LOG === '1',
+  });
+  process.stdout.write(`urna: log ${server.verifierKey}\nurna: listening on ${server.url}\n`);
+  const shutdown = (signal: string) => {
+    process.stderr.write(`urna: ${signal}, shutting down\n`);
+    server.close().then(
+      () => process.exit(0),
+      (e) => {
+        process.stderr.write(`urna: shutdown failed: ${e}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  return 0;
+}

@@ -1,0 +1,84 @@
+/**
+ * In-memory LogStore for tests, with failure injection. It checks the
+ * storage contract as it goes: a tile may only grow by appending (a commit
+ * that rewrites existing tile bytes throws, as a corrupted write would).
+ */
+import { equalBytes, toHex } from '../../ledger/bytes.js';
+import type { Hash } from '../../ledger/hash.js';
+import type { Tile } from '../../ledger/tile.js';
+import type { CommitBatch, LogStore, TreeHead } from './store.js';
+import { leafKey, tileKey } from './store.js';
+
+/** Where an injected fault fires. */
+export type StoreFault = 'commit' | 'readTiles' | 'writeCheckpoint';
+
+export class MemoryStore implements LogStore {
+  private head: TreeHead | null = null;
+  private checkpoint: string | null = null;
+  private readonly tiles = new Map<string, Uint8Array>();
+  private readonly leaves = new Map<string, number>();
+  private readonly extra = new Map<string, Uint8Array>();
+  /** Set to make the next operation of that kind fail (the fault is consumed). */
+  readonly failNext = new Set<StoreFault>();
+  commits = 0;
+
+  private fault(kind: StoreFault): void {
+    if (this.failNext.delete(kind)) throw new Error(`injected ${kind} failure`);
+  }
+
+  async readHead(): Promise<TreeHead | null> {
+    return this.head;
+  }
+
+  async readTiles(tiles: readonly Tile[]): Promise<Array<Uint8Array | null>> {
+    this.fault('readTiles');
+    return tiles.map((t) => this.tiles.get(tileKey(t)) ?? null);
+  }
+
+  async lookupLeaves(leafHashes: readonly Hash[]): Promise<Array<number | null>> {
+    return leafHashes.map((h) => this.leaves.get(leafKey(toHex(h))) ?? null);
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    this.fault('commit');
+    for (const { tile, data } of batch.tiles) {
+      const old = this.tiles.get(tileKey(tile));
+      if (old && (old.length > data.length || !equalBytes(old, data.subarray(0, old.length)))) {
+        throw new Error(`contract violation: tile ${tileKey(tile)} rewritten`);
+      }
+    }
+    for (const { tile, data } of batch.tiles) this.tiles.set(tileKey(tile), data.slice());
+    for (const { leafHash, index } of batch.leaves) this.leaves.set(leafKey(toHex(leafHash)), index);
+    for (const { key, value } of batch.extra ?? []) this.extra.set(key, value.slice());
+    this.head = { size: batch.head.size, root: batch.head.root, edge: [...batch.head.edge] };
+    this.commits++;
+  }
+
+  async readCheckpoint(): Promise<string | null> {
+    return this.checkpoint;
+  }
+
+  async writeCheckpoint(note: string): Promise<void> {
+    this.fault('writeCheckpoint');
+    this.checkpoint = note;
+  }
+
+  async readExtra(key: string): Promise<Uint8Array | null> {
+    return this.extra.get(key) ?? null;
+  }
+
+  async scanExtra(prefix: string, limit = Infinity): Promise<Array<{ key: string; value: Uint8Array }>> {
+    return [...this.extra.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .sort()
+      .slice(0, limit)
+      .map((key) => ({ key, value: this.extra.get(key)! }));
+  }
+
+  /** Test hook: overwrite a stored tile's bytes, as disk corruption would. */
+  corruptTile(tile: Pick<Tile, 'level' | 'index'>, data: Uint8Array): void {
+    this.tiles.set(tileKey(tile), data);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,126 @@
+/**
+ * Write-path and read-path benchmarks of `urna serve` over loopback HTTP,
+ * each beside its ceilings measured in the same run: the same fastify setup
+ * answering a trivial POST, and the raw LevelDB synced-batch rate.
+ */
+import autocannon from 'autocannon';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { tilePath } from '../../ledger/tile.js';
+import { tempDir } from '../helpers/log.js';
+import { startListening, startServer, type ServerProcess } from '../helpers/process.js';
+import { levelSyncedBatchRate } from './limits.js';
+import type { Report } from './report.js';
+
+const TRIVIAL = fileURLToPath(new URL('./trivial-server.ts', import.meta.url));
+
+interface LoadResult {
+  rps: number;
+  ok: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+/** Loads POST /add with unique entries; `rate` caps requests/s overall (open-ish loop). */
+async function loadPosts(
+  url: string,
+  seconds: number,
+  connections: number,
+  rate?: number,
+): Promise<LoadResult> {
+  let n = 0;
+  const prefix = `bench-${Date.now()}-${Math.random()}`;
+  const result = await autocannon({
+    url: `${url}/add`,
+    connections,
+    duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        setupRequest: (req) => ({ ...req, body: `${prefix}-${n++}-${'x'.repeat(100)}` }),
+      },
+    ],
+  });
+  const ok = result['2xx'];
+  return {
+    rps: ok / seconds,
+    ok,
+    errors: result.non2xx + result.errors + result.timeouts,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  };
+}
+
+async function loadGets(url: string, paths: string[], seconds: number): Promise<number> {
+  let i = 0;
+  const result = await autocannon({
+    url,
+    connections: 64,
+    duration: seconds,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }],
+  });
+  return result['2xx'] / seconds;
+}
+
+/** Peak resident set of a process (VmHWM), in MiB. */
+async function peakRssMiB(server: ServerProcess): Promise<number> {
+  const status = await readFile(`/proc/${server.proc.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+export async function benchHttp(report: Report, opts: { seconds?: number } = {}): Promise<void> {
+  const seconds = opts.seconds ?? 60;
+  const connections = 128;
+
+  const synced = await levelSyncedBatchRate(3000);
+  report('leveldb synced batches (1 put each)', synced, 'batches/s', 'ceiling: one fsync per batch');
+
+  const trivial = await startListening(['--import', 'tsx', TRIVIAL]);
+  let ceiling: LoadResult;
+  try {
+    await loadPosts(trivial.url, 2, connections); // warm-up
+    ceiling = await loadPosts(trivial.url, Math.min(seconds, 15), connections);
+  } finally {
+    await trivial.kill();
+  }
+  report('trivial POST (same fastify setup)', ceiling.rps, 'req/s', `ceiling; p99 ${ceiling.p99} ms`);
+
+  const { dir, cleanup } = await tempDir('urna-bench-');
+  const server = await startServer(['--data', dir, '--batch-ms', '100']);
+  try {
+    await loadPosts(server.url, 2, connections);
+    const full = await loadPosts(server.url, seconds, connections);
+    report(
+      'urna POST /add sustained, fsync on',
+      full.rps,
+      'entries/s',
+      `${seconds} s, ${connections} connections, ${full.errors} errors`,
+    );
+    report('  ratio to trivial POST', full.rps / ceiling.rps, 'x', 'goal >= 0.60');
+    report('  p50 / p99 submit→receipt at full load', full.p50, 'ms', `p99 ${full.p99} ms`);
+
+    const half = await loadPosts(server.url, Math.min(seconds, 30), connections, Math.round(full.rps / 2));
+    report('urna at half load', half.rps, 'entries/s', `${half.errors} errors`);
+    report(
+      '  p50 / p99 at half load',
+      half.p50,
+      'ms',
+      `p99 ${half.p99} ms; goal p99 < 200 ms (2x batch period)`,
+    );
+
+    const size = Math.floor(full.ok / 256);
+    const tilePaths = Array.from(
+      { length: Math.max(1, Math.min(size, 1000)) },
+      (_, index) => '/' + tilePath({ level: 0, index, width: 256 }),
+    );
+    const tiles = await loadGets(server.url, tilePaths, 10);
+    report('tiles served (GET /tile/0/N, 8 KiB each)', tiles, 'req/s', 'goal >= 20,000');
+    report('urna serve peak RSS', await peakRssMiB(server), 'MiB');
+  } finally {
+    await server.kill();
+    await cleanup();
+  }
+}

@@ -1,0 +1,31 @@
+// Benchmark driver (`npm run bench [-- NAME...]`): runs each bench (or the
+// named ones) in order and prints its reports as lines
+// `name  value unit  (note)`. Add benches to BENCHES.
+// URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
+import { benchHttp } from './http.js';
+import { benchLedger } from './ledger.js';
+import type { Report } from './report.js';
+
+/** A benchmark: reports any number of result lines through `report`. */
+export type Bench = (report: Report) => Promise<void>;
+
+const seconds = Number(process.env.URNA_BENCH_SECONDS ?? 60);
+const BENCHES: Array<[name: string, bench: Bench]> = [
+  ['ledger', benchLedger],
+  ['http', (report) => benchHttp(report, { seconds })],
+];
+const wanted = process.argv.slice(2);
+
+function format(value: number): string {
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return value.toFixed(Math.abs(value) >= 10 ? 1 : 3);
+}
+
+for (const [name, bench] of BENCHES) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  console.log(`# ${name}`);
+  await bench((line, value, unit, note) => {
+    const text = `${line.padEnd(44)} ${format(value).padStart(12)} ${unit.padEnd(8)}`;
+    console.log(note === undefined ? text.trimEnd() : `${text} (${note})`);
+  });
+}

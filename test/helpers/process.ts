@@ -1,0 +1,67 @@
+/** Test helper: runs `urna` commands as real child processes on loopback. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const URNA_BIN = fileURLToPath(new URL('../../bin/urna.js', import.meta.url));
+
+export interface ServerProcess {
+  url: string;
+  verifierKey: string;
+  proc: ChildProcess;
+  /** Output so far (stdout and stderr), for failure messages. */
+  output(): string;
+  /** kill -9, and wait for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM, and wait for the exit. */
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `urna serve` on a free loopback port and waits until it listens. */
+export function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  return startListening([URNA_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], env);
+}
+
+/**
+ * Runs `node ...nodeArgs` and waits until it prints `listening on URL` (and
+ * `urna: log VKEY`), as `urna serve` does.
+ */
+export async function startListening(
+  nodeArgs: string[],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const ready = new Promise<{ url: string; verifierKey: string }>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /listening on (\S+)/.exec(out)?.[1];
+      const key = /urna: log (\S+)/.exec(out)?.[1];
+      if (url && key) resolve({ url, verifierKey: key });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    void exited.then((code) => reject(new Error(`process exited (${code}) before listening:\n${out}`)));
+    setTimeout(() => reject(new Error(`process did not start in 60 s:\n${out}`)), 60_000).unref();
+  });
+  const { url, verifierKey } = await ready;
+  return {
+    url,
+    verifierKey,
+    proc,
+    exited,
+    output: () => out,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { utf8 } from '../../ledger/bytes.js';
+import { parseCheckpoint } from '../../ledger/checkpoint.js';
+import { UrnaError } from '../../ledger/errors.js';
+import { openNote } from '../../ledger/note.js';
+import { verifyReceipt } from '../../ledger/receipt.js';
+import { PushbackError, SequencerStoppedError, type Admission } from '../../services/sequencer/sequencer.js';
+import { MemoryStore } from '../../services/storage/memory.js';
+import { entries, openTestLog, submitAndTick } from '../helpers/log.js';
+
+describe('Sequencer', () => {
+  it('signs an empty checkpoint when opened on an empty store', async () => {
+    const log = await openTestLog();
+    const c = parseCheckpoint(openNote(log.sequencer.head.checkpoint, [log.verifier]).text);
+    expect(c.size).toBe(0);
+    expect(c.origin).toBe('example.test/log');
+  });
+
+  it('sequences a batch and answers every submitter with a receipt that verifies', async () => {
+    const log = await openTestLog();
+    const batch = entries(300);
+    const results = await submitAndTick(log, batch);
+    expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual([...Array(300).keys()]);
+    for (const [i, r] of results.entries()) {
+      const v = verifyReceipt(r.receipt, { entry: batch[i]! }, log.verifier);
+      expect(v.checkpoint.size).toBe(300);
+    }
+    expect(log.sequencer.head.size).toBe(300);
+  });
+
+  it('returns the same index for an identical resubmission, in the pool or in the log', async () => {
+    const log = await openTestLog();
+    const [a] = entries(1);
+    const p1 = log.sequencer.submit(a!);
+    const p2 = log.sequencer.submit(a!);
+    await new Promise((r) => setTimeout(r, 5));
+    await log.sequencer.tick();
+    const [r1, r2] = await Promise.all([p1, p2]);
+    expect(r1.index).toBe(r2.index);
+    const r3 = await log.sequencer.submit(a!);
+    expect(r3).toMatchObject({ index: r1.index, duplicate: true });
+    expect(log.sequencer.head.size).toBe(1);
+  });
+
+  it('applies admission in sequence order and fails only the rejected entries', async () => {
+    const seen: number[] = [];
+    const admission: Admission = {
+      precheck: async () => {},
+      begin: () => ({
+        admit(entry, index) {
+          seen.push(index);
+          return new TextDecoder().decode(entry).startsWith('bad')
+            ? new UrnaError('rule', 'bad entry')
+            : null;
+        },
+        extra: () => [{ key: 'p/last', value: utf8(String(seen.at(-1))) }],
+        commit: () => {},
+      }),
+    };
+    const log = await openTestLog({ admission });
+    const input = [utf8('good-0'), utf8('bad-1'), utf8('good-2')];
+    const results = await Promise.allSettled(
+      input
+        .map((e) => log.sequencer.submit(e))
+        .concat([new Promise((r) => setTimeout(r, 5)).then(() => log.sequencer.tick()) as never]),
+    );
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { index: 0 } });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'rule' } });
+    expect(results[2]).toMatchObject({ status: 'fulfilled', value: { index: 1 } });
+    expect(log.sequencer.head.size).toBe(2);
+    expect(new TextDecoder().decode((await log.store.readExtra('p/last'))!)).toBe('1');
+  });
+
+  it('fails a batch whose commit fails, changes nothing, and goes on with the next', async () => {
+    const store = new MemoryStore();
+    const log = await openTestLog({ store });
+    await submitAndTick(log, entries(10, 'first'));
+    const before = log.sequencer.head;
+    store.failNext.add('commit');
+    await expect(submitAndTick(log, entries(5, 'lost'))).rejects.toBeInstanceOf(PushbackError);
+    expect(log.sequencer.head).toEqual(before);
+    expect((await store.readHead())!.size).toBe(10);
+    const next = await submitAndTick(log, entries(5, 'lost'));
+    expect(next.map((r) => r.index).sort((a, b) => a - b)).toEqual([10, 11, 12, 13, 14]);
+    for (const r of next) verifyReceipt(r.receipt, { leafHash: r.leafHash }, log.verifier);
+  });
+
+  it('pushes back with a PushbackError when the pending bound is reached', async () => {
+    const log = await openTestLog({ maxPending: 3 });
+    const ps = entries(3).map((e) => log.sequencer.submit(e));
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(log.sequencer.submit(utf8('one too many'))).rejects.toBeInstanceOf(PushbackError);
+    await log.sequencer.tick();
+    await Promise.all(ps);
+    expect(log.sequencer.head.size).toBe(3);
+  });
+
+  it('rejects empty and oversize entries without touching the log', async () => {
+    const log = await openTestLog();
+    await expect(log.sequencer.submit(new Uint8Array(0))).rejects.toMatchObject({ code: 'empty' });
+    await expect(log.sequencer.submit(new Uint8Array(65536))).rejects.toMatchObject({ code: 'too_large' });
+    await log.sequencer.tick();
+    expect(log.sequencer.head.size).toBe(0);
+  });
+
+  it('reopens from the store and continues the same tree (recovery path)', async () => {
+    const store = new MemoryStore();
+    const log = await openTestLog({ store });
+    await submitAndTick(log, entries(700, 'a'));
+    const reopened = await openTestLog({ store, signerKey: log.signerKey });
+    expect(reopened.sequencer.head.checkpoint).toBe(log.sequencer.head.checkpoint);
+    const more = await submitAndTick(reopened, entries(100, 'b'));
+    for (const r of more) verifyReceipt(r.receipt, { leafHash: r.leafHash }, reopened.verifier);
+    expect(reopened.sequencer.head.size).toBe(800);
+  });
+
+  it('re-signs the committed head when the checkpoint write was lost', async () => {
+    const store = new MemoryStore();
+    const log = await openTestLog({ store });
+    await submitAndTick(log, entries(20, 'a'));
+    const signed = log.sequencer.head.checkpoint;
+    store.failNext.add('writeCheckpoint');
+    // The checkpoint write fails after the commit: the sequencer stops.
+    await expect(submitAndTick(log, entries(3, 'b'))).rejects.toBeInstanceOf(SequencerStoppedError);
+    expect(log.sequencer.fatal).not.toBeNull();
+    expect(await store.readCheckpoint()).toBe(signed);
+    const reopened = await openTestLog({ store, signerKey: log.signerKey });
+    expect(reopened.sequencer.head.size).toBe(23);
+    const c = parseCheckpoint(openNote((await store.readCheckpoint())!, [reopened.verifier]).text);
+    expect(c.size).toBe(23);
+  });
+
+  it('refuses to start when storage contradicts itself (checkpoint from another tree)', async () => {
+    const storeA = new MemoryStore();
+    const a = await openTestLog({ store: storeA });
+    await submitAndTick(a, entries(5, 'a'));
+    const storeB = new MemoryStore();
+    const b = await openTestLog({ store: storeB, signerKey: a.signerKey });
+    await submitAndTick(b, entries(5, 'b'));
+    await storeB.writeCheckpoint(a.sequencer.head.checkpoint);
+    await expect(openTestLog({ store: storeB, signerKey: a.signerKey })).rejects.toMatchObject({
+      code: 'storage_corrupt',
+    });
+  });
+
+  it('refuses to start on a corrupted partial tile or entry bundle', async () => {
+    for (const level of [0, -1]) {
+      const store = new MemoryStore();
+      const log = await openTestLog({ store });
+      await submitAndTick(log, entries(40, 'x'));
+      const [data] = await store.readTiles([{ level, index: 0, width: 40 }]);
+      const bad = data!.slice();
+      bad[bad.length - 1]! ^= 1;
+      store.corruptTile({ level, index: 0 }, bad);
+      await expect(openTestLog({ store, signerKey: log.signerKey })).rejects.toMatchObject({
+        code: 'storage_corrupt',
+      });
+    }
+  });
+
+  it('refuses to hand out a receipt computed from a corrupted full tile', async () => {
+    const store = new MemoryStore();
+    const log = await openTestLog({ store });
+    const input = entries(300, 'x');
+    const results = await submitAndTick(log, input);
+    const first = results.find((r) => r.index === 0)!;
+    const [data] = await store.readTiles([{ level: 0, index: 0, width: 256 }]);
+    const bad = data!.slice();
+    bad[32 + 5]! ^= 1; // leaf 1's hash: on leaf 0's inclusion path
+    store.corruptTile({ level: 0, index: 0 }, bad);
+    const reopened = await openTestLog({ store, signerKey: log.signerKey }); // cold tile cache
+    await expect(reopened.sequencer.receiptFor(0, first.leafHash)).rejects.toMatchObject({
+      code: 'storage_corrupt',
+    });
+  });
+});
