@@ -5,7 +5,8 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from '../metrics.js';
-import { MAX_ENTRY_SIZE, type Sequencer } from '../sequencer/sequencer.js';
+import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
+import type { Sequencer } from '../sequencer/sequencer.js';
 import type { LogStore } from '../storage/store.js';
 import { HttpError, sendError } from './errors.js';
 import { operationsRoutes } from './routes/operations.js';

@@ -29,14 +29,17 @@ import { openNote, type NoteSigner, type NoteVerifier } from '../../ledger/note.
 import { formatReceipt } from '../../ledger/receipt.js';
 import { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
-import { parseEntryBundle, TILE_HEIGHT, TILE_WIDTH } from '../../ledger/tile.js';
+import {
+  entryBundlesForSize,
+  MAX_ENTRY_SIZE,
+  parseEntryBundle,
+  tilesForSize,
+  TILE_WIDTH,
+} from '../../ledger/tile.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
 import { CheckpointSigner } from './signer.js';
 import { StorageCorruptError, TileCache } from './tile-reader.js';
-
-/** The largest entry a bundle can hold (uint16 length prefix, C2SP tlog-tiles). */
-export const MAX_ENTRY_SIZE = 65535;
 
 /** 503 with Retry-After: the pool is full or the sequencer is recovering. */
 export class PushbackError extends UrnaError {
@@ -480,12 +483,7 @@ async function loadAppender(store: LogStore, cache: TileCache): Promise<TreeAppe
 
 /** Reads the partial (rightmost) tile of every level and the partial entry bundle at `size`. */
 async function readPartialTiles(cache: TileCache, size: number): Promise<Map<number, Uint8Array>> {
-  const partial: Tile[] = [];
-  if (size % TILE_WIDTH)
-    partial.push({ level: -1, index: Math.floor(size / TILE_WIDTH), width: size % TILE_WIDTH });
-  for (let level = 0, n = size; n > 0; level++, n = Math.floor(n / 2 ** TILE_HEIGHT)) {
-    if (n % TILE_WIDTH) partial.push({ level, index: Math.floor(n / TILE_WIDTH), width: n % TILE_WIDTH });
-  }
+  const partial = [...entryBundlesForSize(size), ...tilesForSize(size)].filter((t) => t.width < TILE_WIDTH);
   const data = await cache.fetch(partial);
   return new Map(partial.map((t, i) => [t.level, data[i]!]));
 }

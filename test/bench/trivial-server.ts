@@ -5,7 +5,7 @@
  */
 import Fastify from 'fastify';
 import { acceptRawBodies } from '../../services/api/app.js';
-import { MAX_ENTRY_SIZE } from '../../services/sequencer/sequencer.js';
+import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 
 const app = Fastify({ logger: false, bodyLimit: MAX_ENTRY_SIZE });
 acceptRawBodies(app);

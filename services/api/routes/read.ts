@@ -6,9 +6,17 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MalformedError } from '../../../ledger/errors.js';
-import { parseEntryBundle, parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
+import {
+  formatEntryBundle,
+  parseEntryBundle,
+  parseTilePath,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  type Tile,
+} from '../../../ledger/tile.js';
 import type { AppOptions } from '../app.js';
 import { HttpError } from '../errors.js';
+import { StorageCorruptError } from '../../sequencer/tile-reader.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -46,15 +54,10 @@ export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequence
   });
 };
 
-/** The bytes of the first `width` entries of a stored bundle (a wider bundle's prefix). */
+/** The first `width` entries of a stored bundle (a wider bundle's prefix), re-encoded. */
 function firstEntries(bundle: Uint8Array, width: number): Uint8Array {
-  let offset = 0;
-  for (let i = 0; i < width; i++) {
-    if (offset + 2 > bundle.length) throw new MalformedError('stored bundle truncated');
-    offset += 2 + ((bundle[offset]! << 8) | bundle[offset + 1]!);
-  }
-  if (offset > bundle.length) throw new MalformedError('stored bundle truncated');
-  const out = bundle.subarray(0, offset);
-  parseEntryBundle(out, width);
-  return out;
+  const entries = parseEntryBundle(bundle);
+  if (entries.length < width)
+    throw new StorageCorruptError(`stored bundle holds ${entries.length} < ${width} entries`);
+  return entries.length === width ? bundle : formatEntryBundle(entries.slice(0, width));
 }

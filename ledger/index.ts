@@ -1,0 +1,16 @@
+/**
+ * Urna's ledger core: pure, synchronous, browser-safe. RFC 9162 Merkle trees,
+ * C2SP tlog-tiles, signed-note, tlog-checkpoint, tlog-cosignature and
+ * tlog-proof, and the election records and rules.
+ */
+export * from './errors.js';
+export * from './bytes.js';
+export * from './hash.js';
+export * from './ed25519.js';
+export * from './merkle.js';
+export * from './tile.js';
+export * from './appender.js';
+export * from './note.js';
+export * from './checkpoint.js';
+export * from './cosignature.js';
+export * from './receipt.js';
