@@ -46,7 +46,8 @@ function trailingZeros(x: number): number {
 
 /** k, l: the largest power of two k = 2^l that is smaller than n (n >= 2). */
 function maxPow2(n: number): [k: number, l: number] {
-  let l = 0;
+  // l = floor(log2(n - 1)); clz32 is exact below 2^32, the loop covers the rest.
+  let l = n - 1 < 2 ** 32 ? 31 - Math.clz32(n - 1) : 32;
   while (2 ** (l + 1) < n) l++;
   return [2 ** l, l];
 }

@@ -147,7 +147,10 @@ export class Sequencer {
   private published: PublishedHead;
   private pool: Pending[] = [];
   private readonly pending = new Map<string, Pending>();
+  private lookups: Array<{ leafHash: Hash; resolve(i: number | null): void; reject(e: unknown): void }> = [];
   private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private lastTickStart = 0;
   private ticking: Promise<void> | null = null;
   private stopped: UrnaError | null = null;
   private readonly m;
@@ -254,15 +257,22 @@ export class Sequencer {
     return this.pool.length;
   }
 
-  /** Starts ticking every batch period. */
+  /**
+   * Starts ticking: a tick starts one batch period after the previous one
+   * started, or at once if that time has passed (so a tick longer than the
+   * period is followed straight away by the next), or as soon as the pool
+   * holds a full batch.
+   */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.kick(), this.batchPeriodMs);
+    if (this.running) return;
+    this.running = true;
+    this.schedule();
   }
 
   /** Stops ticking, waits for the running tick; pending submissions are failed. */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.ticking;
     this.failAll(new SequencerStoppedError('sequencer stopped'));
@@ -274,11 +284,24 @@ export class Sequencer {
     await this.ticking;
   }
 
+  private schedule(): void {
+    if (!this.running || this.timer || this.ticking || this.stopped) return;
+    const wait = Math.max(0, this.lastTickStart + this.batchPeriodMs - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kick();
+    }, wait);
+  }
+
   private kick(): void {
     if (this.ticking || this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.lastTickStart = performance.now();
     this.ticking = this.runTick().finally(() => {
       this.ticking = null;
       if (this.pool.length >= this.maxBatch) this.kick();
+      else this.schedule();
     });
   }
 
@@ -297,7 +320,7 @@ export class Sequencer {
     const key = toHex(leafHash);
     const inFlight = this.pending.get(key);
     if (inFlight) return inFlight.promise;
-    const [existing] = await this.store.lookupLeaves([leafHash]);
+    const existing = await this.lookupLeaf(leafHash);
     if (existing !== null && existing !== undefined && existing < this.published.size) {
       this.m?.duplicates.inc();
       return this.receiptFor(existing, leafHash, true);
@@ -320,18 +343,63 @@ export class Sequencer {
     return promise;
   }
 
+  /**
+   * Looks up a leaf's index. Lookups arriving in the same turn of the event
+   * loop share one batched store read (submissions arrive one per request).
+   */
+  private lookupLeaf(leafHash: Hash): Promise<number | null> {
+    return new Promise((resolve, reject) => {
+      if (this.lookups.length === 0) {
+        setImmediate(() => {
+          const batch = this.lookups;
+          this.lookups = [];
+          this.store.lookupLeaves(batch.map((l) => l.leafHash)).then(
+            (found) => batch.forEach((l, i) => l.resolve(found[i] ?? null)),
+            (e: unknown) => batch.forEach((l) => l.reject(e)),
+          );
+        });
+      }
+      this.lookups.push({ leafHash, resolve, reject });
+    });
+  }
+
   /** A receipt for the entry at `index` at the latest signed checkpoint; verified before it is returned. */
   async receiptFor(index: number, leafHash: Hash, duplicate = false): Promise<SubmitResult> {
+    const [result] = await this.receiptsFor([{ index, leafHash }], duplicate);
+    return result!;
+  }
+
+  /**
+   * Receipts for several entries at the latest signed checkpoint, from one
+   * pass over the tiles. Inclusion proofs are verified against the signed
+   * root before they are handed out, so corrupt storage yields
+   * StorageCorruptError, never a wrong receipt. A just-sequenced batch
+   * (`verifyAll` false) checks its first and last proofs only: its proofs
+   * come from the tiles it just wrote and from partial tiles checked against
+   * the head at start-up, and a verification costs ~log2(n) hashes per entry
+   * on the write path's hot loop.
+   */
+  private async receiptsFor(
+    leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
+    duplicate = false,
+    verifyAll = true,
+  ): Promise<SubmitResult[]> {
     const { size, root, checkpoint } = this.published;
-    const proof = await this.tiles.withHashes(size, (r) => proveInclusion(index, size, r));
-    try {
-      verifyInclusion(leafHash, index, size, root, proof);
-    } catch {
-      throw new StorageCorruptError(
-        `inclusion proof for ${index} at ${size} does not verify: stored tiles are corrupt`,
-      );
-    }
-    return { index, leafHash, receipt: formatReceipt({ index, proof, checkpoint }), checkpoint, duplicate };
+    const proofs = await this.tiles.withHashes(size, (r) =>
+      leaves.map(({ index }) => proveInclusion(index, size, r)),
+    );
+    return leaves.map(({ index, leafHash }, i) => {
+      const proof = proofs[i]!;
+      try {
+        if (verifyAll || i === 0 || i === leaves.length - 1)
+          verifyInclusion(leafHash, index, size, root, proof);
+      } catch {
+        throw new StorageCorruptError(
+          `inclusion proof for ${index} at ${size} does not verify: stored tiles are corrupt`,
+        );
+      }
+      return { index, leafHash, receipt: formatReceipt({ index, proof, checkpoint }), checkpoint, duplicate };
+    });
   }
 
   private async runTick(): Promise<void> {
@@ -379,11 +447,15 @@ export class Sequencer {
       this.m?.entries.inc(admitted.length);
       this.m?.batches.inc();
       this.m?.batchSize.observe(admitted.length);
-      for (const { p, index } of admitted) {
-        const result = await this.receiptFor(index, p.leafHash);
+      const receipts = await this.receiptsFor(
+        admitted.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
+        false,
+        false,
+      );
+      admitted.forEach(({ p }, i) => {
         this.m?.latency.observe((performance.now() - p.enqueued) / 1000);
-        this.settle(p, null, result);
-      }
+        this.settle(p, null, receipts[i]);
+      });
       this.fault('after-answer');
     } catch (e) {
       this.halt(e);
@@ -429,7 +501,8 @@ export class Sequencer {
     const reason =
       e instanceof InconsistentError || e instanceof StorageCorruptError ? e.message : errorText(e);
     this.stopped = new SequencerStoppedError(`sequencer stopped after a fatal error: ${reason}`);
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.failAll(this.stopped);
   }

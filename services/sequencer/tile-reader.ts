@@ -6,7 +6,7 @@
  * one batched store read, and it runs again (at most a few rounds).
  */
 import { UrnaError } from '../../ledger/errors.js';
-import { HASH_SIZE } from '../../ledger/hash.js';
+import { HASH_SIZE, type Hash } from '../../ledger/hash.js';
 import type { HashReader } from '../../ledger/merkle.js';
 import { TileHashReader, type Tile } from '../../ledger/tile.js';
 import type { LogStore } from '../storage/store.js';
@@ -28,6 +28,16 @@ function tileBytes(tile: Tile): number | null {
   return tile.level < 0 ? null : tile.width * HASH_SIZE;
 }
 
+/** Entries in a bundle (uint16 length-prefixed, C2SP tlog-tiles), counting only complete ones. */
+function bundleCount(data: Uint8Array): number {
+  let n = 0;
+  for (let o = 0; o + 2 <= data.length; n++) {
+    o += 2 + ((data[o]! << 8) | data[o + 1]!);
+    if (o > data.length) break;
+  }
+  return n;
+}
+
 /**
  * An LRU cache of tile data in front of a LogStore. Holds the widest data
  * seen for each (level, index); callers get exactly the width they ask for.
@@ -36,10 +46,19 @@ function tileBytes(tile: Tile): number | null {
  */
 export class TileCache {
   private readonly map = new Map<string, Uint8Array>();
+  /**
+   * Stored hashes by stored-hash index (golang.org/x/mod sumdb/tlog layout).
+   * A stored hash is the root of a complete subtree and never changes once it
+   * exists, so it may be kept across tree sizes. Deriving one from a tile can
+   * cost up to 255 hashes (C2SP tlog-tiles keeps only every 8th level), so
+   * receipts for a batch of neighbouring leaves share them here.
+   */
+  private readonly hashes = new Map<number, Hash>();
 
   constructor(
     private readonly store: LogStore,
     private readonly capacity = 4096,
+    private readonly hashCapacity = 1 << 17,
   ) {}
 
   /** Records committed tiles. */
@@ -66,18 +85,63 @@ export class TileCache {
     return data.subarray(0, need);
   }
 
-  /** Fetches tiles (hash tiles or entry bundles) into the cache; throws StorageCorruptError if absent. */
+  /**
+   * Tiles (hash tiles or entry bundles) from the cache, or else from the
+   * store; throws StorageCorruptError if absent. Hash tiles come back at
+   * exactly their width; bundles as stored (possibly wider).
+   */
   async fetch(tiles: readonly Tile[]): Promise<Uint8Array[]> {
-    const data = await this.store.readTiles(tiles);
-    return tiles.map((tile, i) => {
-      const d = data[i];
+    const out: Uint8Array[] = [];
+    const missing: number[] = [];
+    tiles.forEach((tile, i) => {
+      const d = tile.level < 0 ? this.cachedBundle(tile) : this.cached(tile);
+      if (d) out[i] = d;
+      else missing.push(i);
+    });
+    if (missing.length === 0) return out;
+    const data = await this.store.readTiles(missing.map((i) => tiles[i]!));
+    missing.forEach((i, j) => {
+      const tile = tiles[i]!;
+      const d = data[j];
       const need = tileBytes(tile);
       if (!d || (need !== null && d.length < need)) {
         throw new StorageCorruptError(`tile ${tileKey(tile)} width ${tile.width} missing from storage`);
       }
       this.set(tileKey(tile), d);
-      return need === null ? d : d.subarray(0, need);
+      out[i] = need === null ? d : d.subarray(0, need);
     });
+    return out;
+  }
+
+  /** A cached entry bundle holding at least `tile.width` entries. */
+  private cachedBundle(tile: Tile): Uint8Array | undefined {
+    const key = tileKey(tile);
+    const data = this.map.get(key);
+    if (!data || bundleCount(data) < tile.width) return undefined;
+    return data;
+  }
+
+  /** A HashReader answering from the stored-hash memo first, then from tiles. */
+  private memoized(tiles: HashReader): HashReader {
+    return {
+      readHashes: (indexes) => {
+        const out: Hash[] = new Array<Hash>(indexes.length);
+        const missing: number[] = [];
+        indexes.forEach((index, i) => {
+          const h = this.hashes.get(index);
+          if (h) out[i] = h;
+          else missing.push(i);
+        });
+        if (missing.length === 0) return out;
+        const read = tiles.readHashes(missing.map((i) => indexes[i]!));
+        missing.forEach((i, j) => {
+          out[i] = read[j]!;
+          this.hashes.set(indexes[i]!, read[j]!);
+        });
+        while (this.hashes.size > this.hashCapacity) this.hashes.delete(this.hashes.keys().next().value!);
+        return out;
+      },
+    };
   }
 
   /**
@@ -86,7 +150,7 @@ export class TileCache {
    */
   async withHashes<T>(size: number, compute: (reader: HashReader) => T): Promise<T> {
     for (let round = 0; ; round++) {
-      const reader = new TileHashReader(size, (tiles) => {
+      const tileReader = new TileHashReader(size, (tiles) => {
         const out: Uint8Array[] = [];
         const missing: Tile[] = [];
         for (const t of tiles) {
@@ -97,6 +161,7 @@ export class TileCache {
         if (missing.length) throw new MissingTiles(missing);
         return out;
       });
+      const reader = this.memoized(tileReader);
       try {
         return compute(reader);
       } catch (e) {

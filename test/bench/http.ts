@@ -73,7 +73,7 @@ async function peakRssMiB(server: ServerProcess): Promise<number> {
 
 export async function benchHttp(report: Report, opts: { seconds?: number } = {}): Promise<void> {
   const seconds = opts.seconds ?? 60;
-  const connections = 128;
+  const connections = Number(process.env.URNA_BENCH_CONNECTIONS ?? 256);
 
   const synced = await levelSyncedBatchRate(3000);
   report('leveldb synced batches (1 put each)', synced, 'batches/s', 'ceiling: one fsync per batch');

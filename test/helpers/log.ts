@@ -65,6 +65,12 @@ export async function submitAndTick(log: TestLog, entries: Uint8Array[]) {
   return Promise.all(results);
 }
 
+/** Waits (bounded) until the sequencer's pool holds `n` entries. */
+export async function waitForPool(log: TestLog, n: number): Promise<void> {
+  for (let i = 0; i < 5000 && log.sequencer.poolSize < n; i++) await new Promise((r) => setTimeout(r, 1));
+  if (log.sequencer.poolSize < n) throw new Error(`pool never reached ${n} entries`);
+}
+
 /** A temporary directory, removed by the returned cleanup. */
 export async function tempDir(prefix = 'urna-test-'): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

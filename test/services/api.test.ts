@@ -8,7 +8,7 @@ import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
 import { parseEntryBundle, tilePath, tilesForSize, TileHashReader, type Tile } from '../../ledger/tile.js';
 import { buildApp } from '../../services/api/app.js';
-import { entries, openTestLog, submitAndTick, type TestLog } from '../helpers/log.js';
+import { entries, openTestLog, submitAndTick, waitForPool, type TestLog } from '../helpers/log.js';
 
 let app: FastifyInstance | null = null;
 afterEach(async () => {
@@ -40,7 +40,7 @@ describe('write path', () => {
       payload: Buffer.from(body),
       headers: { 'content-type': 'application/json' },
     });
-    await new Promise((r) => setTimeout(r, 5));
+    await waitForPool(log, 1);
     await log.sequencer.tick();
     const res = await pending;
     expect(res.statusCode).toBe(201);
@@ -94,7 +94,7 @@ describe('write path', () => {
       payload: 'a',
       headers: { 'content-type': 'application/octet-stream' },
     });
-    await new Promise((r) => setTimeout(r, 5));
+    await waitForPool(log, 1);
     const res = await app.inject({
       method: 'POST',
       url: '/add',
@@ -251,6 +251,30 @@ describe('over real loopback HTTP', () => {
     );
     results.forEach((r, i) => verifyReceipt(r.receipt, { entry: input[i]! }, log.verifier));
     expect(new Set(results.map((r) => r.index)).size).toBe(200);
+    // Bad requests over the wire get their errors, and the server stays up.
+    const bad = await Promise.all([
+      fetch(`${url}/add`, {
+        method: 'POST',
+        body: '',
+        headers: { 'content-type': 'application/octet-stream' },
+      }),
+      fetch(`${url}/add`, {
+        method: 'POST',
+        body: 'x'.repeat(70_000),
+        headers: { 'content-type': 'application/octet-stream' },
+      }),
+      fetch(`${url}/add`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }),
+      fetch(`${url}/tile/0/x1`),
+      fetch(`${url}/proof/consistency?from=1&to=999999`),
+    ]);
+    expect(bad.map((r) => r.status)).toEqual([400, 413, 415, 400, 400]);
+    const after = await fetch(`${url}/add`, {
+      method: 'POST',
+      body: 'still up',
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    expect(after.status).toBe(201);
+    expect(log.sequencer.head.size).toBe(201);
     await log.sequencer.stop();
   });
 });

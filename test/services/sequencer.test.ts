@@ -6,7 +6,7 @@ import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
 import { PushbackError, SequencerStoppedError, type Admission } from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
-import { entries, openTestLog, submitAndTick } from '../helpers/log.js';
+import { entries, openTestLog, submitAndTick, waitForPool } from '../helpers/log.js';
 
 describe('Sequencer', () => {
   it('signs an empty checkpoint when opened on an empty store', async () => {
@@ -33,7 +33,7 @@ describe('Sequencer', () => {
     const [a] = entries(1);
     const p1 = log.sequencer.submit(a!);
     const p2 = log.sequencer.submit(a!);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitForPool(log, 1);
     await log.sequencer.tick();
     const [r1, r2] = await Promise.all([p1, p2]);
     expect(r1.index).toBe(r2.index);
@@ -62,7 +62,7 @@ describe('Sequencer', () => {
     const results = await Promise.allSettled(
       input
         .map((e) => log.sequencer.submit(e))
-        .concat([new Promise((r) => setTimeout(r, 5)).then(() => log.sequencer.tick()) as never]),
+        .concat([waitForPool(log, 3).then(() => log.sequencer.tick()) as never]),
     );
     expect(results[0]).toMatchObject({ status: 'fulfilled', value: { index: 0 } });
     expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'rule' } });
@@ -88,7 +88,7 @@ describe('Sequencer', () => {
   it('pushes back with a PushbackError when the pending bound is reached', async () => {
     const log = await openTestLog({ maxPending: 3 });
     const ps = entries(3).map((e) => log.sequencer.submit(e));
-    await new Promise((r) => setTimeout(r, 5));
+    await waitForPool(log, 3);
     await expect(log.sequencer.submit(utf8('one too many'))).rejects.toBeInstanceOf(PushbackError);
     await log.sequencer.tick();
     await Promise.all(ps);
