@@ -1,0 +1,736 @@
+/**
+ * Election records: the signed envelopes that are the log's entries
+ * (DESIGN.md "Records").
+ *
+ * A record is the UTF-8 bytes of the RFC 8785 (JCS) canonical JSON of
+ *
+ *     {"v":1,"type":T,"election":ID,"body":{...},"signer":B64KEY,"sig":B64SIG}
+ *
+ * where `signer` is a base64 (RFC 4648 §4, padded) Ed25519 public key and
+ * `sig` is the base64 Ed25519 signature (RFC 8032) by that key over
+ * `"urna/record/v1\n" || JCS(envelope without "sig")`. Each record is at
+ * most {@link MAX_RECORD_SIZE} bytes (the uint16 length prefix of
+ * c2sp.org/tlog-tiles entry bundles).
+ *
+ * This module checks everything a record says about itself: canonical bytes,
+ * the schema of each type (exact field sets, types, ids, keys, bounds; see
+ * {@link LIMITS}), internal consistency (unique ids, a district tree with one
+ * root, references that resolve), and the signature. What a record means
+ * against the election so far (roles, phases, credentials) is rules.ts.
+ *
+ * Every function here is synchronous and a pure function of its arguments, so
+ * {@link decodeRecord} can run in a worker: its result is structured-clonable.
+ */
+import { concat, equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
+import { ed25519 } from './ed25519.js';
+import { SignatureError, UrnaError } from './errors.js';
+import { leafHash, type Hash } from './hash.js';
+import { canonicalBytes, NonCanonicalError, parseCanonical } from './jcs.js';
+
+/** The domain-separation prefix of record signatures (DESIGN.md "Records"). */
+export const RECORD_SIGNATURE_PREFIX = 'urna/record/v1\n';
+
+/** Largest record in bytes: entry bundles prefix each entry with a uint16 length (c2sp.org/tlog-tiles). */
+export const MAX_RECORD_SIZE = 65_535;
+
+/** The envelope version this module reads and writes. */
+export const RECORD_VERSION = 1;
+
+/**
+ * Ids of elections, contests, options and districts: 1 to 64 characters, lower
+ * case ASCII letters and digits, `.`, `_` and `-`, starting with a letter or
+ * digit. They are safe in URL paths, file names and state keys (no `/`).
+ */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Bounds on every variable-size part of a record (beyond the {@link MAX_RECORD_SIZE} overall). */
+export const LIMITS = Object.freeze({
+  /** Titles and names, in UTF-16 code units. */
+  text: 256,
+  /** Contests per election, per ballot, per tally. */
+  contests: 64,
+  /** Options per contest, and entries of a report's `counts`. */
+  options: 256,
+  /** Seats of one contest. */
+  seats: 10_000,
+  /** Districts per `election` or `districts` record (the record size binds first). */
+  districtsPerRecord: 4096,
+  /** Levels of the district tree, the root included. */
+  districtDepth: 16,
+  /** Reporter entries of an election. */
+  reporters: 1024,
+  /** Credentials per `credentials` record (the record size binds first). */
+  credentialsPerRecord: 1024,
+  /** Largest credential weight. */
+  weight: 1_000_000,
+  /** Largest ballot ciphertext, in decoded bytes (8 KiB). */
+  ciphertext: 8192,
+});
+
+/** Record types. `districts` extends an election's district tree during setup (see {@link DistrictsBody}). */
+export const RECORD_TYPES = [
+  'election',
+  'districts',
+  'credentials',
+  'phase',
+  'ballot',
+  'override',
+  'report',
+  'tally',
+] as const;
+
+/** One of {@link RECORD_TYPES}. */
+export type RecordType = (typeof RECORD_TYPES)[number];
+
+/** Counting method of a contest: first past the post, or Sainte-Laguë (proportional). */
+export type Method = 'plurality' | 'sainte-lague';
+/** Re-voting policy: the last ballot of a credential counts, or only one ballot is accepted. */
+export type Revoting = 'last' | 'none';
+/** A phase an authority can move an election into (it starts in `setup`). */
+export type Phase = 'open' | 'close' | 'final';
+/** Stage of a district report. */
+export type Stage = 'preliminary' | 'final';
+
+/** One option (candidate, party, answer) of a contest. */
+export type OptionDef = { id: string; title: string };
+/** One contest of an election. */
+export type ContestDef = { id: string; title: string; options: OptionDef[]; seats: number; method: Method };
+/** One district: `parent` is another district's id, or null for the root. `electorate` bounds reports. */
+export type DistrictDef = { id: string; name: string; parent: string | null; electorate: number };
+/** A reporter key and the root of the district subtree it may report for. */
+export type ReporterDef = { key: string; district: string };
+/** The role keys of an election (base64 Ed25519 public keys). */
+export type Roles = { registrar: string; reporters: ReporterDef[]; counter: string };
+
+/**
+ * `election`: defines an election. Signed by an authority key the log trusts.
+ * `id` equals the envelope's `election`. Contest ids are unique, option ids
+ * unique within their contest. The districts form one tree: unique ids,
+ * exactly one root (`parent: null`), every parent listed, no cycles, at most
+ * LIMITS.districtDepth levels. Every reporter's district is listed, and no
+ * (key, district) pair repeats. A key may report for several subtrees.
+ */
+export type ElectionBody = {
+  id: string;
+  title: string;
+  contests: ContestDef[];
+  districts: DistrictDef[];
+  roles: Roles;
+  revoting: Revoting;
+};
+
+/**
+ * `districts` (an addition to DESIGN.md's table): more districts for an
+ * election, signed by its authority while it is in `setup`. An `election`
+ * record cannot hold thousands of districts within {@link MAX_RECORD_SIZE}
+ * (Sweden has 6,004), so the tree may be extended by later records. Ids are
+ * unique; none is a root (every `parent` is non-null). Parents may be defined
+ * earlier in the log or in the same record (checked by the rules).
+ */
+export type DistrictsBody = { districts: DistrictDef[] };
+
+/** A voting credential: public key, home district, weight (default 1). */
+export type CredentialDef = { key: string; district: string; weight?: number };
+/** `credentials`: voting credentials, signed by the election's registrar. */
+export type CredentialsBody = { credentials: CredentialDef[] };
+/** `phase`: moves the election to the next phase; signed by the authority that defined it. */
+export type PhaseBody = { phase: Phase };
+/**
+ * `ballot`: an encrypted ballot, signed by the credential key itself. `contests`
+ * lists the contests it answers (unique ids); `ciphertext` is opaque base64 of
+ * 1 to LIMITS.ciphertext bytes.
+ */
+export type BallotBody = { contests: string[]; ciphertext: string };
+/**
+ * `override`: the credential voted on paper, so its e-ballots do not count.
+ * Signed by a reporter whose subtree holds the credential's district.
+ * `district` is the credential's home district, stated so that the rules can
+ * check the reporter's subtree with a single read (it must match the credential).
+ */
+export type OverrideBody = { credential: string; district: string };
+/**
+ * `report`: a district's count for one contest, signed by a reporter whose
+ * subtree holds the district. `counts` maps option ids to votes; `protocol`
+ * is the lower-case hex SHA-256 of the scanned paper protocol.
+ */
+export type ReportBody = {
+  district: string;
+  contest: string;
+  stage: Stage;
+  counts: { [option: string]: number };
+  blank: number;
+  invalid: number;
+  protocol: string;
+};
+/**
+ * `tally`: the counter's results, computed over the log's first `size` records
+ * whose tree root is `root` (base64). `results` maps contest ids to option ids to votes.
+ */
+export type TallyBody = {
+  size: number;
+  root: string;
+  results: { [contest: string]: { [option: string]: number } };
+};
+
+/** The signed envelope of a record of type T. */
+export type Envelope<T extends RecordType, B> = {
+  v: 1;
+  type: T;
+  election: string;
+  body: B;
+  signer: string;
+  sig: string;
+};
+
+/** An `election` record (see {@link ElectionBody}). */
+export type ElectionRecord = Envelope<'election', ElectionBody>;
+/** A `districts` record (see {@link DistrictsBody}). */
+export type DistrictsRecord = Envelope<'districts', DistrictsBody>;
+/** A `credentials` record (see {@link CredentialsBody}). */
+export type CredentialsRecord = Envelope<'credentials', CredentialsBody>;
+/** A `phase` record (see {@link PhaseBody}). */
+export type PhaseRecord = Envelope<'phase', PhaseBody>;
+/** A `ballot` record (see {@link BallotBody}). */
+export type BallotRecord = Envelope<'ballot', BallotBody>;
+/** An `override` record (see {@link OverrideBody}). */
+export type OverrideRecord = Envelope<'override', OverrideBody>;
+/** A `report` record (see {@link ReportBody}). */
+export type ReportRecord = Envelope<'report', ReportBody>;
+/** A `tally` record (see {@link TallyBody}). */
+export type TallyRecord = Envelope<'tally', TallyBody>;
+
+/** Any record, discriminated on `type`. (Shadows the global `Record` utility type where imported.) */
+export type Record =
+  | ElectionRecord
+  | DistrictsRecord
+  | CredentialsRecord
+  | PhaseRecord
+  | BallotRecord
+  | OverrideRecord
+  | ReportRecord
+  | TallyRecord;
+
+/** A record before signing: the envelope without `signer` and `sig` (distributes over the union). */
+export type UnsignedRecord = Record extends infer R
+  ? R extends unknown
+    ? Omit<R, 'signer' | 'sig'>
+    : never
+  : never;
+
+/** A record that passed {@link decodeRecord}. */
+export type DecodedRecord = {
+  /** The parsed envelope. */
+  record: Record;
+  /** The entry bytes, as given (not copied). */
+  bytes: Uint8Array;
+  /** RFC 9162 leaf hash of `bytes`: the record's identity in the tree (the ballot tracker). */
+  leafHash: Hash;
+};
+
+/** Codes of {@link RecordError}. */
+export type RecordErrorCode =
+  | 'too_large'
+  | 'non_canonical'
+  | 'unknown_type'
+  | 'bad_version'
+  | 'unknown_field'
+  | 'missing_field'
+  | 'bad_type'
+  | 'bad_id'
+  | 'bad_key'
+  | 'bad_value'
+  | 'duplicate'
+  | 'bad_reference'
+  | 'bad_tree';
+
+const RECORD_ERROR_STATUS: { [code in RecordErrorCode]: number } = {
+  too_large: 413,
+  non_canonical: 400,
+  unknown_type: 400,
+  bad_version: 400,
+  unknown_field: 400,
+  missing_field: 400,
+  bad_type: 400,
+  bad_id: 400,
+  bad_key: 400,
+  bad_value: 400,
+  duplicate: 422,
+  bad_reference: 422,
+  bad_tree: 422,
+};
+
+/**
+ * A record that is not a valid record by itself, whatever the log holds.
+ * `code` (stable) and `status` (the HTTP status, DESIGN.md "Errors"):
+ *
+ * | code | status | meaning |
+ * |---|---|---|
+ * | too_large | 413 | record over MAX_RECORD_SIZE, or a field over its LIMITS bound |
+ * | non_canonical | 400 | valid JSON, but not the RFC 8785 canonical bytes |
+ * | unknown_type | 400 | `type` is not one of RECORD_TYPES |
+ * | bad_version | 400 | `v` is not 1 |
+ * | unknown_field | 400 | a field the schema does not define |
+ * | missing_field | 400 | a required field is absent |
+ * | bad_type | 400 | wrong JSON type |
+ * | bad_id | 400 | an id not matching ID_PATTERN |
+ * | bad_key | 400 | a key that is not base64 of 32 bytes |
+ * | bad_value | 400 | other bad values: enum, integer range, empty text, encoding, mismatched id |
+ * | duplicate | 422 | an id or entry repeated within the record |
+ * | bad_reference | 422 | a reference to a district the record does not define |
+ * | bad_tree | 422 | districts not forming one tree (roots, cycles, depth) |
+ *
+ * Invalid UTF-8 or JSON raise MalformedError (`malformed`, 400), and a
+ * signature that does not verify SignatureError (`bad_signature`, 403).
+ */
+export class RecordError extends UrnaError {
+  declare readonly code: RecordErrorCode;
+  /** HTTP status for this error. */
+  readonly status: number;
+  constructor(code: RecordErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = RECORD_ERROR_STATUS[code];
+  }
+}
+
+/**
+ * Signs a record with the Ed25519 `seed` (32 bytes) and returns its entry
+ * bytes: the canonical JSON of the envelope with `signer` set to the seed's
+ * public key and `sig` over {@link RECORD_SIGNATURE_PREFIX} || JCS(envelope
+ * without sig). The record is validated first, exactly as
+ * {@link decodeRecord} would, so a signed record always decodes.
+ *
+ * Throws RangeError if the seed is not 32 bytes, RecordError if the record
+ * is invalid (including `too_large` for one over MAX_RECORD_SIZE bytes).
+ */
+export function signRecord(unsigned: UnsignedRecord, seed: Uint8Array): Uint8Array {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32)
+    throw new RangeError('signRecord: seed must be 32 bytes');
+  const signer = toBase64(ed25519().publicKey(seed));
+  const envelope = { ...(unsigned as object), signer } as { [key: string]: unknown };
+  validateEnvelope(envelope, false);
+  const sig = toBase64(ed25519().sign(signingMessage(envelope), seed));
+  const bytes = canonicalBytes({ ...envelope, sig });
+  if (bytes.length > MAX_RECORD_SIZE)
+    throw new RecordError('too_large', `record is ${bytes.length} bytes, over ${MAX_RECORD_SIZE}`);
+  return bytes;
+}
+
+/**
+ * Decodes and fully checks one record: size, canonical encoding (RFC 8785),
+ * schema, internal consistency, then the signature (last, being the most
+ * expensive). A pure function of `bytes`, safe to run in a worker; the
+ * returned `bytes` is the argument itself (not copied).
+ *
+ * Throws TypeError if `bytes` is not a Uint8Array; RecordError (see its
+ * codes; `too_large` before anything is parsed, `non_canonical` for valid
+ * but non-canonical JSON); MalformedError for invalid UTF-8 or JSON or a
+ * value outside I-JSON; SignatureError if the signature does not verify.
+ */
+export function decodeRecord(bytes: Uint8Array): DecodedRecord {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeRecord: expected a Uint8Array');
+  if (bytes.length > MAX_RECORD_SIZE)
+    throw new RecordError('too_large', `record is ${bytes.length} bytes, over ${MAX_RECORD_SIZE}`);
+  let value: unknown;
+  try {
+    value = parseCanonical(bytes);
+  } catch (e) {
+    if (e instanceof NonCanonicalError) throw new RecordError('non_canonical', e.message, { cause: e });
+    throw e;
+  }
+  const record = validateEnvelope(value, true);
+  if (!ed25519().verify(fromBase64(record.sig), signedBytes(bytes, record), fromBase64(record.signer)))
+    throw new SignatureError(`${record.type} record: signature does not verify`);
+  return { record, bytes, leafHash: leafHash(bytes) };
+}
+
+/**
+ * The ballot tracker of a record: the lower-case hex of its RFC 9162 leaf
+ * hash, SHA-256(0x00 || bytes). The voter computes it before submitting and
+ * finds the ballot in the log by it. Does not check the record. Throws
+ * TypeError if `bytes` is not a Uint8Array.
+ */
+export function ballotTracker(bytes: Uint8Array): string {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('ballotTracker: expected a Uint8Array');
+  return toHex(leafHash(bytes));
+}
+
+/**
+ * The root-to-node paths of districts being defined (`defs`), given the
+ * paths of districts already defined (`known`, returning undefined for an
+ * unknown id). A path lists district ids from the root down to the district
+ * itself; district `a` is in the subtree of `r` iff `r` is on `a`'s path.
+ * Districts in `defs` win over `known` for their own ids.
+ *
+ * Returns the paths of `defs`' districts, or a RecordError: `bad_reference`
+ * for a parent neither in `defs` nor known, `bad_tree` for a cycle or a path
+ * longer than LIMITS.districtDepth. Does not check roots or duplicate ids.
+ */
+export function resolveDistrictPaths(
+  defs: readonly DistrictDef[],
+  known: (id: string) => readonly string[] | undefined,
+): Map<string, string[]> | RecordError {
+  const byId = new Map<string, DistrictDef>();
+  for (const d of defs) byId.set(d.id, d);
+  const paths = new Map<string, string[]>();
+  for (const d of defs) {
+    if (paths.has(d.id)) continue;
+    // Walk up until a district whose path is known, or the root.
+    const chain: string[] = [];
+    const seen = new Set<string>();
+    let base: readonly string[] = [];
+    let cur: string | null = d.id;
+    while (cur !== null) {
+      const done = paths.get(cur);
+      if (done) {
+        base = done;
+        break;
+      }
+      const def = byId.get(cur);
+      if (!def) {
+        const ext = known(cur);
+        if (!ext)
+          return new RecordError('bad_reference', `district ${chain.at(-1) ?? d.id}: unknown parent ${cur}`);
+        base = ext;
+        break;
+      }
+      if (seen.has(cur)) return new RecordError('bad_tree', `district ${cur}: cycle in the district tree`);
+      if (seen.size >= LIMITS.districtDepth)
+        return new RecordError('bad_tree', `district ${d.id}: deeper than ${LIMITS.districtDepth} levels`);
+      seen.add(cur);
+      chain.push(cur);
+      cur = def.parent;
+    }
+    if (base.length + chain.length > LIMITS.districtDepth)
+      return new RecordError('bad_tree', `district ${d.id}: deeper than ${LIMITS.districtDepth} levels`);
+    let path = base.slice();
+    for (let i = chain.length - 1; i >= 0; i--) {
+      path = [...path, chain[i]!];
+      paths.set(chain[i]!, path);
+    }
+  }
+  return paths;
+}
+
+// ---- Signing message ----
+
+const PREFIX_BYTES = utf8(RECORD_SIGNATURE_PREFIX);
+
+function signingMessage(unsigned: object): Uint8Array {
+  return concat(PREFIX_BYTES, canonicalBytes(unsigned));
+}
+
+/**
+ * The signed message of a canonical, validated record, cut from its bytes
+ * instead of re-serializing: members sort as body, election, sig, signer,
+ * type, v (RFC 8785 §3.2.3), so the bytes end in
+ * `"sig":S,"signer":K,"type":T,"v":1}` (ASCII only) and dropping `"sig":S,`
+ * gives JCS(envelope without sig). Falls back to re-serializing should the
+ * tail not be as expected.
+ */
+function signedBytes(bytes: Uint8Array, record: Record): Uint8Array {
+  const sigMember = `"sig":"${record.sig}",`;
+  const tail = utf8(`${sigMember}"signer":"${record.signer}","type":"${record.type}","v":1}`);
+  const cut = bytes.length - tail.length;
+  if (cut > 0 && equalBytes(bytes.subarray(cut), tail))
+    return concat(PREFIX_BYTES, bytes.subarray(0, cut), tail.subarray(sigMember.length));
+  const { sig: _sig, ...unsigned } = record;
+  return signingMessage(unsigned);
+}
+
+// Canonical padded base64 (RFC 4648 §4) with zero trailing bits: exactly what
+// bytes.ts fromBase64 accepts, checked without decoding.
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The decoded length of canonical padded base64 `s`, or -1 if fromBase64 would reject it. */
+function base64Length(s: string): number {
+  if (s.length % 4 !== 0 || !BASE64_CHARS.test(s)) return -1;
+  // The last character before the padding carries no bits beyond the data.
+  if (s.endsWith('==')) return 'AQgw'.includes(s[s.length - 3]!) ? (s.length / 4) * 3 - 2 : -1;
+  if (s.endsWith('=')) return 'AEIMQUYcgkosw048'.includes(s[s.length - 2]!) ? (s.length / 4) * 3 - 1 : -1;
+  return (s.length / 4) * 3;
+}
+
+// ---- Schema ----
+
+type Obj = { [key: string]: unknown };
+
+function fail(code: RecordErrorCode, path: string, message: string): never {
+  throw new RecordError(code, `${path}: ${message}`);
+}
+
+/** A short printable form of a user-supplied name for messages. */
+function show(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
+function object(
+  v: unknown,
+  path: string,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('bad_type', path, 'expected an object');
+  const o = v as Obj;
+  for (const k of Object.keys(o))
+    if (!required.includes(k) && !optional.includes(k))
+      fail('unknown_field', path, `unknown field ${show(k)}`);
+  for (const k of required) if (!Object.hasOwn(o, k)) fail('missing_field', path, `missing field "${k}"`);
+  return o;
+}
+
+function array(v: unknown, path: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(v)) fail('bad_type', path, 'expected an array');
+  if (v.length > max) fail('too_large', path, `more than ${max} entries`);
+  if (v.length < min) fail('bad_value', path, `fewer than ${min} entries`);
+  return v;
+}
+
+/** A map object (`{id: ...}`) with id keys, at most `max` entries. */
+function idMap(v: unknown, path: string, min: number, max: number): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('bad_type', path, 'expected an object');
+  const o = v as Obj;
+  const keys = Object.keys(o);
+  if (keys.length > max) fail('too_large', path, `more than ${max} entries`);
+  if (keys.length < min) fail('bad_value', path, `fewer than ${min} entries`);
+  for (const k of keys) if (!ID_PATTERN.test(k)) fail('bad_id', path, `invalid id ${show(k)}`);
+  return o;
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail('bad_type', path, 'expected a string');
+  return v;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// With the u flag, only unpaired surrogates match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function text(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s.length > LIMITS.text) fail('too_large', path, `longer than ${LIMITS.text} characters`);
+  if (s.length === 0) fail('bad_value', path, 'empty');
+  if (CONTROL.test(s)) fail('bad_value', path, 'control character');
+  if (LONE_SURROGATE.test(s)) fail('bad_value', path, 'unpaired surrogate');
+  return s;
+}
+
+function id(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (!ID_PATTERN.test(s)) fail('bad_id', path, `invalid id ${show(s)} (expected ${ID_PATTERN.source})`);
+  return s;
+}
+
+const KEY_B64_LENGTH = 44; // base64 of 32 bytes
+
+function key(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s.length !== KEY_B64_LENGTH || !decodes(s, 32))
+    fail('bad_key', path, 'expected the base64 of a 32-byte Ed25519 public key');
+  return s;
+}
+
+function decodes(s: string, length: number): boolean {
+  return base64Length(s) === length;
+}
+
+function integer(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number') fail('bad_type', path, 'expected a number');
+  if (!Number.isSafeInteger(v) || v < min || v > max)
+    fail('bad_value', path, `expected an integer from ${min} to ${max}`);
+  return v;
+}
+
+function count(v: unknown, path: string): number {
+  return integer(v, path, 0, Number.MAX_SAFE_INTEGER);
+}
+
+function oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
+  const s = str(v, path);
+  if (!(values as readonly string[]).includes(s))
+    fail('bad_value', path, `expected one of ${values.map((x) => `"${x}"`).join(', ')}`);
+  return s as T;
+}
+
+function unique(ids: readonly string[], path: string): void {
+  const seen = new Set<string>();
+  for (const i of ids) {
+    if (seen.has(i)) fail('duplicate', path, `duplicate ${show(i)}`);
+    seen.add(i);
+  }
+}
+
+/**
+ * Checks an envelope (with `sig` iff `withSig`) and returns it typed. Throws
+ * RecordError. `value` is not modified.
+ */
+function validateEnvelope(value: unknown, withSig: boolean): Record {
+  const fields = withSig
+    ? ['v', 'type', 'election', 'body', 'signer', 'sig']
+    : ['v', 'type', 'election', 'body', 'signer'];
+  const e = object(value, 'record', fields);
+  if (e.v !== RECORD_VERSION) fail('bad_version', 'record.v', `expected ${RECORD_VERSION}`);
+  const type = str(e.type, 'record.type');
+  if (!(RECORD_TYPES as readonly string[]).includes(type))
+    fail('unknown_type', 'record.type', `unknown record type ${show(type)}`);
+  const election = id(e.election, 'record.election');
+  key(e.signer, 'record.signer');
+  if (withSig) {
+    const sig = str(e.sig, 'record.sig');
+    if (sig.length !== 88 || !decodes(sig, 64))
+      fail('bad_value', 'record.sig', 'expected the base64 of a 64-byte Ed25519 signature');
+  }
+  BODY_VALIDATORS[type as RecordType](e.body, election);
+  return e as unknown as Record;
+}
+
+const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) => void } = {
+  election: validateElection,
+  districts: validateDistricts,
+  credentials(body) {
+    const b = object(body, 'body', ['credentials']);
+    const list = array(b.credentials, 'body.credentials', 1, LIMITS.credentialsPerRecord);
+    list.forEach((c, i) => {
+      const p = `body.credentials[${i}]`;
+      const o = object(c, p, ['key', 'district'], ['weight']);
+      key(o.key, `${p}.key`);
+      id(o.district, `${p}.district`);
+      if (Object.hasOwn(o, 'weight')) integer(o.weight, `${p}.weight`, 1, LIMITS.weight);
+    });
+  },
+  phase(body) {
+    const b = object(body, 'body', ['phase']);
+    oneOf<Phase>(b.phase, 'body.phase', ['open', 'close', 'final']);
+  },
+  ballot(body) {
+    const b = object(body, 'body', ['contests', 'ciphertext']);
+    const contests = array(b.contests, 'body.contests', 1, LIMITS.contests).map((c, i) =>
+      id(c, `body.contests[${i}]`),
+    );
+    unique(contests, 'body.contests');
+    const ct = str(b.ciphertext, 'body.ciphertext');
+    // Check the encoded length before decoding anything.
+    if (ct.length > 4 * Math.ceil(LIMITS.ciphertext / 3))
+      fail('too_large', 'body.ciphertext', `over ${LIMITS.ciphertext} bytes`);
+    // Validated without decoding (the hot path): same acceptance as fromBase64.
+    const size = base64Length(ct);
+    if (size < 0) fail('bad_value', 'body.ciphertext', 'expected canonical padded base64');
+    if (size > LIMITS.ciphertext) fail('too_large', 'body.ciphertext', `over ${LIMITS.ciphertext} bytes`);
+    if (size === 0) fail('bad_value', 'body.ciphertext', 'empty');
+  },
+  override(body) {
+    const b = object(body, 'body', ['credential', 'district']);
+    key(b.credential, 'body.credential');
+    id(b.district, 'body.district');
+  },
+  report(body) {
+    const b = object(body, 'body', [
+      'district',
+      'contest',
+      'stage',
+      'counts',
+      'blank',
+      'invalid',
+      'protocol',
+    ]);
+    id(b.district, 'body.district');
+    id(b.contest, 'body.contest');
+    oneOf<Stage>(b.stage, 'body.stage', ['preliminary', 'final']);
+    const counts = idMap(b.counts, 'body.counts', 1, LIMITS.options);
+    for (const [k, n] of Object.entries(counts)) count(n, `body.counts.${k}`);
+    count(b.blank, 'body.blank');
+    count(b.invalid, 'body.invalid');
+    const protocol = str(b.protocol, 'body.protocol');
+    if (!/^[0-9a-f]{64}$/.test(protocol))
+      fail('bad_value', 'body.protocol', 'expected the lower-case hex of a SHA-256 hash');
+  },
+  tally(body) {
+    const b = object(body, 'body', ['size', 'root', 'results']);
+    integer(b.size, 'body.size', 1, Number.MAX_SAFE_INTEGER);
+    const root = str(b.root, 'body.root');
+    if (root.length !== 44 || !decodes(root, 32))
+      fail('bad_value', 'body.root', 'expected the base64 of a 32-byte hash');
+    const results = idMap(b.results, 'body.results', 1, LIMITS.contests);
+    for (const [c, options] of Object.entries(results)) {
+      const o = idMap(options, `body.results.${c}`, 1, LIMITS.options);
+      for (const [k, n] of Object.entries(o)) count(n, `body.results.${c}.${k}`);
+    }
+  },
+};
+
+function validateDistrictDef(v: unknown, path: string): DistrictDef {
+  const o = object(v, path, ['id', 'name', 'parent', 'electorate']);
+  id(o.id, `${path}.id`);
+  text(o.name, `${path}.name`);
+  if (o.parent !== null) id(o.parent, `${path}.parent`);
+  count(o.electorate, `${path}.electorate`);
+  return o as DistrictDef;
+}
+
+function validateElection(body: unknown, election: string): void {
+  const b = object(body, 'body', ['id', 'title', 'contests', 'districts', 'roles', 'revoting']);
+  if (id(b.id, 'body.id') !== election) fail('bad_value', 'body.id', 'must equal the envelope election');
+  text(b.title, 'body.title');
+  const contests = array(b.contests, 'body.contests', 1, LIMITS.contests).map((c, i) => {
+    const p = `body.contests[${i}]`;
+    const o = object(c, p, ['id', 'title', 'options', 'seats', 'method']);
+    const cid = id(o.id, `${p}.id`);
+    text(o.title, `${p}.title`);
+    const options = array(o.options, `${p}.options`, 1, LIMITS.options).map((opt, j) => {
+      const q = `${p}.options[${j}]`;
+      const oo = object(opt, q, ['id', 'title']);
+      text(oo.title, `${q}.title`);
+      return id(oo.id, `${q}.id`);
+    });
+    unique(options, `${p}.options`);
+    integer(o.seats, `${p}.seats`, 1, LIMITS.seats);
+    oneOf<Method>(o.method, `${p}.method`, ['plurality', 'sainte-lague']);
+    return cid;
+  });
+  unique(contests, 'body.contests');
+
+  const districts = array(b.districts, 'body.districts', 1, LIMITS.districtsPerRecord).map((d, i) =>
+    validateDistrictDef(d, `body.districts[${i}]`),
+  );
+  unique(
+    districts.map((d) => d.id),
+    'body.districts',
+  );
+  const roots = districts.filter((d) => d.parent === null);
+  if (roots.length !== 1)
+    fail('bad_tree', 'body.districts', `expected exactly one root, found ${roots.length}`);
+  const paths = resolveDistrictPaths(districts, () => undefined);
+  if (paths instanceof RecordError) throw new RecordError(paths.code, `body.districts: ${paths.message}`);
+
+  const roles = object(b.roles, 'body.roles', ['registrar', 'reporters', 'counter']);
+  key(roles.registrar, 'body.roles.registrar');
+  key(roles.counter, 'body.roles.counter');
+  const reporters = array(roles.reporters, 'body.roles.reporters', 0, LIMITS.reporters).map((r, i) => {
+    const p = `body.roles.reporters[${i}]`;
+    const o = object(r, p, ['key', 'district']);
+    const k = key(o.key, `${p}.key`);
+    const d = id(o.district, `${p}.district`);
+    if (!paths.has(d)) fail('bad_reference', `${p}.district`, `unknown district ${show(d)}`);
+    return `${k} ${d}`;
+  });
+  unique(reporters, 'body.roles.reporters');
+  oneOf<Revoting>(b.revoting, 'body.revoting', ['last', 'none']);
+}
+
+function validateDistricts(body: unknown): void {
+  const b = object(body, 'body', ['districts']);
+  const districts = array(b.districts, 'body.districts', 1, LIMITS.districtsPerRecord).map((d, i) =>
+    validateDistrictDef(d, `body.districts[${i}]`),
+  );
+  unique(
+    districts.map((d) => d.id),
+    'body.districts',
+  );
+  const root = districts.find((d) => d.parent === null);
+  if (root)
+    fail(
+      'bad_tree',
+      'body.districts',
+      `district ${show(root.id)}: only the election record defines the root`,
+    );
+}

@@ -1,0 +1,870 @@
+/**
+ * The election rules (DESIGN.md "Records"): one pure, deterministic function
+ * from (state, record, index) to the state entries the record changes, or a
+ * rejection with a stable code. The sequencer admits records with it, and
+ * mirrors, the counter and the verifier replay the log with it.
+ *
+ * Designed like the Merkle core (merkle.ts): {@link stateKeys} says which
+ * state entries a record's rule reads, the caller fetches them in one batch,
+ * and {@link applyRecord} computes synchronously from them. State is a map
+ * from string keys to JSON values ({@link StateValue}), so a service can keep
+ * it in LevelDB beside each batch and a browser in a Map ({@link MemoryState}).
+ *
+ * State keys (ids match ID_PATTERN, so they never contain `/`; base64 keys may,
+ * but only as the last component):
+ *
+ * | key | value | written by |
+ * |---|---|---|
+ * | `election/<election>` | {@link ElectionState}: manifest (without districts), authority, phase, counters | every accepted record (phase, counters) |
+ * | `district/<election>/<district>` | {@link DistrictState}: name, parent, electorate, path from the root | `election`, `districts` |
+ * | `cred/<election>/<base64 key>` | {@link CredentialState}: district, weight, ballots cast, last ballot, override | `credentials`, `ballot`, `override` |
+ * | `ballot/<tracker>` | {@link BallotState}: election, credential, index (tracker = hex leaf hash) | `ballot` |
+ * | `report/<election>/<district>/<contest>/<stage>` | {@link ReportState}: current report and every index | `report` |
+ * | `tally/<election>` | {@link TallyState}: the latest tally | `tally` |
+ *
+ * Phases: an election starts in `setup`; the authority that defined it moves
+ * it `setup → open → close → final`, one step at a time, never back.
+ *
+ * | record | signed by | legal in phase | reads |
+ * |---|---|---|---|
+ * | election | a key in ctx.authorities | (none yet) | election |
+ * | districts | the election's authority | setup | election, the new districts, their parents |
+ * | credentials | the registrar | setup, open | election, each credential, each district |
+ * | phase | the election's authority | the one before | election |
+ * | ballot | an issued credential | open | election, credential, tracker |
+ * | override | a reporter over the credential's district | open, close | election, credential, district |
+ * | report | a reporter over the district | close (preliminary: only until a final report exists for the same district and contest) | election, district, report, final report |
+ * | tally | the counter | close, final | election, tally |
+ *
+ * Each rule checks in the same order, and the first failure is the answer:
+ * the election exists, the signer has the role, the phase allows the record,
+ * its references resolve, and it does not conflict with the state.
+ *
+ * Authorities are compared as base64 strings: record keys are strict
+ * canonical base64, so equal strings are equal keys (a caller configured with
+ * note verifier keys passes `toBase64(publicKey)`). `ctx.authorities` must
+ * only ever grow, or a replay will not reproduce admission.
+ */
+import { checkIndex, equalBytes, fromBase64, toHex } from './bytes.js';
+import { MalformedError, UrnaError, type SignatureError } from './errors.js';
+import type { Hash } from './hash.js';
+import { canonicalize, type JsonValue } from './jcs.js';
+import {
+  decodeRecord,
+  resolveDistrictPaths,
+  RecordError,
+  type BallotRecord,
+  type ContestDef,
+  type CredentialsRecord,
+  type DecodedRecord,
+  type DistrictDef,
+  type DistrictsRecord,
+  type ElectionRecord,
+  type OverrideRecord,
+  type Phase,
+  type PhaseRecord,
+  type ReportRecord,
+  type Revoting,
+  type Roles,
+  type Stage,
+  type TallyRecord,
+} from './record.js';
+
+/** A state entry's value: any JSON value (RFC 8785 domain). */
+export type StateValue = JsonValue;
+
+/** Reads one state entry; undefined if absent. Values must be treated as immutable. */
+export type StateReader = (key: string) => StateValue | undefined;
+
+/** The new values of the entries a record changes, in a deterministic order. Never deletions. */
+export type Effects = Array<[key: string, value: StateValue]>;
+
+/** What the rules need from the log beyond the state. */
+export type RulesContext = {
+  /** Base64 Ed25519 public keys the log trusts to define elections (`--authority`). */
+  authorities: readonly string[];
+  /**
+   * The tree root at an earlier size (1 ≤ size ≤ the index of the record being
+   * applied). Called only for `tally` records, after every cheaper check. Any
+   * error it throws propagates out of {@link applyRecord}.
+   */
+  rootAt(size: number): Hash;
+};
+
+/** The phase of an election. */
+export type ElectionPhase = 'setup' | Phase;
+
+/** Per-election counters, kept in {@link ElectionState}. */
+export type ElectionCounts = {
+  /** Districts defined. */
+  districts: number;
+  /** Credentials issued. */
+  credentials: number;
+  /** Ballot records accepted (re-votes included). */
+  ballots: number;
+  /** Credentials that cast at least one ballot. */
+  voters: number;
+  /** Credentials whose last ballot counts: voters that were not overridden. */
+  counted: number;
+  /** Override records accepted. */
+  overrides: number;
+  /** Report records accepted (corrections included). */
+  reports: number;
+  /** Tally records accepted. */
+  tallies: number;
+};
+
+/** State entry `election/<id>`. */
+export type ElectionState = {
+  id: string;
+  title: string;
+  /** Index of the `election` record. */
+  index: number;
+  /** The key that signed the `election` record; it alone signs `phase` and `districts` records. */
+  authority: string;
+  contests: ContestDef[];
+  roles: Roles;
+  revoting: Revoting;
+  /** Id of the root district. */
+  root: string;
+  phase: ElectionPhase;
+  /** Index of the record that entered each phase reached so far (`open`, `close`, `final`). */
+  phases: { [phase: string]: number };
+  /** Indexes of the `districts` records. */
+  districtRecords: number[];
+  counts: ElectionCounts;
+};
+
+/** State entry `district/<election>/<district>`. */
+export type DistrictState = {
+  name: string;
+  parent: string | null;
+  electorate: number;
+  /** District ids from the root down to this district. */
+  path: string[];
+  /** Index of the record that defined it. */
+  index: number;
+};
+
+/** State entry `cred/<election>/<key>`. */
+export type CredentialState = {
+  district: string;
+  weight: number;
+  /** Index of the `credentials` record that issued it. */
+  index: number;
+  /** Ballots cast with it. */
+  ballots: number;
+  /** Index of its last ballot (the one counted unless overridden), or null. */
+  last: number | null;
+  /** Index of the `override` record, or null. */
+  overridden: number | null;
+};
+
+/** State entry `ballot/<tracker>`. */
+export type BallotState = { election: string; credential: string; index: number };
+
+/** State entry `report/<election>/<district>/<contest>/<stage>`: the current report and its history. */
+export type ReportState = {
+  /** Index of the current (latest) report. */
+  current: number;
+  /** Indexes of every report for this (district, contest, stage), oldest first; the last is `current`. */
+  indexes: number[];
+  counts: { [option: string]: number };
+  blank: number;
+  invalid: number;
+  protocol: string;
+};
+
+/** State entry `tally/<election>`: the latest tally. */
+export type TallyState = { index: number; size: number; root: string };
+
+/** The state keys, by kind (see the module comment). */
+export const stateKey = {
+  election: (election: string): string => `election/${election}`,
+  district: (election: string, district: string): string => `district/${election}/${district}`,
+  credential: (election: string, key: string): string => `cred/${election}/${key}`,
+  ballot: (tracker: string): string => `ballot/${tracker}`,
+  report: (election: string, district: string, contest: string, stage: Stage): string =>
+    `report/${election}/${district}/${contest}/${stage}`,
+  tally: (election: string): string => `tally/${election}`,
+};
+
+/** Most districts one election may have (over all `election` and `districts` records). */
+export const MAX_ELECTION_DISTRICTS = 1_000_000;
+
+/** Codes of {@link RuleError}, each with its HTTP status. */
+export const RULE_ERROR_STATUS = {
+  wrong_role: 403,
+  outside_subtree: 403,
+  unknown_election: 404,
+  unknown_credential: 404,
+  election_exists: 409,
+  district_exists: 409,
+  duplicate_credential: 409,
+  illegal_transition: 409,
+  wrong_phase: 409,
+  wrong_stage: 409,
+  overridden: 409,
+  already_voted: 409,
+  duplicate_record: 409,
+  stale_tally: 409,
+  stale_tally_root: 409,
+  unknown_district: 422,
+  unknown_contest: 422,
+  unknown_option: 422,
+  missing_option: 422,
+  over_electorate: 422,
+  district_mismatch: 422,
+  bad_tree: 422,
+  too_many_districts: 422,
+  bad_tally_size: 422,
+} as const;
+
+/** A {@link RuleError} code. */
+export type RuleErrorCode = keyof typeof RULE_ERROR_STATUS;
+
+/**
+ * A record that is valid by itself but breaks an election rule given the
+ * state. `code` is stable; `status` is the HTTP status: 403 role, 404 unknown
+ * election or credential, 409 conflict with the state, 422 other rule
+ * violations (see {@link RULE_ERROR_STATUS}):
+ *
+ * | code | status | when |
+ * |---|---|---|
+ * | wrong_role | 403 | the signer lacks the role the record type needs |
+ * | outside_subtree | 403 | a reporter's subtrees do not hold the district |
+ * | unknown_election | 404 | no such election |
+ * | unknown_credential | 404 | ballot signer or overridden key is not a credential of the election |
+ * | election_exists | 409 | election id already defined |
+ * | district_exists | 409 | district id already defined in the election |
+ * | duplicate_credential | 409 | credential already issued, or twice in the record |
+ * | illegal_transition | 409 | phase is not the next one |
+ * | wrong_phase | 409 | record type not allowed in the current phase |
+ * | wrong_stage | 409 | preliminary report after the final one for the same district and contest |
+ * | overridden | 409 | ballot or override for a credential already overridden |
+ * | already_voted | 409 | second ballot under `revoting: "none"` |
+ * | duplicate_record | 409 | the same ballot (tracker) is already in the log |
+ * | stale_tally | 409 | tally over a smaller size than the latest tally |
+ * | stale_tally_root | 409 | tally root is not the log's root at its size |
+ * | unknown_district | 422 | district (or parent) not defined |
+ * | unknown_contest | 422 | contest not in the election |
+ * | unknown_option | 422 | option not in the contest |
+ * | missing_option | 422 | report without a count for an option |
+ * | over_electorate | 422 | counts + blank + invalid exceed the district's electorate |
+ * | district_mismatch | 422 | override names another district than the credential's |
+ * | bad_tree | 422 | new districts form a cycle or exceed the depth limit |
+ * | too_many_districts | 422 | more than MAX_ELECTION_DISTRICTS districts |
+ * | bad_tally_size | 422 | tally size beyond the records before it |
+ */
+export class RuleError extends UrnaError {
+  declare readonly code: RuleErrorCode;
+  /** HTTP status for this error. */
+  readonly status: number;
+  constructor(code: RuleErrorCode, message: string) {
+    super(code, message);
+    this.status = RULE_ERROR_STATUS[code];
+  }
+}
+
+/** Any reason a record is not admitted: by {@link decodeRecord} (itself) or {@link applyRecord} (the rules). */
+export type Rejection = RuleError | RecordError | MalformedError | SignatureError;
+
+/**
+ * The keys of the state entries {@link applyRecord} reads for `decoded`,
+ * without duplicates. A function of the record alone (never of the state), so
+ * a caller can fetch them all in one batch before applying.
+ */
+export function stateKeys(decoded: DecodedRecord): string[] {
+  const r = decoded.record;
+  const e = r.election;
+  const keys = [stateKey.election(e)];
+  switch (r.type) {
+    case 'election':
+    case 'phase':
+      break;
+    case 'districts': {
+      const ids = new Set(r.body.districts.map((d) => d.id));
+      for (const d of r.body.districts) keys.push(stateKey.district(e, d.id));
+      for (const d of r.body.districts)
+        if (d.parent !== null && !ids.has(d.parent)) keys.push(stateKey.district(e, d.parent));
+      break;
+    }
+    case 'credentials':
+      for (const c of r.body.credentials) keys.push(stateKey.credential(e, c.key));
+      for (const c of r.body.credentials) keys.push(stateKey.district(e, c.district));
+      break;
+    case 'ballot':
+      keys.push(stateKey.credential(e, r.signer), stateKey.ballot(trackerOf(decoded)));
+      break;
+    case 'override':
+      keys.push(stateKey.credential(e, r.body.credential), stateKey.district(e, r.body.district));
+      break;
+    case 'report': {
+      const b = r.body;
+      keys.push(stateKey.district(e, b.district), stateKey.report(e, b.district, b.contest, b.stage));
+      if (b.stage === 'preliminary') keys.push(stateKey.report(e, b.district, b.contest, 'final'));
+      break;
+    }
+    case 'tally':
+      keys.push(stateKey.tally(e));
+      break;
+  }
+  return [...new Set(keys)];
+}
+
+/**
+ * Applies the election rules to one decoded record at log index `index`,
+ * reading only the entries {@link stateKeys} lists (through `read`, which it
+ * never mutates nor the values it returns). Returns the entries to write, or
+ * the RuleError that rejects the record; on a rejection nothing changes.
+ * Deterministic: the same state, record, index and context give the same
+ * result. See the module comment for the rules of each record type.
+ *
+ * Throws RangeError if `index` is not a non-negative safe integer, and
+ * whatever `ctx.rootAt` throws. A record that did not come from
+ * {@link decodeRecord} is outside the contract.
+ */
+export function applyRecord(
+  read: StateReader,
+  decoded: DecodedRecord,
+  index: number,
+  ctx: RulesContext,
+): Effects | RuleError {
+  checkIndex('applyRecord: index', index);
+  const r = decoded.record;
+  if (r.type === 'election') return applyElection(read, r, index, ctx);
+  const election = read(stateKey.election(r.election)) as ElectionState | undefined;
+  if (election === undefined) return reject('unknown_election', `${r.type}: unknown election ${r.election}`);
+  switch (r.type) {
+    case 'districts':
+      return applyDistricts(read, election, r, index);
+    case 'credentials':
+      return applyCredentials(read, election, r, index);
+    case 'phase':
+      return applyPhase(election, r, index);
+    case 'ballot':
+      return applyBallot(read, election, r, trackerOf(decoded), index);
+    case 'override':
+      return applyOverride(read, election, r, index);
+    case 'report':
+      return applyReport(read, election, r, index);
+    case 'tally':
+      return applyTally(read, election, r, index, ctx);
+  }
+}
+
+function reject(code: RuleErrorCode, message: string): RuleError {
+  return new RuleError(code, message);
+}
+
+function trackerOf(decoded: DecodedRecord): string {
+  return toHex(decoded.leafHash);
+}
+
+function withCounts(election: ElectionState, change: Partial<ElectionCounts>): ElectionState {
+  return { ...election, counts: { ...election.counts, ...change } };
+}
+
+// ---- election ----
+
+function applyElection(
+  read: StateReader,
+  r: ElectionRecord,
+  index: number,
+  ctx: RulesContext,
+): Effects | RuleError {
+  if (!ctx.authorities.includes(r.signer))
+    return reject('wrong_role', 'election: signer is not an authority this log trusts');
+  const b = r.body;
+  if (read(stateKey.election(b.id)) !== undefined)
+    return reject('election_exists', `election ${b.id} already exists`);
+  const paths = resolveDistrictPaths(b.districts, () => undefined);
+  // decodeRecord checked the tree; a failure here means the record did not come from it.
+  if (paths instanceof RecordError) return reject('bad_tree', paths.message);
+  const root = b.districts.find((d) => d.parent === null)!;
+  const state: ElectionState = {
+    id: b.id,
+    title: b.title,
+    index,
+    authority: r.signer,
+    contests: b.contests.map((c) => ({
+      id: c.id,
+      title: c.title,
+      options: c.options.map((o) => ({ id: o.id, title: o.title })),
+      seats: c.seats,
+      method: c.method,
+    })),
+    roles: {
+      registrar: b.roles.registrar,
+      reporters: b.roles.reporters.map((x) => ({ key: x.key, district: x.district })),
+      counter: b.roles.counter,
+    },
+    revoting: b.revoting,
+    root: root.id,
+    phase: 'setup',
+    phases: {},
+    districtRecords: [],
+    counts: {
+      districts: b.districts.length,
+      credentials: 0,
+      ballots: 0,
+      voters: 0,
+      counted: 0,
+      overrides: 0,
+      reports: 0,
+      tallies: 0,
+    },
+  };
+  return [[stateKey.election(b.id), state], ...districtEffects(b.id, b.districts, paths, index)];
+}
+
+function districtEffects(
+  election: string,
+  defs: readonly DistrictDef[],
+  paths: Map<string, string[]>,
+  index: number,
+): Effects {
+  return defs.map((d) => {
+    const value: DistrictState = {
+      name: d.name,
+      parent: d.parent,
+      electorate: d.electorate,
+      path: paths.get(d.id)!,
+      index,
+    };
+    return [stateKey.district(election, d.id), value];
+  });
+}
+
+// ---- districts ----
+
+function applyDistricts(
+  read: StateReader,
+  election: ElectionState,
+  r: DistrictsRecord,
+  index: number,
+): Effects | RuleError {
+  if (r.signer !== election.authority)
+    return reject('wrong_role', 'districts: signer is not the authority that defined the election');
+  if (election.phase !== 'setup')
+    return reject('wrong_phase', `districts: only during setup (election is ${election.phase})`);
+  const e = election.id;
+  for (const d of r.body.districts)
+    if (read(stateKey.district(e, d.id)) !== undefined)
+      return reject('district_exists', `districts: district ${d.id} already exists`);
+  const total = election.counts.districts + r.body.districts.length;
+  if (total > MAX_ELECTION_DISTRICTS)
+    return reject('too_many_districts', `districts: more than ${MAX_ELECTION_DISTRICTS} districts`);
+  const paths = resolveDistrictPaths(
+    r.body.districts,
+    (id) => (read(stateKey.district(e, id)) as DistrictState | undefined)?.path,
+  );
+  if (paths instanceof RecordError)
+    return reject(
+      paths.code === 'bad_reference' ? 'unknown_district' : 'bad_tree',
+      `districts: ${paths.message}`,
+    );
+  const next: ElectionState = {
+    ...withCounts(election, { districts: total }),
+    districtRecords: [...election.districtRecords, index],
+  };
+  return [[stateKey.election(e), next], ...districtEffects(e, r.body.districts, paths, index)];
+}
+
+// ---- credentials ----
+
+function applyCredentials(
+  read: StateReader,
+  election: ElectionState,
+  r: CredentialsRecord,
+  index: number,
+): Effects | RuleError {
+  if (r.signer !== election.roles.registrar)
+    return reject('wrong_role', 'credentials: signer is not the registrar of the election');
+  if (election.phase !== 'setup' && election.phase !== 'open')
+    return reject('wrong_phase', `credentials: voting is ${election.phase}d`);
+  const e = election.id;
+  const seen = new Set<string>();
+  const effects: Effects = [];
+  for (const c of r.body.credentials) {
+    if (seen.has(c.key) || read(stateKey.credential(e, c.key)) !== undefined)
+      return reject('duplicate_credential', `credentials: credential ${c.key} already issued`);
+    seen.add(c.key);
+    if (read(stateKey.district(e, c.district)) === undefined)
+      return reject('unknown_district', `credentials: unknown district ${c.district}`);
+    const value: CredentialState = {
+      district: c.district,
+      weight: c.weight ?? 1,
+      index,
+      ballots: 0,
+      last: null,
+      overridden: null,
+    };
+    effects.push([stateKey.credential(e, c.key), value]);
+  }
+  const next = withCounts(election, { credentials: election.counts.credentials + r.body.credentials.length });
+  return [[stateKey.election(e), next], ...effects];
+}
+
+// ---- phase ----
+
+const NEXT_PHASE: { [phase in ElectionPhase]: Phase | null } = {
+  setup: 'open',
+  open: 'close',
+  close: 'final',
+  final: null,
+};
+
+function applyPhase(election: ElectionState, r: PhaseRecord, index: number): Effects | RuleError {
+  if (r.signer !== election.authority)
+    return reject('wrong_role', 'phase: signer is not the authority that defined the election');
+  const next = NEXT_PHASE[election.phase];
+  if (r.body.phase !== next)
+    return reject(
+      'illegal_transition',
+      `phase: cannot go from ${election.phase} to ${r.body.phase}` + (next ? ` (next is ${next})` : ''),
+    );
+  const value: ElectionState = { ...election, phase: next, phases: { ...election.phases, [next]: index } };
+  return [[stateKey.election(election.id), value]];
+}
+
+// ---- ballot ----
+
+function applyBallot(
+  read: StateReader,
+  election: ElectionState,
+  r: BallotRecord,
+  tracker: string,
+  index: number,
+): Effects | RuleError {
+  const e = election.id;
+  const credKey = stateKey.credential(e, r.signer);
+  const cred = read(credKey) as CredentialState | undefined;
+  if (cred === undefined) return reject('unknown_credential', `ballot: signer is not a credential of ${e}`);
+  if (election.phase !== 'open')
+    return reject('wrong_phase', `ballot: voting is not open (${election.phase})`);
+  for (const c of r.body.contests)
+    if (!election.contests.some((x) => x.id === c))
+      return reject('unknown_contest', `ballot: unknown contest ${c}`);
+  if (cred.overridden !== null)
+    return reject('overridden', `ballot: the credential voted on paper (override at ${cred.overridden})`);
+  if (election.revoting === 'none' && cred.ballots > 0)
+    return reject('already_voted', `ballot: re-voting is not allowed (ballot at ${cred.last})`);
+  if (read(stateKey.ballot(tracker)) !== undefined)
+    return reject('duplicate_record', `ballot: ballot ${tracker} is already in the log`);
+  const first = cred.ballots === 0;
+  const nextElection = withCounts(election, {
+    ballots: election.counts.ballots + 1,
+    voters: election.counts.voters + (first ? 1 : 0),
+    counted: election.counts.counted + (first ? 1 : 0),
+  });
+  const nextCred: CredentialState = { ...cred, ballots: cred.ballots + 1, last: index };
+  const ballot: BallotState = { election: e, credential: r.signer, index };
+  return [
+    [stateKey.election(e), nextElection],
+    [credKey, nextCred],
+    [stateKey.ballot(tracker), ballot],
+  ];
+}
+
+// ---- override ----
+
+function reporterDistricts(election: ElectionState, key: string): string[] {
+  return election.roles.reporters.filter((x) => x.key === key).map((x) => x.district);
+}
+
+function applyOverride(
+  read: StateReader,
+  election: ElectionState,
+  r: OverrideRecord,
+  index: number,
+): Effects | RuleError {
+  const e = election.id;
+  const subtrees = reporterDistricts(election, r.signer);
+  if (subtrees.length === 0)
+    return reject('wrong_role', 'override: signer is not a reporter of the election');
+  if (election.phase !== 'open' && election.phase !== 'close')
+    return reject('wrong_phase', `override: only while open or closed (${election.phase})`);
+  const credKey = stateKey.credential(e, r.body.credential);
+  const cred = read(credKey) as CredentialState | undefined;
+  if (cred === undefined)
+    return reject('unknown_credential', `override: unknown credential ${r.body.credential}`);
+  if (cred.district !== r.body.district)
+    return reject('district_mismatch', `override: the credential's district is not ${r.body.district}`);
+  const district = read(stateKey.district(e, r.body.district)) as DistrictState | undefined;
+  if (district === undefined)
+    return reject('unknown_district', `override: unknown district ${r.body.district}`);
+  if (!subtrees.some((s) => district.path.includes(s)))
+    return reject(
+      'outside_subtree',
+      `override: district ${r.body.district} is outside the reporter's subtree`,
+    );
+  if (cred.overridden !== null)
+    return reject('overridden', `override: already overridden at ${cred.overridden}`);
+  const voted = cred.ballots > 0;
+  const nextElection = withCounts(election, {
+    overrides: election.counts.overrides + 1,
+    counted: election.counts.counted - (voted ? 1 : 0),
+  });
+  const nextCred: CredentialState = { ...cred, overridden: index };
+  return [
+    [stateKey.election(e), nextElection],
+    [credKey, nextCred],
+  ];
+}
+
+// ---- report ----
+
+function applyReport(
+  read: StateReader,
+  election: ElectionState,
+  r: ReportRecord,
+  index: number,
+): Effects | RuleError {
+  const e = election.id;
+  const b = r.body;
+  const subtrees = reporterDistricts(election, r.signer);
+  if (subtrees.length === 0) return reject('wrong_role', 'report: signer is not a reporter of the election');
+  if (election.phase !== 'close')
+    return reject(
+      'wrong_phase',
+      election.phase === 'final'
+        ? 'report: the election is final; nothing can be reported'
+        : `report: reports only after voting closes (${election.phase})`,
+    );
+  const district = read(stateKey.district(e, b.district)) as DistrictState | undefined;
+  if (district === undefined) return reject('unknown_district', `report: unknown district ${b.district}`);
+  if (!subtrees.some((s) => district.path.includes(s)))
+    return reject('outside_subtree', `report: district ${b.district} is outside the reporter's subtree`);
+  const contest = election.contests.find((c) => c.id === b.contest);
+  if (contest === undefined) return reject('unknown_contest', `report: unknown contest ${b.contest}`);
+  for (const option of Object.keys(b.counts))
+    if (!contest.options.some((o) => o.id === option))
+      return reject('unknown_option', `report: unknown option ${option} of contest ${contest.id}`);
+  for (const o of contest.options)
+    if (!Object.hasOwn(b.counts, o.id))
+      return reject('missing_option', `report: no count for option ${o.id}`);
+  // Partial sums stay exact: each is at most electorate + one count, below 2^54,
+  // and the first one over the electorate stops the loop.
+  let total = b.blank;
+  for (const n of [b.invalid, ...Object.values(b.counts)]) {
+    if (total > district.electorate) break;
+    total += n;
+  }
+  if (total > district.electorate)
+    return reject(
+      'over_electorate',
+      `report: counts exceed the electorate of ${b.district} (${district.electorate})`,
+    );
+  if (b.stage === 'preliminary' && read(stateKey.report(e, b.district, b.contest, 'final')) !== undefined)
+    return reject('wrong_stage', `report: a final report for ${b.district}/${b.contest} already exists`);
+  const key = stateKey.report(e, b.district, b.contest, b.stage);
+  const prev = read(key) as ReportState | undefined;
+  const value: ReportState = {
+    current: index,
+    indexes: [...(prev?.indexes ?? []), index],
+    counts: { ...b.counts },
+    blank: b.blank,
+    invalid: b.invalid,
+    protocol: b.protocol,
+  };
+  return [
+    [stateKey.election(e), withCounts(election, { reports: election.counts.reports + 1 })],
+    [key, value],
+  ];
+}
+
+// ---- tally ----
+
+function applyTally(
+  read: StateReader,
+  election: ElectionState,
+  r: TallyRecord,
+  index: number,
+  ctx: RulesContext,
+): Effects | RuleError {
+  const e = election.id;
+  const b = r.body;
+  if (r.signer !== election.roles.counter)
+    return reject('wrong_role', 'tally: signer is not the counter of the election');
+  if (election.phase !== 'close' && election.phase !== 'final')
+    return reject('wrong_phase', `tally: only after voting closes (${election.phase})`);
+  if (b.size > index)
+    return reject('bad_tally_size', `tally: size ${b.size} is beyond the log (${index} records before it)`);
+  for (const [c, options] of Object.entries(b.results)) {
+    const contest = election.contests.find((x) => x.id === c);
+    if (contest === undefined) return reject('unknown_contest', `tally: unknown contest ${c}`);
+    for (const o of Object.keys(options))
+      if (!contest.options.some((x) => x.id === o))
+        return reject('unknown_option', `tally: unknown option ${o} of ${c}`);
+  }
+  const key = stateKey.tally(e);
+  const prev = read(key) as TallyState | undefined;
+  if (prev !== undefined && b.size < prev.size)
+    return reject('stale_tally', `tally: size ${b.size} is below the previous tally's ${prev.size}`);
+  if (!equalBytes(fromBase64(b.root), ctx.rootAt(b.size)))
+    return reject('stale_tally_root', `tally: root is not the log's root at size ${b.size}`);
+  const value: TallyState = { index, size: b.size, root: b.root };
+  return [
+    [stateKey.election(e), withCounts(election, { tallies: election.counts.tallies + 1 })],
+    [key, value],
+  ];
+}
+
+// ---- Read views ----
+
+/** The status of a ballot, for `GET /ballots/<tracker>`. */
+export type BallotStatus = {
+  tracker: string;
+  election: string;
+  /** The credential (base64 public key) that signed it. */
+  credential: string;
+  /** Its index in the log. */
+  index: number;
+  /**
+   * `included`: it is its credential's last ballot and counts; `superseded`:
+   * a later ballot of the same credential counts instead; `overridden`: the
+   * credential voted on paper, so none of its e-ballots count.
+   */
+  status: 'included' | 'superseded' | 'overridden';
+  /** Index of the credential's last ballot. */
+  last: number;
+  /** Index of the override record, or null. */
+  override: number | null;
+};
+
+/**
+ * The status of the ballot with this tracker (hex leaf hash, either case),
+ * or undefined if no ballot has it. Reads `ballot/<tracker>` and the
+ * credential. Throws MalformedError if `tracker` is not 64 hex digits.
+ */
+export function ballotStatus(read: StateReader, tracker: string): BallotStatus | undefined {
+  if (typeof tracker !== 'string' || !/^[0-9a-fA-F]{64}$/.test(tracker))
+    throw new MalformedError('ballot tracker: expected 64 hex digits');
+  const t = tracker.toLowerCase();
+  const ballot = read(stateKey.ballot(t)) as BallotState | undefined;
+  if (ballot === undefined) return undefined;
+  const cred = read(stateKey.credential(ballot.election, ballot.credential)) as CredentialState;
+  const status =
+    cred.overridden !== null ? 'overridden' : cred.last === ballot.index ? 'included' : 'superseded';
+  return {
+    tracker: t,
+    election: ballot.election,
+    credential: ballot.credential,
+    index: ballot.index,
+    status,
+    last: cred.last!,
+    override: cred.overridden,
+  };
+}
+
+/** An election as `GET /elections/<id>` shows it: its state and the latest tally. */
+export type ElectionSummary = ElectionState & { tally: TallyState | null };
+
+/**
+ * The summary of election `id` (manifest without districts, phase, counters,
+ * latest tally), or undefined if there is no such election. Reads
+ * `election/<id>` and `tally/<id>`. Never throws for a string `id`.
+ */
+export function electionSummary(read: StateReader, id: string): ElectionSummary | undefined {
+  const election = read(stateKey.election(id)) as ElectionState | undefined;
+  if (election === undefined) return undefined;
+  const tally = (read(stateKey.tally(id)) as TallyState | undefined) ?? null;
+  return { ...election, tally };
+}
+
+// ---- In-memory state and replay ----
+
+/**
+ * State in a Map, for replayers, the verifier and tests. With `freeze` (the
+ * default), applied values are deep-frozen, so a rule that mutated what it
+ * read would throw (ES modules are strict) instead of corrupting the state.
+ */
+export class MemoryState {
+  readonly #entries = new Map<string, StateValue>();
+  readonly #freeze: boolean;
+
+  constructor(options: { freeze?: boolean } = {}) {
+    this.#freeze = options.freeze ?? true;
+  }
+
+  /** Reads one entry (a {@link StateReader}, bound to this state). */
+  readonly read: StateReader = (key) => this.#entries.get(key);
+
+  /** Writes effects from {@link applyRecord}, in order. */
+  apply(effects: Effects): void {
+    for (const [key, value] of effects) this.#entries.set(key, this.#freeze ? deepFreeze(value) : value);
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The entries, in insertion order. */
+  entries(): IterableIterator<[string, StateValue]> {
+    return this.#entries.entries();
+  }
+
+  /**
+   * The whole state as RFC 8785 canonical JSON of an object from key to value:
+   * equal states give byte-identical snapshots, whatever the order of writes.
+   * Throws TypeError if a value is not JSON.
+   */
+  snapshot(): string {
+    const o: { [key: string]: StateValue } = Object.create(null) as { [key: string]: StateValue };
+    for (const [key, value] of this.#entries) o[key] = value;
+    return canonicalize(o);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The outcome of one record in {@link replay}: accepted (no error) or rejected. */
+export type ReplayResult = { index: number; error?: Rejection };
+
+/**
+ * Replays log entries through {@link decodeRecord} and {@link applyRecord},
+ * in order: `records[i]` has index `start + i` (start defaults to 0). Rejected
+ * records change nothing and are reported with their error. Continues from
+ * `options.state` if given (it is modified), else from an empty MemoryState.
+ *
+ * Throws TypeError if an entry is not a Uint8Array, RangeError for a bad
+ * `start`, and whatever `ctx.rootAt` throws.
+ */
+export function replay(
+  records: readonly Uint8Array[],
+  ctx: RulesContext,
+  options: { state?: MemoryState; start?: number } = {},
+): { state: MemoryState; results: ReplayResult[] } {
+  const state = options.state ?? new MemoryState();
+  const start = checkIndex('replay: start', options.start ?? 0);
+  const results: ReplayResult[] = [];
+  records.forEach((bytes, i) => {
+    const index = start + i;
+    let decoded: DecodedRecord;
+    try {
+      decoded = decodeRecord(bytes);
+    } catch (e) {
+      if (e instanceof UrnaError) {
+        results.push({ index, error: e as Rejection });
+        return;
+      }
+      throw e;
+    }
+    const outcome = applyRecord(state.read, decoded, index, ctx);
+    if (outcome instanceof RuleError) {
+      results.push({ index, error: outcome });
+      return;
+    }
+    state.apply(outcome);
+    results.push({ index });
+  });
+  return { state, results };
+}

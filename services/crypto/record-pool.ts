@@ -1,0 +1,88 @@
+/**
+ * Record decoding and signature checks on all cores: a pool of worker
+ * threads running ledger/record.ts decodeRecord (the same pure function the
+ * verifier runs), so the sequencer's event loop only routes bytes.
+ * Submissions arriving in the same turn of the event loop travel to the
+ * workers together, one message per worker.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { MalformedError, SignatureError, UrnaError } from '../../ledger/errors.js';
+import { RecordError, type DecodedRecord, type RecordErrorCode } from '../../ledger/record.js';
+import type { WorkerResult } from './record-worker.js';
+
+interface Job {
+  bytes: Uint8Array;
+  resolve(d: DecodedRecord): void;
+  reject(e: unknown): void;
+}
+
+/** Rebuilds the error a worker reported as the same class, with the same code. */
+function rebuildError(r: Extract<WorkerResult, { ok: false }>): UrnaError {
+  switch (r.name) {
+    case 'RecordError':
+      return new RecordError(r.code as RecordErrorCode, r.message);
+    case 'SignatureError':
+      return new SignatureError(r.message);
+    case 'MalformedError':
+      return new MalformedError(r.message);
+    default:
+      return new UrnaError(r.code, r.message);
+  }
+}
+
+export class RecordPool {
+  private readonly workers: Worker[];
+  private readonly inflight = new Map<number, Job[]>();
+  private queue: Job[] = [];
+  private nextId = 0;
+  private next = 0;
+  private closed = false;
+
+  constructor(size = availableParallelism()) {
+    const url = new URL('./record-worker.ts', import.meta.url);
+    this.workers = Array.from({ length: Math.max(1, size) }, () => {
+      const w = new Worker(url, { execArgv: ['--import', 'tsx'] });
+      w.on('message', ({ id, results }: { id: number; results: WorkerResult[] }) => {
+        const jobs = this.inflight.get(id)!;
+        this.inflight.delete(id);
+        results.forEach((r, i) => (r.ok ? jobs[i]!.resolve(r.decoded) : jobs[i]!.reject(rebuildError(r))));
+      });
+      w.on('error', (e) => this.failAll(e));
+      w.unref();
+      return w;
+    });
+  }
+
+  /** Decodes and verifies a record; rejects with its RecordError, SignatureError or MalformedError. */
+  decode(bytes: Uint8Array): Promise<DecodedRecord> {
+    if (this.closed) return Promise.reject(new UrnaError('unavailable', 'record pool closed'));
+    return new Promise((resolve, reject) => {
+      if (this.queue.length === 0) setImmediate(() => this.flush());
+      this.queue.push({ bytes, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const jobs = this.queue;
+    this.queue = [];
+    const per = Math.ceil(jobs.length / this.workers.length);
+    for (let i = 0; i < jobs.length; i += per) {
+      const chunk = jobs.slice(i, i + per);
+      const id = this.nextId++;
+      this.inflight.set(id, chunk);
+      const worker = this.workers[this.next++ % this.workers.length]!;
+      worker.postMessage({ id, entries: chunk.map((j) => j.bytes) });
+    }
+  }
+
+  private failAll(e: unknown): void {
+    for (const jobs of this.inflight.values()) for (const j of jobs) j.reject(e);
+    this.inflight.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
