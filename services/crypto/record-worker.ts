@@ -21,7 +21,12 @@ parentPort!.on('message', ({ id, entries }: { id: number; entries: Uint8Array[] 
       return { ok: true, decoded: decodeRecord(bytes) };
     } catch (e) {
       if (e instanceof UrnaError) return { ok: false, name: e.name, code: e.code, message: e.message };
-      return { ok: false, name: 'Error', code: 'internal', message: e instanceof Error ? e.message : String(e) };
+      return {
+        ok: false,
+        name: 'Error',
+        code: 'internal',
+        message: e instanceof Error ? e.message : String(e),
+      };
     }
   });
   parentPort!.postMessage({ id, results });
