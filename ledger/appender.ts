@@ -198,6 +198,11 @@ export class TreeAppender {
     return this.#size;
   }
 
+  /** The right edge (compact range): hashes of the maximal complete subtrees, left to right (copies). */
+  edge(): Hash[] {
+    return this.#edge.map((h) => h.slice());
+  }
+
   /**
    * The RFC 9162 §2.1.1 Merkle Tree Hash of the current tree (SHA-256("") if
    * empty), folded from the edge: popcount(size) - 1 hashes.

@@ -5,12 +5,16 @@
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../ledger/note.js';
 import { buildApp } from './api/app.js';
 import { nativeEd25519 } from './crypto/native-ed25519.js';
 import { Registry } from './metrics.js';
-import { Sequencer, type FaultPoint } from './sequencer/sequencer.js';
+import { RecordPool } from './crypto/record-pool.js';
+import { ElectionAdmission } from './election/admission.js';
+import { acceptAll, Sequencer, type FaultPoint } from './sequencer/sequencer.js';
+import { TileCache } from './sequencer/tile-reader.js';
 import { LevelStore } from './storage/level.js';
 
 export interface ServeConfig {
@@ -24,24 +28,53 @@ export interface ServeConfig {
   batchPeriodMs: number;
   maxBatch: number;
   maxPending: number;
+  /**
+   * `election`: entries must be election records admitted by the rules
+   * (ledger/rules.ts); `none`: a log of opaque entries.
+   */
+  rules: 'election' | 'none';
+  /**
+   * Verifier keys (note format) of the authorities trusted to define
+   * elections. When empty in `election` mode, a key is generated in the data
+   * dir (`authority.key`) on first start and trusted: for development and
+   * demos; in production pass the authorities' verifier keys and keep their
+   * signer keys offline.
+   */
+  authorities: string[];
   /** Test-only: SIGKILL this process at these fault points with this probability. */
   crashAt?: FaultPoint[];
   crashProbability?: number;
   log?: boolean;
 }
 
-/** Reads the signer key, generating it (mode 0600) on first start when it is the data dir's default key. */
-async function loadOrCreateKey(config: ServeConfig): Promise<{ skey: string; created: boolean }> {
-  const file = config.keyFile ?? join(config.dataDir, 'log.key');
+/**
+ * Reads a signer key file; when `generate` names a key and the file does not
+ * exist, generates it first (mode 0600). Returns whether it was created.
+ */
+async function loadOrCreateKey(
+  file: string,
+  generate: string | null,
+): Promise<{ skey: string; created: boolean }> {
   try {
     return { skey: (await readFile(file, 'utf8')).trim(), created: false };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || config.keyFile) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || generate === null) throw e;
   }
-  const { signerKey } = generateSignerKey(config.origin);
+  const { signerKey } = generateSignerKey(generate);
   await writeFile(file, signerKey + '\n', { mode: 0o600, flag: 'wx' });
   await chmod(file, 0o600);
   return { skey: signerKey, created: true };
+}
+
+/** The trusted authorities as base64 public keys (the form records carry). */
+async function authorityKeys(config: ServeConfig): Promise<string[]> {
+  if (config.rules === 'none') return [];
+  if (config.authorities.length)
+    return config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
+  const file = join(config.dataDir, 'authority.key');
+  const { skey, created } = await loadOrCreateKey(file, `${config.origin}/authority`);
+  if (created) console.error(`urna: generated election authority key ${file}`);
+  return [toBase64(parseSignerKey(skey).publicKey)];
 }
 
 /** Starts the log; resolves once it listens. Returns a close function. */
@@ -50,17 +83,24 @@ export async function serve(
 ): Promise<{ url: string; verifierKey: string; close(): Promise<void> }> {
   setEd25519Backend(nativeEd25519);
   await mkdir(config.dataDir, { recursive: true });
-  const { skey, created } = await loadOrCreateKey(config);
+  const keyFile = config.keyFile ?? join(config.dataDir, 'log.key');
+  const { skey, created } = await loadOrCreateKey(keyFile, config.keyFile ? null : config.origin);
   const signer = parseSignerKey(skey);
   const verifier = parseVerifierKey(signer.verifierKey);
   const store = await LevelStore.open(join(config.dataDir, 'db'));
   const metrics = new Registry();
+  const tiles = new TileCache(store);
+  const authorities = await authorityKeys(config);
+  const pool = config.rules === 'election' ? new RecordPool() : null;
+  const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
   const crashAt = new Set(config.crashAt ?? []);
   const sequencer = await Sequencer.open({
     store,
     signer,
     verifier,
     metrics,
+    tiles,
+    admission,
     batchPeriodMs: config.batchPeriodMs,
     maxBatch: config.maxBatch,
     maxPending: config.maxPending,
@@ -72,13 +112,14 @@ export async function serve(
   const app = await buildApp({ sequencer, store, metrics, logger: config.log ? { level: 'info' } : false });
   sequencer.start();
   const address = await app.listen({ host: config.host, port: config.port });
-  if (created) console.error(`generated log key ${config.keyFile ?? join(config.dataDir, 'log.key')}`);
+  if (created) console.error(`urna: generated log key ${keyFile}`);
   return {
     url: address,
     verifierKey: signer.verifierKey,
     async close() {
       await app.close();
       await sequencer.stop();
+      await pool?.close();
       await store.close();
     },
   };

@@ -9,6 +9,7 @@ import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import type { Sequencer } from '../sequencer/sequencer.js';
 import type { LogStore } from '../storage/store.js';
 import { HttpError, sendError } from './errors.js';
+import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
 import { readRoutes } from './routes/read.js';
@@ -57,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(writeRoutes, opts);
   await app.register(readRoutes, opts);
   await app.register(proofRoutes, opts);
+  await app.register(electionRoutes, opts);
   await app.register(operationsRoutes, opts);
   return app;
 }

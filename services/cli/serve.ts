@@ -12,6 +12,12 @@ function intValue(name: string, text: string | undefined, fallback: number): num
   return n;
 }
 
+function rulesMode(text: string): 'election' | 'none' {
+  if (text !== 'election' && text !== 'none')
+    throw new UsageError(`--rules must be election or none, got ${text}`);
+  return text;
+}
+
 /** Splits HOST:PORT (IPv6 in brackets). */
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
@@ -32,6 +38,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       'max-batch': { type: 'string' },
       'max-pending': { type: 'string' },
       log: { type: 'boolean' },
+      rules: { type: 'string' },
+      authority: { type: 'string', multiple: true },
     },
   });
   const { host, port } = parseListen(values.listen ?? env.URNA_LISTEN ?? '127.0.0.1:8080');
@@ -46,6 +54,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     batchPeriodMs: intValue('--batch-ms', values['batch-ms'] ?? env.URNA_BATCH_MS, 100),
     maxBatch: intValue('--max-batch', values['max-batch'] ?? env.URNA_MAX_BATCH, 4096),
     maxPending: intValue('--max-pending', values['max-pending'] ?? env.URNA_MAX_PENDING, 65536),
+    rules: rulesMode(values.rules ?? env.URNA_RULES ?? 'election'),
+    authorities: values.authority ?? (env.URNA_AUTHORITIES ?? '').split(/[\s,]+/).filter(Boolean),
     crashAt,
     crashProbability: Number(env.URNA_CRASH_PROBABILITY ?? '1'),
     log: values.log ?? env.URNA_LOG === '1',

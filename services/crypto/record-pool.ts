@@ -38,17 +38,21 @@ export class RecordPool {
   private nextId = 0;
   private next = 0;
   private closed = false;
+  private broken: UrnaError | null = null;
 
   constructor(size = availableParallelism()) {
-    const url = new URL('./record-worker.ts', import.meta.url);
+    const url = new URL('./record-worker-entry.js', import.meta.url);
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
-      const w = new Worker(url, { execArgv: ['--import', 'tsx'] });
+      const w = new Worker(url);
       w.on('message', ({ id, results }: { id: number; results: WorkerResult[] }) => {
         const jobs = this.inflight.get(id)!;
         this.inflight.delete(id);
         results.forEach((r, i) => (r.ok ? jobs[i]!.resolve(r.decoded) : jobs[i]!.reject(rebuildError(r))));
       });
-      w.on('error', (e) => this.failAll(e));
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`record worker exited with code ${code}`));
+      });
       w.unref();
       return w;
     });
@@ -56,6 +60,7 @@ export class RecordPool {
 
   /** Decodes and verifies a record; rejects with its RecordError, SignatureError or MalformedError. */
   decode(bytes: Uint8Array): Promise<DecodedRecord> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new UrnaError('unavailable', 'record pool closed'));
     return new Promise((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(() => this.flush());
@@ -76,9 +81,16 @@ export class RecordPool {
     }
   }
 
-  private failAll(e: unknown): void {
-    for (const jobs of this.inflight.values()) for (const j of jobs) j.reject(e);
+  /** A worker died: the pool is unusable; every job, queued or in flight, fails. */
+  private fail(e: unknown): void {
+    this.broken ??= new UrnaError(
+      'unavailable',
+      `record pool failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    for (const jobs of this.inflight.values()) for (const j of jobs) j.reject(this.broken);
     this.inflight.clear();
+    for (const j of this.queue) j.reject(this.broken);
+    this.queue = [];
   }
 
   async close(): Promise<void> {

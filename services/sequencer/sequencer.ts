@@ -58,26 +58,41 @@ export class SequencerStoppedError extends UrnaError {
   }
 }
 
+/** Returned by BatchAdmission.admit: not yet decidable; the entry waits for the next batch. */
+export const DEFER = Symbol('defer');
+
 /** Admission of the entries of one batch, in sequence order (the election rules plug in here). */
 export interface BatchAdmission {
-  /** Admits `entry` at `index`, or returns why not. Sees the entries admitted before it in this batch. */
-  admit(entry: Uint8Array, index: number): UrnaError | null;
+  /**
+   * Admits `entry` at `index`, or returns why not, or DEFER. Sees the
+   * entries admitted before it in this batch. Synchronous: what it reads was
+   * fetched by `Admission.begin`.
+   */
+  admit(entry: Uint8Array, prepared: unknown, index: number): UrnaError | null | typeof DEFER;
   /** Key/values to commit atomically with the batch (projections). */
   extra(): Array<{ key: string; value: Uint8Array }>;
-  /** The batch is durable: make its state current. Not called if the batch failed. */
-  commit(): void;
 }
 
+/**
+ * The hook where the log's rules plug in. `prepare` runs once per
+ * submission before it joins the pool (decoding and signature checks: the
+ * expensive, state-free part, off the event loop); `begin` runs once per
+ * batch and reads, in one batched read, the state the batch's entries need.
+ */
 export interface Admission {
-  /** Cheap checks before an entry enters the pool (format, signatures); throws the rejection. */
-  precheck(entry: Uint8Array): Promise<void>;
-  begin(): BatchAdmission;
+  /** Checks an entry by itself; throws its rejection. Its result is handed to `admit`. */
+  prepare(entry: Uint8Array): Promise<unknown>;
+  /** Starts a batch over the tree of `committedSize` entries. */
+  begin(
+    batch: ReadonlyArray<{ entry: Uint8Array; prepared: unknown }>,
+    committedSize: number,
+  ): Promise<BatchAdmission>;
 }
 
-/** Admits any non-empty entry (the log without election rules). */
+/** Admits any non-empty entry (a log of opaque entries, without election rules). */
 export const acceptAll: Admission = {
-  precheck: async () => {},
-  begin: () => ({ admit: () => null, extra: () => [], commit: () => {} }),
+  prepare: async () => null,
+  begin: async () => ({ admit: () => null, extra: () => [] }),
 };
 
 /** Points between the steps of a tick where a test can inject a crash. */
@@ -101,6 +116,8 @@ export interface SequencerOptions {
   /** Pending entries (pool and in-flight) at most before pushback. */
   maxPending?: number;
   admission?: Admission;
+  /** The tile cache over `store` (shared with the admission hook); one is made if absent. */
+  tiles?: TileCache;
   metrics?: Registry;
   /** Called at each fault point; may throw or kill the process. */
   fault?: (point: FaultPoint) => void;
@@ -118,6 +135,7 @@ export interface SubmitResult {
 
 interface Pending {
   entry: Uint8Array;
+  prepared: unknown;
   leafHash: Hash;
   key: string;
   enqueued: number;
@@ -219,7 +237,7 @@ export class Sequencer {
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const { store, signer, verifier } = opts;
     if (verifier.name !== signer.name) throw new RangeError('verifier and signer keys differ');
-    const tiles = new TileCache(store);
+    const tiles = opts.tiles ?? new TileCache(store);
     const appender = await loadAppender(store, tiles);
     let last: { size: number; root: Hash } | null = null;
     let checkpoint = await store.readCheckpoint();
@@ -325,7 +343,7 @@ export class Sequencer {
       this.m?.duplicates.inc();
       return this.receiptFor(existing, leafHash, true);
     }
-    await this.admission.precheck(entry);
+    const prepared = await this.admission.prepare(entry);
     const again = this.pending.get(key); // another identical submission may have raced us
     if (again) return again.promise;
     if (this.stopped) throw this.stopped;
@@ -336,7 +354,16 @@ export class Sequencer {
       resolve = res;
       reject = rej;
     });
-    const p: Pending = { entry, leafHash, key, enqueued: performance.now(), promise, resolve, reject };
+    const p: Pending = {
+      entry,
+      prepared,
+      leafHash,
+      key,
+      enqueued: performance.now(),
+      promise,
+      resolve,
+      reject,
+    };
     this.pending.set(key, p);
     this.pool.push(p);
     if (this.pool.length >= this.maxBatch) this.kick();
@@ -406,15 +433,19 @@ export class Sequencer {
     if (this.pool.length === 0) return;
     const batch = this.pool.splice(0, this.maxBatch);
     const admitted: Array<{ p: Pending; index: number }> = [];
+    const deferred: Pending[] = [];
     let tiles: Array<{ tile: Tile; data: Uint8Array }> = [];
-    let admission: BatchAdmission | null = null;
     // Steps 1–4: any failure here leaves the log as it was.
     try {
       this.fault('batch-start');
-      admission = this.admission.begin();
+      const admission = await this.admission.begin(batch, this.appender.size);
       for (const p of batch) {
         const index = this.appender.size;
-        const rejection = admission.admit(p.entry, index);
+        const rejection = admission.admit(p.entry, p.prepared, index);
+        if (rejection === DEFER) {
+          deferred.push(p);
+          continue;
+        }
         if (rejection) {
           this.m?.rejected.inc();
           this.settle(p, rejection);
@@ -423,10 +454,11 @@ export class Sequencer {
         this.appender.appendEntry(p.entry);
         admitted.push({ p, index });
       }
+      this.pool.unshift(...deferred);
       this.fault('after-admit');
       if (admitted.length === 0) return;
       tiles = this.appender.takeTiles();
-      const head = { size: this.appender.size, root: this.appender.root(), edge: this.appender.state().edge };
+      const head = { size: this.appender.size, root: this.appender.root(), edge: this.appender.edge() };
       const leaves = admitted.map(({ p, index }) => ({ leafHash: p.leafHash, index }));
       this.fault('before-commit');
       const t0 = performance.now();
@@ -434,6 +466,7 @@ export class Sequencer {
       this.m?.commitSeconds.observe((performance.now() - t0) / 1000);
     } catch (e) {
       this.m?.batchFailures.inc();
+      this.pool = this.pool.filter((p) => !deferred.includes(p));
       for (const p of batch) this.settle(p, new PushbackError(`batch failed, retry: ${errorText(e)}`));
       await this.reload();
       return;
@@ -441,7 +474,6 @@ export class Sequencer {
     // Steps 5–6: the batch is durable; a failure now stops the sequencer.
     try {
       this.tiles.put(tiles);
-      admission.commit();
       this.fault('after-commit');
       await this.publish(this.appender.size, this.appender.root());
       this.m?.entries.inc(admitted.length);

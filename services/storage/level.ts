@@ -69,6 +69,12 @@ export class LevelStore implements LogStore {
     return (await this.db.get(EXTRA + key)) ?? null;
   }
 
+  async readExtras(keys: readonly string[]): Promise<Array<Uint8Array | null>> {
+    if (keys.length === 0) return [];
+    const values = await this.db.getMany(keys.map((k) => EXTRA + k));
+    return values.map((v) => v ?? null);
+  }
+
   async scanExtra(prefix: string, limit = Infinity): Promise<Array<{ key: string; value: Uint8Array }>> {
     const out: Array<{ key: string; value: Uint8Array }> = [];
     const gte = EXTRA + prefix;

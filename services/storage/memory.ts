@@ -67,6 +67,10 @@ export class MemoryStore implements LogStore {
     return this.extra.get(key) ?? null;
   }
 
+  async readExtras(keys: readonly string[]): Promise<Array<Uint8Array | null>> {
+    return keys.map((k) => this.extra.get(k) ?? null);
+  }
+
   async scanExtra(prefix: string, limit = Infinity): Promise<Array<{ key: string; value: Uint8Array }>> {
     return [...this.extra.keys()]
       .filter((k) => k.startsWith(prefix))

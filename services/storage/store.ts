@@ -54,6 +54,8 @@ export interface LogStore {
   writeCheckpoint(note: string): Promise<void>;
   /** Reads an extra value committed with a batch. */
   readExtra(key: string): Promise<Uint8Array | null>;
+  /** Reads several extra values in one batched read (null where absent). */
+  readExtras(keys: readonly string[]): Promise<Array<Uint8Array | null>>;
   /** Reads extra values under a key prefix, in key order. */
   scanExtra(prefix: string, limit?: number): Promise<Array<{ key: string; value: Uint8Array }>>;
   close(): Promise<void>;

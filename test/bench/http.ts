@@ -89,7 +89,7 @@ export async function benchHttp(report: Report, opts: { seconds?: number } = {})
   report('trivial POST (same fastify setup)', ceiling.rps, 'req/s', `ceiling; p99 ${ceiling.p99} ms`);
 
   const { dir, cleanup } = await tempDir('urna-bench-');
-  const server = await startServer(['--data', dir, '--batch-ms', '100']);
+  const server = await startServer(['--data', dir, '--batch-ms', '100', '--rules', 'none']);
   try {
     await loadPosts(server.url, 2, connections);
     const full = await loadPosts(server.url, seconds, connections);

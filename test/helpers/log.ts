@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import { generateSignerKey, parseSignerKey, parseVerifierKey, type NoteVerifier } from '../../ledger/note.js';
 import { Registry } from '../../services/metrics.js';
 import { Sequencer, type SequencerOptions } from '../../services/sequencer/sequencer.js';
+import { buildApp } from '../../services/api/app.js';
+import { RecordPool } from '../../services/crypto/record-pool.js';
+import { ElectionAdmission } from '../../services/election/admission.js';
+import { TileCache } from '../../services/sequencer/tile-reader.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import type { LogStore } from '../../services/storage/store.js';
 
@@ -80,4 +84,49 @@ export async function tempDir(prefix = 'urna-test-'): Promise<{ dir: string; cle
 /** `n` distinct entries with a prefix. */
 export function entries(n: number, prefix = 'entry'): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => new TextEncoder().encode(`${prefix}-${i}`));
+}
+
+/**
+ * An in-process log with the election rules (the sequencer's admission hook,
+ * decoding on a real worker pool), its HTTP app, and helpers to submit
+ * through HTTP one record at a time in order.
+ */
+export async function openElectionLog(authorities: readonly string[]) {
+  const store = new MemoryStore();
+  const tiles = new TileCache(store);
+  const pool = new RecordPool(1);
+  const admission = new ElectionAdmission({ store, tiles, pool, authorities });
+  const log = await openTestLog({ store, tiles, admission });
+  const app = await buildApp({ sequencer: log.sequencer, store, metrics: log.metrics });
+  /** POSTs one entry and runs the tick that decides it; resolves with the HTTP response. */
+  async function post(bytes: Uint8Array) {
+    let settled = false;
+    const res = app.inject({
+      method: 'POST',
+      url: '/add',
+      payload: Buffer.from(bytes),
+      headers: { 'content-type': 'application/json' },
+    });
+    void res.then(() => (settled = true));
+    for (let i = 0; i < 5000 && !settled && log.sequencer.poolSize === 0; i++) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (!settled) await log.sequencer.tick();
+    return res;
+  }
+  /** Every stored state entry (the projections), as key → canonical JSON text. */
+  async function projections(): Promise<Map<string, string>> {
+    const rows = await store.scanExtra('p/');
+    return new Map(rows.map(({ key, value }) => [key.slice(2), new TextDecoder().decode(value)]));
+  }
+  return {
+    ...log,
+    app,
+    post,
+    projections,
+    async close() {
+      await app.close();
+      await pool.close();
+    },
+  };
 }

@@ -4,7 +4,12 @@ import { parseCheckpoint } from '../../ledger/checkpoint.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
-import { PushbackError, SequencerStoppedError, type Admission } from '../../services/sequencer/sequencer.js';
+import {
+  DEFER,
+  PushbackError,
+  SequencerStoppedError,
+  type Admission,
+} from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, waitForPool } from '../helpers/log.js';
 
@@ -42,33 +47,35 @@ describe('Sequencer', () => {
     expect(log.sequencer.head.size).toBe(1);
   });
 
-  it('applies admission in sequence order and fails only the rejected entries', async () => {
+  it('applies admission in sequence order, fails only the rejected entries, and retries deferred ones', async () => {
     const seen: number[] = [];
+    let deferrals = 0;
     const admission: Admission = {
-      precheck: async () => {},
-      begin: () => ({
-        admit(entry, index) {
+      prepare: async (entry) => new TextDecoder().decode(entry).toUpperCase(),
+      begin: async () => ({
+        admit(_entry, prepared, index) {
           seen.push(index);
-          return new TextDecoder().decode(entry).startsWith('bad')
-            ? new UrnaError('rule', 'bad entry')
-            : null;
+          if ((prepared as string).startsWith('LATER') && deferrals++ === 0) return DEFER;
+          return (prepared as string).startsWith('BAD') ? new UrnaError('rule', 'bad entry') : null;
         },
         extra: () => [{ key: 'p/last', value: utf8(String(seen.at(-1))) }],
-        commit: () => {},
       }),
     };
     const log = await openTestLog({ admission });
-    const input = [utf8('good-0'), utf8('bad-1'), utf8('good-2')];
-    const results = await Promise.allSettled(
-      input
-        .map((e) => log.sequencer.submit(e))
-        .concat([waitForPool(log, 3).then(() => log.sequencer.tick()) as never]),
-    );
-    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { index: 0 } });
-    expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'rule' } });
-    expect(results[2]).toMatchObject({ status: 'fulfilled', value: { index: 1 } });
+    const input = [utf8('good-0'), utf8('later-1'), utf8('bad-2'), utf8('good-3')];
+    const submitted = input.map((e) => log.sequencer.submit(e));
+    await waitForPool(log, 4);
+    await log.sequencer.tick();
     expect(log.sequencer.head.size).toBe(2);
-    expect(new TextDecoder().decode((await log.store.readExtra('p/last'))!)).toBe('1');
+    expect(log.sequencer.poolSize).toBe(1); // the deferred entry waits for the next batch
+    await log.sequencer.tick();
+    const results = await Promise.allSettled(submitted);
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { index: 0 } });
+    expect(results[1]).toMatchObject({ status: 'fulfilled', value: { index: 2 } });
+    expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: 'rule' } });
+    expect(results[3]).toMatchObject({ status: 'fulfilled', value: { index: 1 } });
+    expect(log.sequencer.head.size).toBe(3);
+    expect(new TextDecoder().decode((await log.store.readExtra('p/last'))!)).toBe('2');
   });
 
   it('fails a batch whose commit fails, changes nothing, and goes on with the next', async () => {

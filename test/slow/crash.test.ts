@@ -123,7 +123,7 @@ describe('crash safety of urna serve (kill -9, failure injection)', () => {
         const point = POINTS[round % POINTS.length]!;
         const env: Record<string, string> =
           point === 'external' ? {} : { URNA_CRASH_AT: point, URNA_CRASH_PROBABILITY: '0.2' };
-        const server = await startServer(['--data', dir, '--batch-ms', '10'], env);
+        const server = await startServer(['--data', dir, '--batch-ms', '10', '--rules', 'none'], env);
         const killAfter = 150 + Math.floor(Math.random() * 600);
         let killedByTest = false;
         const killer = setTimeout(() => {
@@ -135,7 +135,7 @@ describe('crash safety of urna serve (kill -9, failure injection)', () => {
         await server.kill();
         if (!killedByTest) injected++;
 
-        const checker = await startServer(['--data', dir]);
+        const checker = await startServer(['--data', dir, '--rules', 'none']);
         try {
           const now = await checkLog(checker, receipted, seen);
           expect(now.size).toBeGreaterThanOrEqual(lastSize);

@@ -1,0 +1,55 @@
+/**
+ * The election read API, derived from the committed state by the same pure
+ * functions a verifier runs (ledger/rules.ts): GET /elections/<id> (manifest,
+ * phase, counts, latest tally), GET /ballots/<tracker> (included at index,
+ * superseded by a later ballot, or overridden) and GET /records/<index> (a
+ * decoded log entry).
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { toBase64, toHex } from '../../../ledger/bytes.js';
+import { leafHash } from '../../../ledger/hash.js';
+import { decodeRecord } from '../../../ledger/record.js';
+import { ballotStatus, electionSummary } from '../../../ledger/rules.js';
+import { parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
+import { UrnaError } from '../../../ledger/errors.js';
+import { withState } from '../../election/state.js';
+import type { AppOptions } from '../app.js';
+import { HttpError } from '../errors.js';
+
+export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer, store }) => {
+  app.get<{ Params: { id: string } }>('/elections/:id', async (request) => {
+    const summary = await withState(store, (read) => electionSummary(read, request.params.id));
+    if (!summary) throw new HttpError(404, 'not_found', `no election ${request.params.id}`);
+    return summary;
+  });
+
+  app.get<{ Params: { tracker: string } }>('/ballots/:tracker', async (request) => {
+    const { tracker } = request.params;
+    if (!/^[0-9a-f]{64}$/.test(tracker))
+      throw new HttpError(400, 'malformed', 'tracker must be 64 lower-case hex digits');
+    const status = await withState(store, (read) => ballotStatus(read, tracker));
+    if (!status) throw new HttpError(404, 'not_found', 'no ballot with this tracker in the log (yet)');
+    return status;
+  });
+
+  app.get<{ Params: { index: string } }>('/records/:index', async (request) => {
+    const { index: text } = request.params;
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(text))
+      throw new HttpError(400, 'bad_request', 'index must be a decimal integer');
+    const index = Number(text);
+    const size = sequencer.head.size;
+    if (index >= size)
+      throw new HttpError(404, 'not_found', `index ${index} is beyond the tree size ${size}`);
+    const bundle = Math.floor(index / TILE_WIDTH);
+    const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
+    const [data] = await sequencer.tiles.fetch([{ level: -1, index: bundle, width }]);
+    const entry = parseEntryBundle(data!)[index % TILE_WIDTH]!;
+    const tracker = toHex(leafHash(entry));
+    try {
+      return { index, leafHash: tracker, record: decodeRecord(entry).record };
+    } catch (e) {
+      if (!(e instanceof UrnaError)) throw e;
+      return { index, leafHash: tracker, entry: toBase64(entry) }; // an opaque entry of a log without rules
+    }
+  });
+};

@@ -1,0 +1,108 @@
+/**
+ * Election admission: the sequencer's Admission hook running the election
+ * rules (ledger/rules.ts applyRecord), the same pure function every replayer
+ * runs. Per submission, the record is decoded and its signature checked on
+ * the worker pool. Per batch, the state entries all its records read are
+ * fetched in one batched read, and the records are applied in sequence order
+ * over an overlay, so a later record sees the earlier ones; the overlay's
+ * entries are committed with the batch.
+ */
+import type { Hash } from '../../ledger/hash.js';
+import { treeHash } from '../../ledger/merkle.js';
+import type { DecodedRecord } from '../../ledger/record.js';
+import { applyRecord, stateKeys, type RulesContext, type StateValue } from '../../ledger/rules.js';
+import type { RecordPool } from '../crypto/record-pool.js';
+import { DEFER, type Admission, type BatchAdmission } from '../sequencer/sequencer.js';
+import type { TileCache } from '../sequencer/tile-reader.js';
+import type { LogStore } from '../storage/store.js';
+import { encodeState, projectionKey, readState } from './state.js';
+
+export interface ElectionAdmissionOptions {
+  store: LogStore;
+  /** The sequencer's tile cache, for the roots tallies bind. */
+  tiles: TileCache;
+  pool: RecordPool;
+  /** Base64 Ed25519 public keys of the authorities this log trusts to define elections. */
+  authorities: readonly string[];
+}
+
+export class ElectionAdmission implements Admission {
+  constructor(private readonly opts: ElectionAdmissionOptions) {}
+
+  prepare(entry: Uint8Array): Promise<DecodedRecord> {
+    return this.opts.pool.decode(entry);
+  }
+
+  async begin(
+    batch: ReadonlyArray<{ entry: Uint8Array; prepared: unknown }>,
+    committedSize: number,
+  ): Promise<BatchAdmission> {
+    const records = batch.map((b) => b.prepared as DecodedRecord);
+    const keys = [...new Set(records.flatMap(stateKeys))];
+    const committed = await readState(this.opts.store, keys);
+    // Tallies bind a tree size: fetch the roots of sizes already committed.
+    const sizes = [
+      ...new Set(
+        records.flatMap((d) =>
+          d.record.type === 'tally' && d.record.body.size >= 1 && d.record.body.size <= committedSize
+            ? [d.record.body.size]
+            : [],
+        ),
+      ),
+    ];
+    const roots = new Map<number, Hash>();
+    if (sizes.length) {
+      const computed = await this.opts.tiles.withHashes(committedSize, (r) =>
+        sizes.map((size) => treeHash(size, r)),
+      );
+      sizes.forEach((size, i) => roots.set(size, computed[i]!));
+    }
+    return new RulesBatch(committed, new Set(keys), roots, committedSize, this.opts.authorities);
+  }
+}
+
+class RulesBatch implements BatchAdmission {
+  private readonly overlay = new Map<string, StateValue>();
+
+  constructor(
+    private readonly committed: ReadonlyMap<string, StateValue>,
+    private readonly fetched: ReadonlySet<string>,
+    private readonly roots: ReadonlyMap<number, Hash>,
+    private readonly committedSize: number,
+    private readonly authorities: readonly string[],
+  ) {}
+
+  admit(_entry: Uint8Array, prepared: unknown, index: number) {
+    const decoded = prepared as DecodedRecord;
+    const r = decoded.record;
+    // A tally over entries sequenced in this very batch waits for the next
+    // one, whose committed tree covers its size (the rule itself only needs
+    // size <= index, and gives the same answer then).
+    if (r.type === 'tally' && r.body.size > this.committedSize && r.body.size <= index) return DEFER;
+    const ctx: RulesContext = {
+      authorities: this.authorities,
+      rootAt: (size) => {
+        const root = this.roots.get(size);
+        if (!root) throw new Error(`root at ${size} was not fetched`);
+        return root;
+      },
+    };
+    const result = applyRecord(
+      (key) => {
+        if (this.overlay.has(key)) return this.overlay.get(key);
+        if (!this.fetched.has(key)) throw new Error(`rules read undeclared state key ${key}`);
+        return this.committed.get(key);
+      },
+      decoded,
+      index,
+      ctx,
+    );
+    if (!Array.isArray(result)) return result;
+    for (const [key, value] of result) this.overlay.set(key, value);
+    return null;
+  }
+
+  extra() {
+    return [...this.overlay].map(([key, value]) => ({ key: projectionKey(key), value: encodeState(value) }));
+  }
+}

@@ -1,0 +1,598 @@
+// The table of every rejection of the election rules (decode-time and
+// rule-time) with its code and HTTP status, shared by the ledger's rules test
+// (test/ledger/rules.test.ts) and the HTTP test of the sequencer's admission
+// (test/services/election-api.test.ts): one table, checked at both layers.
+import { fromBase64, fromUtf8, toBase64, utf8 } from '../../ledger/bytes.js';
+import type { UrnaError } from '../../ledger/errors.js';
+import { canonicalBytes } from '../../ledger/jcs.js';
+import { LIMITS } from '../../ledger/record.js';
+import { MAX_ELECTION_DISTRICTS, stateKey, type ElectionState } from '../../ledger/rules.js';
+import {
+  buildElection,
+  logAt,
+  RecordLog,
+  signUnchecked,
+  testKey,
+  type ElectionFixture,
+  type Voter,
+} from './election.js';
+
+export const f = buildElection();
+export const fNone = buildElection({ id: 'se-none', revoting: 'none' });
+export const north = f.voters[0]!; // north-1
+export const south = f.voters[2]!; // south-1
+export const newVoter: Voter = { ...testKey('new voter'), district: 'north-2' };
+export const RIKSDAG = { s: 40, m: 30, sd: 20, c: 10 };
+
+/** The HTTP status of a rejection: its own, or by code for the core's plain errors. */
+export function statusOf(e: UrnaError): number {
+  const own = (e as { status?: number }).status;
+  return own ?? ({ bad_signature: 403, malformed: 400 } as { [code: string]: number })[e.code]!;
+}
+
+export function flipSignatureBit(bytes: Uint8Array): Uint8Array {
+  const o = JSON.parse(fromUtf8(bytes)) as { sig: string };
+  const sig = fromBase64(o.sig);
+  sig[0]! ^= 1;
+  return canonicalBytes({ ...o, sig: toBase64(sig) });
+}
+
+/** Re-signs `bytes` (by `seed`) with its body edited, skipping every check. */
+export function editBody(
+  bytes: Uint8Array,
+  seed: Uint8Array,
+  edit: (body: { [k: string]: unknown }) => void,
+): Uint8Array {
+  const o = JSON.parse(fromUtf8(bytes)) as { [k: string]: unknown };
+  delete o.sig;
+  delete o.signer;
+  edit(o.body as { [k: string]: unknown });
+  return signUnchecked(o, seed);
+}
+
+export function fresh(fx: ElectionFixture = f): RecordLog {
+  return new RecordLog(fx.authorities);
+}
+
+export type Row = {
+  name: string;
+  setup: () => RecordLog;
+  record: (log: RecordLog) => Uint8Array;
+  code: string;
+  status: number;
+  /** The setup edits the state directly, so only the ledger-level test can run it. */
+  stateShortcut?: boolean;
+};
+
+export const rows: Row[] = [
+  // Signatures and encoding (decodeRecord).
+  {
+    name: 'bad signature (a flipped bit)',
+    setup: () => logAt(f, 'open'),
+    record: () => flipSignatureBit(f.ballot(north)),
+    code: 'bad_signature',
+    status: 403,
+  },
+  {
+    name: 'signature with a wrong domain-separation prefix',
+    setup: () => logAt(f, 'open'),
+    record: () =>
+      signUnchecked(
+        { v: 1, type: 'phase', election: f.id, body: { phase: 'close' } },
+        f.authority.seed,
+        'urna/v1\n',
+      ),
+    code: 'bad_signature',
+    status: 403,
+  },
+  {
+    name: 'non-canonical JSON (an extra space)',
+    setup: () => logAt(f, 'open'),
+    record: () => utf8(fromUtf8(f.ballot(north)).replace('"body":', '"body": ')),
+    code: 'non_canonical',
+    status: 400,
+  },
+  {
+    name: 'non-canonical JSON (reordered keys)',
+    setup: () => logAt(f, 'open'),
+    record: () => {
+      const { v, type, election, body, signer, sig } = JSON.parse(fromUtf8(f.ballot(north))) as {
+        [k: string]: unknown;
+      };
+      return utf8(JSON.stringify({ v, type, election, body, signer, sig }));
+    },
+    code: 'non_canonical',
+    status: 400,
+  },
+  {
+    name: 'malformed JSON',
+    setup: () => logAt(f, 'open'),
+    record: () => utf8('{"v":1,'),
+    code: 'malformed',
+    status: 400,
+  },
+  {
+    name: 'unknown field',
+    setup: () => logAt(f, 'open'),
+    record: () => editBody(f.ballot(north), north.seed, (b) => (b.district = 'north-1')),
+    code: 'unknown_field',
+    status: 400,
+  },
+  {
+    name: 'oversize ciphertext',
+    setup: () => logAt(f, 'open'),
+    record: () =>
+      editBody(f.ballot(north), north.seed, (b) => {
+        b.ciphertext = toBase64(new Uint8Array(LIMITS.ciphertext + 1));
+      }),
+    code: 'too_large',
+    status: 413,
+  },
+  {
+    name: 'negative count',
+    setup: () => logAt(f, 'close'),
+    record: () =>
+      editBody(f.report('north-1', 'riksdag', 'preliminary', RIKSDAG), f.reporters.national.seed, (b) => {
+        (b.counts as { s: number }).s = -1;
+      }),
+    code: 'bad_value',
+    status: 400,
+  },
+  {
+    name: 'fractional count',
+    setup: () => logAt(f, 'close'),
+    record: () =>
+      editBody(f.report('north-1', 'riksdag', 'preliminary', RIKSDAG), f.reporters.national.seed, (b) => {
+        b.invalid = 0.5;
+      }),
+    code: 'bad_value',
+    status: 400,
+  },
+  // Roles.
+  {
+    name: 'election signed by a key the log does not trust',
+    setup: () => fresh(),
+    record: () => f.election({}, f.outsider),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'credentials signed by a non-registrar',
+    setup: () => logAt(f),
+    record: () => f.credentials([newVoter], f.authority),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'phase signed by a non-authority',
+    setup: () => logAt(f),
+    record: () => f.phase('open', f.registrar),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'phase signed by another trusted authority',
+    setup: () => {
+      const log = new RecordLog([f.authority.key, fNone.authority.key]);
+      log.accept(f.election());
+      return log;
+    },
+    record: () => f.phase('open', fNone.authority),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'districts signed by a non-authority',
+    setup: () => logAt(f),
+    record: () => f.districts([{ id: 'north-3', parent: 'north' }], f.registrar),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'tally signed by a non-counter',
+    setup: () => logAt(f, 'close'),
+    record: (log) => f.tally(log.size, log.ctx.rootAt(log.size), undefined, f.registrar),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'report signed by a non-reporter',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('north-1', 'riksdag', 'preliminary', RIKSDAG, { by: f.counter }),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'override signed by a non-reporter',
+    setup: () => logAt(f, 'open'),
+    record: () => f.override(north, f.registrar),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'report by a reporter outside its subtree',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('south-1', 'riksdag', 'preliminary', RIKSDAG, { by: f.reporters.north }),
+    code: 'outside_subtree',
+    status: 403,
+  },
+  {
+    name: 'report for the parent of the reporter subtree',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('se', 'riksdag', 'preliminary', RIKSDAG, { by: f.reporters.north }),
+    code: 'outside_subtree',
+    status: 403,
+  },
+  {
+    name: 'override by a reporter outside its subtree',
+    setup: () => logAt(f, 'open'),
+    record: () => f.override(south, f.reporters.north),
+    code: 'outside_subtree',
+    status: 403,
+  },
+  // Unknown election or credential.
+  {
+    name: 'ballot for an unknown election',
+    setup: () => logAt(f, 'open'),
+    record: () => f.ballot(north, { election: 'no-such-election' }),
+    code: 'unknown_election',
+    status: 404,
+  },
+  {
+    name: 'ballot by an unknown credential',
+    setup: () => logAt(f, 'open'),
+    record: () => f.ballot(f.outsider),
+    code: 'unknown_credential',
+    status: 404,
+  },
+  {
+    name: 'ballot by a credential of another election',
+    setup: () => {
+      const log = new RecordLog([f.authority.key, fNone.authority.key]);
+      log.accept(f.election(), f.credentials(), f.phase('open'), fNone.election(), fNone.credentials());
+      return log;
+    },
+    record: () => f.ballot(fNone.voters[0]!),
+    code: 'unknown_credential',
+    status: 404,
+  },
+  {
+    name: 'override of an unknown credential',
+    setup: () => logAt(f, 'open'),
+    record: () => f.override({ ...f.outsider, district: 'north-1' }),
+    code: 'unknown_credential',
+    status: 404,
+  },
+  // Conflicts with the state.
+  {
+    name: 'duplicate election id',
+    setup: () => logAt(f),
+    record: () => f.election({ title: 'Another election, same id' }),
+    code: 'election_exists',
+    status: 409,
+  },
+  {
+    name: 'duplicate credential (already issued)',
+    setup: () => logAt(f),
+    record: () => f.credentials([newVoter, north]),
+    code: 'duplicate_credential',
+    status: 409,
+  },
+  {
+    name: 'duplicate credential (twice in one record)',
+    setup: () => logAt(f),
+    record: () => f.credentials([newVoter, newVoter]),
+    code: 'duplicate_credential',
+    status: 409,
+  },
+  {
+    name: 'credentials after voting closed',
+    setup: () => logAt(f, 'close'),
+    record: () => f.credentials([newVoter]),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'ballot before open',
+    setup: () => logAt(f, 'setup'),
+    record: () => f.ballot(north),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'ballot after close',
+    setup: () => logAt(f, 'close'),
+    record: () => f.ballot(north),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'ballot after final',
+    setup: () => logAt(f, 'final'),
+    record: () => f.ballot(north),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'the same ballot twice',
+    setup: () => logAt(f, 'open'),
+    record: (log) => {
+      const ballot = f.ballot(north);
+      log.accept(ballot);
+      return ballot;
+    },
+    code: 'duplicate_record',
+    status: 409,
+  },
+  {
+    name: 'revoting none: a second ballot',
+    setup: () => {
+      const log = logAt(fNone, 'open');
+      log.accept(fNone.ballot(fNone.voters[0]!));
+      return log;
+    },
+    record: () => fNone.ballot(fNone.voters[0]!),
+    code: 'already_voted',
+    status: 409,
+  },
+  {
+    name: 'ballot after the credential was overridden',
+    setup: () => {
+      const log = logAt(f, 'open');
+      log.accept(f.ballot(north), f.override(north));
+      return log;
+    },
+    record: () => f.ballot(north),
+    code: 'overridden',
+    status: 409,
+  },
+  {
+    name: 'override twice',
+    setup: () => {
+      const log = logAt(f, 'open');
+      log.accept(f.override(north));
+      return log;
+    },
+    record: () => f.override(north, f.reporters.national),
+    code: 'overridden',
+    status: 409,
+  },
+  {
+    name: 'override during setup',
+    setup: () => logAt(f, 'setup'),
+    record: () => f.override(north),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'override after final',
+    setup: () => logAt(f, 'final'),
+    record: () => f.override(north),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'illegal phase transition (setup to close)',
+    setup: () => logAt(f, 'setup'),
+    record: () => f.phase('close'),
+    code: 'illegal_transition',
+    status: 409,
+  },
+  {
+    name: 'illegal phase transition (open again)',
+    setup: () => logAt(f, 'open'),
+    record: () => f.phase('open'),
+    code: 'illegal_transition',
+    status: 409,
+  },
+  {
+    name: 'illegal phase transition (after final)',
+    setup: () => logAt(f, 'final'),
+    record: () => f.phase('final'),
+    code: 'illegal_transition',
+    status: 409,
+  },
+  {
+    name: 'report while voting is open',
+    setup: () => logAt(f, 'open'),
+    record: () => f.report('north-1', 'riksdag', 'preliminary', RIKSDAG),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'report after final',
+    setup: () => logAt(f, 'final'),
+    record: () => f.report('north-1', 'riksdag', 'final', RIKSDAG),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'preliminary report after the final one',
+    setup: () => {
+      const log = logAt(f, 'close');
+      log.accept(f.report('north-1', 'riksdag', 'final', RIKSDAG));
+      return log;
+    },
+    record: () => f.report('north-1', 'riksdag', 'preliminary', { ...RIKSDAG, c: 11 }),
+    code: 'wrong_stage',
+    status: 409,
+  },
+  {
+    name: 'tally before close',
+    setup: () => logAt(f, 'open'),
+    record: (log) => f.tally(log.size, log.ctx.rootAt(log.size)),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'stale tally root',
+    setup: () => logAt(f, 'close'),
+    record: (log) => f.tally(log.size, log.ctx.rootAt(log.size - 1)),
+    code: 'stale_tally_root',
+    status: 409,
+  },
+  {
+    name: 'tally smaller than the previous tally',
+    setup: () => {
+      const log = logAt(f, 'close');
+      log.accept(f.tally(log.size, log.ctx.rootAt(log.size)));
+      return log;
+    },
+    record: (log) => f.tally(log.size - 2, log.ctx.rootAt(log.size - 2)),
+    code: 'stale_tally',
+    status: 409,
+  },
+  {
+    name: 'districts after setup',
+    setup: () => logAt(f, 'open'),
+    record: () => f.districts([{ id: 'north-3', parent: 'north' }]),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'districts with an existing id',
+    setup: () => logAt(f),
+    record: () => f.districts([{ id: 'north-2', parent: 'south' }]),
+    code: 'district_exists',
+    status: 409,
+  },
+  // Other rule violations.
+  {
+    name: 'credential in an unknown district',
+    setup: () => logAt(f),
+    record: () => f.credentials([{ ...newVoter, district: 'east-1' }]),
+    code: 'unknown_district',
+    status: 422,
+  },
+  {
+    name: 'districts under an unknown parent',
+    setup: () => logAt(f),
+    record: () => f.districts([{ id: 'east-1', parent: 'east' }]),
+    code: 'unknown_district',
+    status: 422,
+  },
+  {
+    name: 'districts forming a cycle',
+    setup: () => logAt(f),
+    record: () =>
+      f.districts([
+        { id: 'x', parent: 'y' },
+        { id: 'y', parent: 'x' },
+      ]),
+    code: 'bad_tree',
+    status: 422,
+  },
+  {
+    name: 'districts deeper than the depth limit',
+    setup: () => logAt(f),
+    record: () =>
+      f.districts(
+        Array.from({ length: LIMITS.districtDepth - 2 }, (_, i) => ({
+          id: `deep-${i}`,
+          parent: i === 0 ? 'north-1' : `deep-${i - 1}`,
+        })),
+      ),
+    code: 'bad_tree',
+    status: 422,
+  },
+  {
+    name: 'districts beyond the election limit',
+    setup: () => {
+      const log = logAt(f);
+      const key = stateKey.election(f.id);
+      const e = log.state.read(key) as ElectionState;
+      log.state.apply([[key, { ...e, counts: { ...e.counts, districts: MAX_ELECTION_DISTRICTS } }]]);
+      return log;
+    },
+    record: () => f.districts([{ id: 'north-3', parent: 'north' }]),
+    code: 'too_many_districts',
+    status: 422,
+    // A million districts cannot be submitted in a test: the setup edits the state.
+    stateShortcut: true,
+  },
+  {
+    name: 'ballot for an unknown contest',
+    setup: () => logAt(f, 'open'),
+    record: () => f.ballot(north, { contests: ['riksdag', 'senate'] }),
+    code: 'unknown_contest',
+    status: 422,
+  },
+  {
+    name: 'report for an unknown contest',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('north-1', 'senate', 'preliminary', RIKSDAG),
+    code: 'unknown_contest',
+    status: 422,
+  },
+  {
+    name: 'report with an unknown option',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('north-1', 'riksdag', 'preliminary', { ...RIKSDAG, v: 1 }),
+    code: 'unknown_option',
+    status: 422,
+  },
+  {
+    name: 'report missing an option',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('north-1', 'riksdag', 'preliminary', { s: 1, m: 1, sd: 1 }),
+    code: 'missing_option',
+    status: 422,
+  },
+  {
+    name: 'report for an unknown district',
+    setup: () => logAt(f, 'close'),
+    record: () => f.report('east-1', 'riksdag', 'preliminary', RIKSDAG),
+    code: 'unknown_district',
+    status: 422,
+  },
+  {
+    name: 'counts above the electorate',
+    setup: () => logAt(f, 'close'),
+    // north-1 has 200 voters: 100 + 100 + 1 blank is one too many.
+    record: () =>
+      f.report('north-1', 'riksdag', 'preliminary', { s: 100, m: 100, sd: 0, c: 0 }, { blank: 1 }),
+    code: 'over_electorate',
+    status: 422,
+  },
+  {
+    name: 'counts above the electorate by huge numbers',
+    setup: () => logAt(f, 'close'),
+    record: () =>
+      f.report('north-1', 'riksdag', 'preliminary', {
+        s: Number.MAX_SAFE_INTEGER,
+        m: Number.MAX_SAFE_INTEGER,
+        sd: 0,
+        c: 0,
+      }),
+    code: 'over_electorate',
+    status: 422,
+  },
+  {
+    name: 'override naming the wrong district',
+    setup: () => logAt(f, 'open'),
+    record: () => f.override(north, f.reporters.north, 'north-2'),
+    code: 'district_mismatch',
+    status: 422,
+  },
+  {
+    name: 'tally size beyond the log',
+    setup: () => logAt(f, 'close'),
+    record: (log) => f.tally(log.size + 1, log.ctx.rootAt(log.size)),
+    code: 'bad_tally_size',
+    status: 422,
+  },
+  {
+    name: 'tally with an unknown contest',
+    setup: () => logAt(f, 'close'),
+    record: (log) => f.tally(log.size, log.ctx.rootAt(log.size), { senate: { a: 1 } }),
+    code: 'unknown_contest',
+    status: 422,
+  },
+  {
+    name: 'tally with an unknown option',
+    setup: () => logAt(f, 'close'),
+    record: (log) => f.tally(log.size, log.ctx.rootAt(log.size), { referendum: { maybe: 1 } }),
+    code: 'unknown_option',
+    status: 422,
+  },
+];
