@@ -91,12 +91,15 @@ export function entries(n: number, prefix = 'entry'): Uint8Array[] {
  * decoding on a real worker pool), its HTTP app, and helpers to submit
  * through HTTP one record at a time in order.
  */
-export async function openElectionLog(authorities: readonly string[]) {
+export async function openElectionLog(
+  authorities: readonly string[],
+  opts: { batchPeriodMs?: number; poolSize?: number } = {},
+) {
   const store = new MemoryStore();
   const tiles = new TileCache(store);
-  const pool = new RecordPool(1);
+  const pool = new RecordPool(opts.poolSize ?? 1);
   const admission = new ElectionAdmission({ store, tiles, pool, authorities });
-  const log = await openTestLog({ store, tiles, admission });
+  const log = await openTestLog({ store, tiles, admission, batchPeriodMs: opts.batchPeriodMs ?? 100 });
   const app = await buildApp({ sequencer: log.sequencer, store, metrics: log.metrics });
   /** POSTs one entry and runs the tick that decides it; resolves with the HTTP response. */
   async function post(bytes: Uint8Array) {
