@@ -2,6 +2,8 @@
  * The `urna` command: one entry point, one module per subcommand.
  * Exit codes: 0 success, 1 failure, 2 usage or unreadable input.
  */
+import { demoCommand } from './demo.js';
+import { castCommand, credentialsCommand, electionCommand, phaseCommand, reportCommand } from './election.js';
 import { keygen } from './keygen.js';
 import { UsageError } from './usage-error.js';
 import { serveCommand } from './serve.js';
@@ -22,6 +24,35 @@ usage:
   urna verify proofs
       read JSON-lines inclusion/consistency probes on stdin, print "ok" or
       "fail <reason>" per line
+
+election clients (--log URL defaults to http://127.0.0.1:8080; key files as
+urna keygen writes them; records are signed with the file's Ed25519 key):
+  urna election create --log URL --key AUTHORITY_SKEYFILE --manifest FILE
+      define an election from a manifest (the election body, with all its
+      districts; role keys as base64 or verifier keys): the election record
+      holds the root, the reporters' districts and whatever else fits, the
+      rest follows in districts records, parents before children
+  urna credentials issue --log URL --key REGISTRAR_SKEYFILE --election ID
+                         --count N --district D --out DIR
+  urna credentials issue --log URL --key REGISTRAR_SKEYFILE --election ID
+                         --keys FILE [--district D]
+      generate N credential keys into DIR (mode 0600) and publish their
+      public keys; or publish the keys in FILE (lines KEY [DISTRICT [WEIGHT]])
+  urna phase --log URL --key AUTHORITY_SKEYFILE --election ID open|close|final
+  urna cast --log URL --credential SKEYFILE --election ID --contests A,B
+            (--ciphertext-file FILE | --ciphertext-base64 B64)
+            [--receipt-out FILE] [--log-key VKEY]
+      print the ballot tracker, submit the ballot, save the receipt (default
+      TRACKER.receipt) and, with --log-key (text or file), verify it
+  urna report --log URL --key REPORTER_SKEYFILE --election E --district D
+              --contest C --stage preliminary|final --counts OPT=N,OPT=N
+              [--blank N] [--invalid N] --protocol FILE
+      report a district's count with the SHA-256 of the scanned protocol
+  urna demo --log URL --authority-key SKEYFILE [--districts N] [--voters N]
+            [--seed S] [--election ID] [--concurrency C]
+      a whole synthetic election night (default: 6,004 polling districts,
+      20,000 voters, seed 2026, 64 submissions in flight); the log must
+      trust the authority key (urna serve --authority VKEY)
   urna help
 `;
 
@@ -29,6 +60,12 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   keygen,
   verify: verifyCommand,
+  election: electionCommand,
+  credentials: credentialsCommand,
+  phase: phaseCommand,
+  cast: castCommand,
+  report: reportCommand,
+  demo: demoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

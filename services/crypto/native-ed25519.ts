@@ -5,42 +5,63 @@
  * backend (RFC 8032), which a test checks.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { Ed25519Backend } from '../../ledger/ed25519.js';
-
-// DER prefixes wrapping a raw 32-byte Ed25519 seed (PKCS#8) and public key (SPKI), RFC 8410.
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-]);
-const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-
-function der(prefix: Uint8Array, key: Uint8Array): Buffer {
-  return Buffer.concat([prefix, key]);
-}
+import { nobleEd25519, type Ed25519Backend } from '../../ledger/ed25519.js';
 
 /** Bounded cache of parsed public keys: the same credential and role keys verify many times. */
 const publicKeys = new Map<string, KeyObject>();
-const PUBLIC_KEY_CACHE = 4096;
+const PUBLIC_KEY_CACHE = 16_384;
 
 function publicKeyObject(publicKey: Uint8Array): KeyObject {
   const id = Buffer.from(publicKey).toString('base64');
   let key = publicKeys.get(id);
   if (!key) {
-    key = createPublicKey({ key: der(SPKI_PREFIX, publicKey), format: 'der', type: 'spki' });
+    // JWK import: OpenSSL's DER (SPKI) decoder costs about as much as a verification.
+    key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+      format: 'jwk',
+    });
     if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!);
     publicKeys.set(id, key);
   }
   return key;
 }
 
+/**
+ * Keys derived from seeds, cached: signers (the log, and clients such as
+ * `urna demo` that sign many records) use few seeds many times. A public key
+ * is derived once (portable backend); the private KeyObject is imported as a
+ * JWK, which costs far less than OpenSSL's PKCS#8 DER decoder.
+ */
+const seeds = new Map<string, { publicKey: Uint8Array; privateKey?: KeyObject }>();
+const SEED_CACHE = 100_000;
+
+function seedEntry(seed: Uint8Array) {
+  const id = Buffer.from(seed).toString('base64');
+  let e = seeds.get(id);
+  if (!e) {
+    e = { publicKey: nobleEd25519.publicKey(seed) };
+    if (seeds.size >= SEED_CACHE) seeds.delete(seeds.keys().next().value!);
+    seeds.set(id, e);
+  }
+  return e;
+}
+
 function privateKeyObject(seed: Uint8Array): KeyObject {
-  return createPrivateKey({ key: der(PKCS8_PREFIX, seed), format: 'der', type: 'pkcs8' });
+  const e = seedEntry(seed);
+  e.privateKey ??= createPrivateKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: Buffer.from(seed).toString('base64url'),
+      x: Buffer.from(e.publicKey).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  return e.privateKey;
 }
 
 export const nativeEd25519: Ed25519Backend = {
-  publicKey(seed) {
-    const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' });
-    return new Uint8Array(spki.subarray(SPKI_PREFIX.length));
-  },
+  publicKey: (seed) => seedEntry(seed).publicKey.slice(),
   sign(message, seed) {
     return new Uint8Array(sign(null, message, privateKeyObject(seed)));
   },

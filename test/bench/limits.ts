@@ -4,6 +4,8 @@
  * all cores.
  */
 import { ClassicLevel } from 'classic-level';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { tempDir } from '../helpers/log.js';
 
 /** Synced LevelDB write batches (one small put each) per second, for `ms` milliseconds. */
@@ -24,4 +26,38 @@ export async function levelSyncedBatchRate(ms: number): Promise<number> {
     await db.close();
     await cleanup();
   }
+}
+
+/**
+ * Native Ed25519 verifications per second on all cores: one worker thread
+ * per core, each verifying the same signature for `ms` milliseconds.
+ */
+export async function ed25519VerifyRateAllCores(ms: number): Promise<{ perSecond: number; cores: number }> {
+  const cores = availableParallelism();
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { generateKeyPairSync, sign, verify } = require('node:crypto');
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const msg = Buffer.alloc(200, 7);
+    const sig = sign(null, msg, privateKey);
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < workerData.ms) {
+      for (let i = 0; i < 100; i++) verify(null, msg, publicKey, sig);
+      n += 100;
+    }
+    parentPort.postMessage(n / ((performance.now() - start) / 1000));
+  `;
+  const rates = await Promise.all(
+    Array.from(
+      { length: cores },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(code, { eval: true, workerData: { ms } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  return { perSecond: rates.reduce((a, b) => a + b, 0), cores };
 }

@@ -2,6 +2,7 @@
 // named ones) in order and prints its reports as lines
 // `name  value unit  (note)`. Add benches to BENCHES.
 // URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
+import { benchBallots } from './election.js';
 import { benchHttp } from './http.js';
 import { benchLedger } from './ledger.js';
 import type { Report } from './report.js';
@@ -13,6 +14,7 @@ const seconds = Number(process.env.URNA_BENCH_SECONDS ?? 60);
 const BENCHES: Array<[name: string, bench: Bench]> = [
   ['ledger', benchLedger],
   ['http', (report) => benchHttp(report, { seconds })],
+  ['ballots', (report) => benchBallots(report, { seconds })],
 ];
 const wanted = process.argv.slice(2);
 

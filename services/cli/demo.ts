@@ -1,0 +1,145 @@
+/**
+ * `urna demo --log URL --authority-key SKEYFILE [--districts N] [--voters N]
+ * [--seed S] [--election ID] [--concurrency C]`: a whole synthetic election
+ * night (demo-plan.ts) submitted to a running log, stage by stage, with
+ * progress lines and, at the end, where to look.
+ *
+ * Every record but the tally is a function of the seed and the authority
+ * key, and the log answers an identical resubmission with the same index, so
+ * running the demo again with the same seed resumes an interrupted run.
+ */
+import { parseArgs } from 'node:util';
+import { toBase64 } from '../../ledger/bytes.js';
+import { LogError, type LogClient, type SubmitResult } from '../../verifier/client.js';
+import { intFlag, logClient, readSigningKey, say } from './client-common.js';
+import { DEMO_CONTESTS, DEMO_DEFAULTS, DemoElection } from './demo-plan.js';
+import { setEd25519Backend } from '../../ledger/ed25519.js';
+import { nativeEd25519 } from '../crypto/native-ed25519.js';
+
+const PROGRESS_EVERY_MS = 2000;
+
+function rate(n: number, ms: number): string {
+  return `${Math.round((n * 1000) / Math.max(ms, 1))} records/s`;
+}
+
+/** Submits one stage with progress lines; returns its results. */
+async function runStage(
+  client: LogClient,
+  name: string,
+  records: Iterable<Uint8Array>,
+  total: number | undefined,
+  concurrency: number,
+): Promise<SubmitResult[]> {
+  const start = performance.now();
+  let done = 0;
+  const timer = setInterval(() => {
+    const of = total === undefined ? '' : `/${total}`;
+    say(`  ${name}: ${done}${of} (${rate(done, performance.now() - start)})`);
+  }, PROGRESS_EVERY_MS);
+  timer.unref();
+  try {
+    const results = await client.submitMany(records, concurrency, { onProgress: (n) => (done = n) });
+    const ms = performance.now() - start;
+    const dups = results.filter((r) => r.duplicate).length;
+    say(
+      `${name}: ${results.length} records in ${(ms / 1000).toFixed(1)} s (${rate(results.length, ms)})` +
+        (dups ? `, ${dups} already in the log` : ''),
+    );
+    return results;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      log: { type: 'string' },
+      'authority-key': { type: 'string' },
+      districts: { type: 'string' },
+      voters: { type: 'string' },
+      seed: { type: 'string' },
+      election: { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  });
+  setEd25519Backend(nativeEd25519);
+  const authority = await readSigningKey(values['authority-key'], '--authority-key');
+  const concurrency = intFlag(values.concurrency, '--concurrency', 64, 1);
+  const demo = new DemoElection({
+    seed: values.seed ?? DEMO_DEFAULTS.seed,
+    authority: authority.seed,
+    districts: intFlag(values.districts, '--districts', DEMO_DEFAULTS.districts, 1),
+    voters: intFlag(values.voters, '--voters', DEMO_DEFAULTS.voters),
+    ...(values.election === undefined ? {} : { election: values.election }),
+  });
+  const client = await logClient(values);
+  say(
+    `demo election ${demo.id} (seed ${demo.seed}) on ${client.baseUrl}: ${demo.body.districts.length} districts ` +
+      `(${demo.polling.length} polling districts), ${demo.voters.length} voters, contests ${DEMO_CONTESTS.join(', ')}`,
+  );
+  const started = performance.now();
+  let submitted = 0;
+  const stage = async (
+    name: string,
+    records: Iterable<Uint8Array>,
+    total?: number,
+    parallel = concurrency,
+  ) => {
+    const results = await runStage(client, name, records, total, parallel);
+    submitted += results.length;
+    return results;
+  };
+
+  try {
+    // Districts records may name parents from the records before them: one at a time.
+    const election = await stage('election and districts', demo.electionRecords(), undefined, 1);
+    await stage('credentials', demo.credentials());
+    await stage('phase open', [demo.phase('open')]);
+    await stage('ballots', demo.ballots(1), demo.ballotVoters(1).length);
+    // After every first ballot, so that each re-vote is its credential's last ballot.
+    await stage('re-votes', demo.ballots(2), demo.ballotVoters(2).length);
+    // After the re-votes: an overridden credential can cast no more ballots.
+    await stage('paper overrides', demo.overrides(), demo.overriddenVoters().length);
+    await stage('phase close', [demo.phase('close')]);
+    await stage('preliminary reports', demo.reports('preliminary'), demo.reportCount);
+    await stage('final reports', demo.reports('final'), demo.reportCount);
+    const correction = demo.correction();
+    await stage(`correction (${correction.district}/${correction.contest})`, [correction.record]);
+    // A rerun of a finished demo resubmits everything above (the same indexes)
+    // but must not tally again over a newer checkpoint.
+    const before = await client.election(demo.id);
+    if (before.phase === 'final' && before.tally) {
+      say(
+        `election already final: tally at index ${before.tally.index} over the first ${before.tally.size} records`,
+      );
+    } else {
+      const { checkpoint } = await client.checkpoint();
+      const [tally] = await stage('tally', [demo.tally(checkpoint.size, toBase64(checkpoint.root))]);
+      await stage('phase final', [demo.phase('final')]);
+      say(`tally at index ${tally!.index} over the first ${checkpoint.size} records`);
+    }
+    const ms = performance.now() - started;
+    say(`done: ${submitted} records in ${(ms / 1000).toFixed(1)} s (${rate(submitted, ms)})`);
+    try {
+      const summary = await client.election(demo.id);
+      say(`election ${demo.id}: phase ${summary.phase}, counts ${JSON.stringify(summary.counts)}`);
+    } catch (e) {
+      say(`(could not read the election summary: ${e instanceof Error ? e.message : e})`);
+    }
+    say('', 'where to look:', `  election    ${client.url(`elections/${demo.id}`)}`);
+    const examples = demo.exampleTrackers();
+    for (const [status, tracker] of Object.entries(examples))
+      say(`  ballot      ${client.url(`ballots/${tracker}`)}  (${status})`);
+    say(
+      `  records     ${client.url(`records/${election[0]!.index}`)}  (the election record)`,
+      `  checkpoint  ${client.url('checkpoint')}`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof LogError && e.code === 'wrong_role' && submitted === 0)
+      say(`hint: does the log trust this authority? Start it with --authority ${authority.verifierKey}`);
+    throw e;
+  }
+}
