@@ -216,11 +216,14 @@ export class TreeAppender {
    * leaf hash SHA-256(0x00 || entry) (RFC 9162 §2.1.1). The entry is copied.
    * Returns its index and leaf hash.
    *
+   * `knownLeafHash`, if given, must be leafHash(entry) (the caller computed it
+   * already, e.g. to deduplicate); it is not recomputed.
+   *
    * Throws TypeError if `entry` is not a Uint8Array; RangeError if it is
    * longer than 65,535 bytes (the bundle's uint16 length prefix); Error if
    * this appender has been appending bare leaf hashes.
    */
-  appendEntry(entry: Uint8Array): { index: number; leafHash: Hash } {
+  appendEntry(entry: Uint8Array, knownLeafHash?: Hash): { index: number; leafHash: Hash } {
     if (!(entry instanceof Uint8Array)) throw new TypeError('entry: expected a Uint8Array');
     if (entry.length > MAX_ENTRY_SIZE) throw new RangeError(`entry: longer than ${MAX_ENTRY_SIZE} bytes`);
     if (this.#bundle === null) {
@@ -247,7 +250,7 @@ export class TreeAppender {
       this.#full.push({ tile, data: b.buf.slice(0, b.length) });
       this.#bundle = { buf: new Uint8Array(Math.min(b.buf.length, 1 << 20)), length: 0, count: 0 };
     }
-    const h = leafHash(entry);
+    const h = knownLeafHash ? knownLeafHash.slice() : leafHash(entry);
     this.#push(h);
     return { index, leafHash: h.slice() };
   }

@@ -7,6 +7,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
+import { setSha256Backend } from '../ledger/hash.js';
+import { nativeSha256 } from './crypto/native-sha256.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../ledger/note.js';
 import { buildApp } from './api/app.js';
 import { nativeEd25519 } from './crypto/native-ed25519.js';
@@ -82,6 +84,7 @@ export async function serve(
   config: ServeConfig,
 ): Promise<{ url: string; verifierKey: string; close(): Promise<void> }> {
   setEd25519Backend(nativeEd25519);
+  setSha256Backend(nativeSha256);
   await mkdir(config.dataDir, { recursive: true });
   const keyFile = config.keyFile ?? join(config.dataDir, 'log.key');
   const { skey, created } = await loadOrCreateKey(keyFile, config.keyFile ? null : config.origin);

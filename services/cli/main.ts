@@ -13,11 +13,16 @@ export const USAGE = `urna — a verifiable election ledger
 
 usage:
   urna serve [--data DIR] [--listen HOST:PORT] [--key SKEYFILE] [--origin NAME]
+             [--authority VKEY]... [--rules election|none]
              [--batch-ms MS] [--max-batch N] [--max-pending N]
       run the log: LevelDB in DIR (default ./data), HTTP on HOST:PORT
       (default 127.0.0.1:8080); a key named ORIGIN is generated in DIR on
-      first start unless --key is given. Environment: URNA_DATA, URNA_LISTEN,
-      URNA_KEY, URNA_ORIGIN, URNA_BATCH_MS, URNA_MAX_BATCH, URNA_MAX_PENDING.
+      first start unless --key is given. With the election rules (default),
+      only the --authority keys may define elections; without any, a key is
+      generated in DIR/authority.key and trusted (development and demos).
+      --rules none: a log of opaque entries. Environment: URNA_DATA,
+      URNA_LISTEN, URNA_KEY, URNA_ORIGIN, URNA_AUTHORITIES, URNA_RULES,
+      URNA_BATCH_MS, URNA_MAX_BATCH, URNA_MAX_PENDING.
   urna keygen NAME --out FILE [--witness]
       write a new signer key to FILE (mode 0600) and print its verifier key;
       --witness makes a tlog-cosignature (type 0x04) key

@@ -5,11 +5,14 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
+import { setSha256Backend } from '../../ledger/hash.js';
+import { nativeSha256 } from './native-sha256.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { decodeRecord } from '../../ledger/record.js';
 import { nativeEd25519 } from './native-ed25519.js';
 
 setEd25519Backend(nativeEd25519);
+setSha256Backend(nativeSha256);
 
 export type WorkerResult =
   | { ok: true; decoded: ReturnType<typeof decodeRecord> }

@@ -451,7 +451,7 @@ export class Sequencer {
           this.settle(p, rejection);
           continue;
         }
-        this.appender.appendEntry(p.entry);
+        this.appender.appendEntry(p.entry, p.leafHash);
         admitted.push({ p, index });
       }
       this.pool.unshift(...deferred);
