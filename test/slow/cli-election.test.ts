@@ -224,7 +224,7 @@ describe('urna election clients against a running log', () => {
           'riksdag,referendum',
           ...extra,
         ],
-        cwd,
+        cwd ?? dir, // receipts land in the working directory by default: keep them in the test's
       );
     const early = await cast(credFiles[0]!, ['--ciphertext-file', ciphertextFile]);
     expect(early.code).toBe(1);
