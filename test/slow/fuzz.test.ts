@@ -11,6 +11,7 @@ import { fromUtf8, utf8 } from '../../ledger/bytes.js';
 import { leafHash } from '../../ledger/hash.js';
 import { canonicalize } from '../../ledger/jcs.js';
 import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
+import { RECORD_TYPES } from '../../ledger/record.js';
 import { MemoryState, replay } from '../../ledger/rules.js';
 import { parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
 import { buildElection, logAt, signUnchecked, testKey, type TestKey } from '../helpers/election.js';
@@ -47,17 +48,7 @@ const ids = [
   'X',
   '',
 ];
-const types = [
-  'election',
-  'districts',
-  'credentials',
-  'phase',
-  'ballot',
-  'override',
-  'report',
-  'tally',
-  'vote',
-];
+const types = [...RECORD_TYPES, 'vote'];
 
 /** A JSON value from small domains that hit the rules' edges. */
 const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
