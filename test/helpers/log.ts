@@ -6,6 +6,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { leafHash } from '../../ledger/hash.js';
+import { canonicalize } from '../../ledger/jcs.js';
+import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
+import { MemoryState, replay } from '../../ledger/rules.js';
+import { parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey, type NoteVerifier } from '../../ledger/note.js';
 import { Registry } from '../../services/metrics.js';
 import { Sequencer, type SequencerOptions } from '../../services/sequencer/sequencer.js';
@@ -122,11 +127,40 @@ export async function openElectionLog(
     const rows = await store.scanExtra('p/');
     return new Map(rows.map(({ key, value }) => [key.slice(2), new TextDecoder().decode(value)]));
   }
+  /** Every entry of the log, read back from its entry bundles. */
+  async function entries(): Promise<Uint8Array[]> {
+    const size = log.sequencer.head.size;
+    const out: Uint8Array[] = [];
+    for (let b = 0; b * TILE_WIDTH < size; b++) {
+      const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH);
+      const [data] = await log.sequencer.tiles.fetch([{ level: -1, index: b, width }]);
+      out.push(...parseEntryBundle(data!).slice(0, width));
+    }
+    return out;
+  }
+  /**
+   * Replays every entry of the log with the ledger's rules, as an auditor
+   * would: the rejections (there should be none) and the replayed state,
+   * serialised as `projections()` is, to compare byte for byte.
+   */
+  async function replayLog() {
+    const all = await entries();
+    const tree = new MemoryHashStore();
+    for (const e of all) tree.append(leafHash(e));
+    const state = new MemoryState();
+    const { results } = replay(all, { authorities, rootAt: (n) => treeHash(n, tree) }, { state });
+    return {
+      rejected: results.filter((r) => r.error).map((r) => `${r.index}: ${r.error!.code}`),
+      state: new Map([...state.entries()].map(([k, v]) => [k, canonicalize(v)])),
+    };
+  }
   return {
     ...log,
     app,
     post,
     projections,
+    entries,
+    replayLog,
     async close() {
       await app.close();
       await pool.close();

@@ -6,12 +6,7 @@
  * byte-identical projections; the election read API.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { leafHash } from '../../ledger/hash.js';
-import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
-import { canonicalize } from '../../ledger/jcs.js';
 import { ballotTracker } from '../../ledger/record.js';
-import { MemoryState, replay } from '../../ledger/rules.js';
-import { parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
 import { buildElection, logAt } from '../helpers/election.js';
 import { openElectionLog } from '../helpers/log.js';
 import { rows } from '../helpers/rule-cases.js';
@@ -63,18 +58,6 @@ describe('admission over HTTP: the rejection table', () => {
   });
 });
 
-/** Every entry of the log, read back from its entry bundles. */
-async function entriesOf(log: Awaited<ReturnType<typeof openElectionLog>>): Promise<Uint8Array[]> {
-  const size = log.sequencer.head.size;
-  const out: Uint8Array[] = [];
-  for (let b = 0; b * TILE_WIDTH < size; b++) {
-    const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH);
-    const [data] = await log.sequencer.tiles.fetch([{ level: -1, index: b, width }]);
-    out.push(...parseEntryBundle(data!).slice(0, width));
-  }
-  return out;
-}
-
 describe('an election night through the sequencer', () => {
   const f = buildElection({ id: 'night-2026', voters: 40 });
 
@@ -125,15 +108,8 @@ describe('an election night through the sequencer', () => {
     expect((await log.post(f.phase('final'))).statusCode).toBe(201);
 
     // Replay every entry with the ledger's rules: all admitted, same projections.
-    const entries = await entriesOf(log);
-    const state = new MemoryState();
-    const tree = new MemoryHashStore();
-    for (const e of entries) tree.append(leafHash(e));
-    const ctx = { authorities: f.authorities, rootAt: (n: number) => treeHash(n, tree) };
-    const { results: replayed } = replay(entries, ctx, { state });
-    expect(replayed.filter((r) => r.error)).toEqual([]);
-    const stored = await log.projections();
-    const replayedState = new Map([...state.entries()].map(([k, v]) => [k, canonicalize(v)]));
-    expect(stored).toEqual(replayedState);
+    const { rejected, state } = await log.replayLog();
+    expect(rejected).toEqual([]);
+    expect(await log.projections()).toEqual(state);
   });
 });
