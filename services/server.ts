@@ -3,7 +3,7 @@
  * the data directory and key, LevelDB, the sequencer, listening, and a
  * graceful shutdown on SIGINT/SIGTERM.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
@@ -114,6 +114,20 @@ export async function serve(
   if (config.nats) {
     nc = await connect({ servers: config.nats.split(','), name: `urna serve ${signer.name}` });
     journal = await Journal.open(nc, signer.name, { replicas: config.natsReplicas ?? 1 });
+    if (created && (await journal.lastSequence()) > 0) {
+      // The journal holds this origin's log, signed by a key this data dir
+      // no longer has: rebuilding under a new key would be another log with
+      // the same name. Refuse; the log key must survive the data dir.
+      await unlink(keyFile);
+      await journal.close();
+      await nc.close();
+      await pool?.close();
+      await store.close();
+      throw new Error(
+        `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
+          'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
+      );
+    }
     replicator = journalReplicator(nc, journal);
   }
   const sequencer = await Sequencer.open({

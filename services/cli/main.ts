@@ -26,7 +26,8 @@ usage:
       URNA_BATCH_MS, URNA_MAX_BATCH, URNA_MAX_PENDING, URNA_NATS,
       URNA_NATS_REPLICAS. With --nats, each batch is appended to the log's
       JetStream journal before it is committed, and the log catches up from
-      the journal on start (an empty DIR is rebuilt from it); a sequencer
+      the journal on start (an empty DIR is rebuilt from it, given the log
+      key with --key: it refuses to generate a new one); a sequencer
       that meets another one's batch at its position steps down (503).
   urna keygen NAME --out FILE [--witness]
       write a new signer key to FILE (mode 0600) and print its verifier key;

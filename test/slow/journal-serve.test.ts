@@ -189,6 +189,10 @@ describe('urna serve --nats', () => {
     sub.unsubscribe();
 
     await rm(data, { recursive: true, force: true });
+    // Without the log key (generated afresh in the empty data dir) it refuses to rebuild under another key.
+    const keyless = ['--data', data, '--origin', origin, '--nats', nats.url, '--rules', 'none'];
+    await expect(startServer(keyless)).rejects.toThrow(/no log key was found/);
+    await rm(data, { recursive: true, force: true });
     server = await startServer(serveArgs(keyFile, data, '--rules', 'none'));
     try {
       expect(await checkpointOf(server)).toBe(before);
