@@ -3,7 +3,7 @@
  * the data directory and key, LevelDB, the sequencer, listening, and a
  * graceful shutdown on SIGINT/SIGTERM.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
@@ -18,6 +18,10 @@ import { ElectionAdmission } from './election/admission.js';
 import { acceptAll, Sequencer, type FaultPoint } from './sequencer/sequencer.js';
 import { TileCache } from './sequencer/tile-reader.js';
 import { LevelStore } from './storage/level.js';
+import { connect, type NatsConnection } from 'nats';
+import { encodedBatchBytes, Journal } from './journal/journal.js';
+import { publishCheckpoint } from './journal/subjects.js';
+import type { Replicator } from './sequencer/replicator.js';
 
 export interface ServeConfig {
   dataDir: string;
@@ -43,6 +47,13 @@ export interface ServeConfig {
    * signer keys offline.
    */
   authorities: string[];
+  /**
+   * NATS server URL(s), comma-separated: replicate through the JetStream
+   * journal (append before commit, catch up on start). Absent: LevelDB only.
+   */
+  nats?: string;
+  /** Journal stream replicas (1 or 3). Default 1. */
+  natsReplicas?: 1 | 3;
   /** Test-only: SIGKILL this process at these fault points with this probability. */
   crashAt?: FaultPoint[];
   crashProbability?: number;
@@ -97,6 +108,28 @@ export async function serve(
   const pool = config.rules === 'election' ? new RecordPool() : null;
   const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
   const crashAt = new Set(config.crashAt ?? []);
+  let nc: NatsConnection | null = null;
+  let journal: Journal | null = null;
+  let replicator: Replicator | undefined;
+  if (config.nats) {
+    nc = await connect({ servers: config.nats.split(','), name: `urna serve ${signer.name}` });
+    journal = await Journal.open(nc, signer.name, { replicas: config.natsReplicas ?? 1 });
+    if (created && (await journal.lastSequence()) > 0) {
+      // The journal holds this origin's log, signed by a key this data dir
+      // no longer has: rebuilding under a new key would be another log with
+      // the same name. Refuse; the log key must survive the data dir.
+      await unlink(keyFile);
+      await journal.close();
+      await nc.close();
+      await pool?.close();
+      await store.close();
+      throw new Error(
+        `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
+          'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
+      );
+    }
+    replicator = journalReplicator(nc, journal);
+  }
   const sequencer = await Sequencer.open({
     store,
     signer,
@@ -107,6 +140,7 @@ export async function serve(
     batchPeriodMs: config.batchPeriodMs,
     maxBatch: config.maxBatch,
     maxPending: config.maxPending,
+    ...(replicator ? { replicator } : {}),
     fault: (point) => {
       if (crashAt.has(point) && Math.random() < (config.crashProbability ?? 1))
         process.kill(process.pid, 'SIGKILL');
@@ -123,7 +157,21 @@ export async function serve(
       await app.close();
       await sequencer.stop();
       await pool?.close();
+      await journal?.close();
+      await nc?.close();
       await store.close();
     },
+  };
+}
+
+/** The sequencer's Replicator over the JetStream journal of its log. */
+function journalReplicator(nc: NatsConnection, journal: Journal): Replicator {
+  return {
+    maxBatchBytes: journal.maxBatchBytes,
+    bytesOf: encodedBatchBytes,
+    append: (batch, expectedLastSeq) => journal.append(batch, expectedLastSeq),
+    readAfter: (afterSeq, firstIndex) =>
+      journal.readUntilEnd(afterSeq + 1, afterSeq === 0 ? {} : { firstIndex }),
+    publishCheckpoint: (note) => publishCheckpoint(nc, journal.origin, note),
   };
 }

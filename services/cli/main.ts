@@ -15,6 +15,7 @@ usage:
   urna serve [--data DIR] [--listen HOST:PORT] [--key SKEYFILE] [--origin NAME]
              [--authority VKEY]... [--rules election|none]
              [--batch-ms MS] [--max-batch N] [--max-pending N]
+             [--nats URL[,URL...]] [--nats-replicas 1|3]
       run the log: LevelDB in DIR (default ./data), HTTP on HOST:PORT
       (default 127.0.0.1:8080); a key named ORIGIN is generated in DIR on
       first start unless --key is given. With the election rules (default),
@@ -22,7 +23,12 @@ usage:
       generated in DIR/authority.key and trusted (development and demos).
       --rules none: a log of opaque entries. Environment: URNA_DATA,
       URNA_LISTEN, URNA_KEY, URNA_ORIGIN, URNA_AUTHORITIES, URNA_RULES,
-      URNA_BATCH_MS, URNA_MAX_BATCH, URNA_MAX_PENDING.
+      URNA_BATCH_MS, URNA_MAX_BATCH, URNA_MAX_PENDING, URNA_NATS,
+      URNA_NATS_REPLICAS. With --nats, each batch is appended to the log's
+      JetStream journal before it is committed, and the log catches up from
+      the journal on start (an empty DIR is rebuilt from it, given the log
+      key with --key: it refuses to generate a new one); a sequencer
+      that meets another one's batch at its position steps down (503).
   urna keygen NAME --out FILE [--witness]
       write a new signer key to FILE (mode 0600) and print its verifier key;
       --witness makes a tlog-cosignature (type 0x04) key

@@ -40,16 +40,23 @@ export async function serveCommand(args: string[]): Promise<number> {
       log: { type: 'boolean' },
       rules: { type: 'string' },
       authority: { type: 'string', multiple: true },
+      nats: { type: 'string' },
+      'nats-replicas': { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? env.URNA_LISTEN ?? '127.0.0.1:8080');
   const crashAt = (env.URNA_CRASH_AT ?? '').split(',').filter(Boolean) as FaultPoint[];
   const keyFile = values.key ?? env.URNA_KEY;
+  const nats = values.nats ?? env.URNA_NATS;
+  const replicas = values['nats-replicas'] ?? env.URNA_NATS_REPLICAS ?? '1';
+  if (replicas !== '1' && replicas !== '3')
+    throw new UsageError(`--nats-replicas must be 1 or 3, got ${replicas}`);
   const server = await serve({
     dataDir: values.data ?? env.URNA_DATA ?? './data',
     host,
     port,
     ...(keyFile ? { keyFile } : {}),
+    ...(nats ? { nats, natsReplicas: replicas === '3' ? 3 : 1 } : {}),
     origin: values.origin ?? env.URNA_ORIGIN ?? 'urna.localhost/log',
     batchPeriodMs: intValue('--batch-ms', values['batch-ms'] ?? env.URNA_BATCH_MS, 100),
     maxBatch: intValue('--max-batch', values['max-batch'] ?? env.URNA_MAX_BATCH, 4096),

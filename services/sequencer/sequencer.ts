@@ -7,16 +7,28 @@
  *  2. admit them in order through the admission rules (a rejected entry gets
  *     its error; later entries see the earlier admitted ones);
  *  3. append the admitted entries to the in-memory tree (O(log n) state);
- *  4. commit tiles, bundles, leaf index, projections and tree head in one
- *     atomic synced write — a crash before this point loses only entries
- *     nobody has a receipt for; after it, the batch is in the log;
- *  5. sign the checkpoint (the guard refuses an inconsistent one) and store
- *     it — a crash here is repaired at start-up by re-signing the committed
- *     head, which yields the same bytes (deterministic Ed25519);
+ *  4a. with a journal (Replicator): append the batch to it, expecting the
+ *     journal sequence of the previous batch — before the local commit, so
+ *     no receipt can exist for a batch the journal lacks. A crash after the
+ *     append and before 4 is repaired at start-up by catching up from the
+ *     journal (`open`). A conflict (another sequencer took the position) or
+ *     an unanswered append stops this sequencer (it steps down): nothing is
+ *     committed locally, and the batch's submitters get 503;
+ *  4. commit tiles, bundles, leaf index, projections, the journal sequence
+ *     and tree head in one atomic synced write — a crash before this point
+ *     loses only entries nobody has a receipt for; after it, the batch is in
+ *     the log;
+ *  5. sign the checkpoint (the guard refuses an inconsistent one), store it
+ *     and announce it on the journal's checkpoint subject — a crash here is
+ *     repaired at start-up by re-signing the committed head, which yields the
+ *     same bytes (deterministic Ed25519);
  *  6. answer every submitter with a tlog-proof receipt at that checkpoint.
  *
  * A failure in steps 1–4 fails that batch's submitters (503) and reloads the
- * in-memory tree from storage. A failure after the commit is fatal for the
+ * in-memory tree from storage — unless the journal was involved (4a failed,
+ * or 4 failed after 4a succeeded): then the journal may hold a batch the
+ * store lacks, so the sequencer stops, and a restart catches up from the
+ * journal. A failure after the commit is fatal for the
  * sequencer (the store and memory may disagree): it stops and refuses work
  * until restarted, which runs recovery (`open`) through the same steps 5–6.
  */
@@ -38,6 +50,7 @@ import {
 } from '../../ledger/tile.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
+import { JOURNAL_SEQ_KEY, type Replicator } from './replicator.js';
 import { CheckpointSigner } from './signer.js';
 import { StorageCorruptError, TileCache } from './tile-reader.js';
 
@@ -99,6 +112,8 @@ export const acceptAll: Admission = {
 export type FaultPoint =
   | 'batch-start'
   | 'after-admit'
+  | 'before-journal'
+  | 'after-journal'
   | 'before-commit'
   | 'after-commit'
   | 'after-sign'
@@ -121,6 +136,12 @@ export interface SequencerOptions {
   metrics?: Registry;
   /** Called at each fault point; may throw or kill the process. */
   fault?: (point: FaultPoint) => void;
+  /**
+   * The replicated journal. When present, every batch is appended to it
+   * before its local commit, and `open` catches up from it before the
+   * sequencer signs anything.
+   */
+  replicator?: Replicator;
 }
 
 export interface SubmitResult {
@@ -171,6 +192,10 @@ export class Sequencer {
   private lastTickStart = 0;
   private ticking: Promise<void> | null = null;
   private stopped: UrnaError | null = null;
+  private readonly replicator: Replicator | null;
+  /** The journal sequence of the last committed batch (0: none). */
+  private journalSeq = 0;
+  private steppedDown = false;
   private readonly m;
 
   private constructor(
@@ -191,6 +216,7 @@ export class Sequencer {
     this.guard = guard;
     this.tiles = tiles;
     this.published = published;
+    this.replicator = opts.replicator ?? null;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -224,6 +250,21 @@ export class Sequencer {
           ),
           pool: r.gauge('urna_pool_depth', 'Entries waiting to be sequenced.', () => this.pool.length),
           pendingGauge: r.gauge('urna_pending', 'Entries waiting for a receipt.', () => this.pending.size),
+          journalSeq: r.gauge(
+            'urna_journal_sequence',
+            'Journal sequence of the last committed batch (0 without a journal).',
+            () => this.journalSeq,
+          ),
+          steppedDown: r.gauge(
+            'urna_sequencer_stepped_down',
+            '1 once the sequencer stepped down after a journal conflict or an unanswered append.',
+            () => (this.steppedDown ? 1 : 0),
+          ),
+          journalFailures: r.counter(
+            'urna_journal_append_failures_total',
+            'Journal appends that failed (conflict or no answer); each steps the sequencer down.',
+          ),
+          replayed: r.counter('urna_journal_batches_replayed_total', 'Journal batches applied at start-up.'),
         }
       : null;
   }
@@ -254,12 +295,16 @@ export class Sequencer {
     const guard = new CheckpointSigner(signer.name, signer, last);
     const published = { size: 0, root: appender.root(), checkpoint: checkpoint ?? '' };
     const seq = new Sequencer(opts, appender, guard, tiles, published);
-    if (checkpoint === null || last!.size < appender.size) {
-      checkpoint = await seq.publish(appender.size, appender.root());
+    // Before signing anything: apply the journal's batches after the last
+    // committed one (a crash between 4a and 4, or an empty data dir).
+    if (seq.replicator) await seq.catchUp();
+    const size = seq.appender.size;
+    if (checkpoint === null || last!.size < size) {
+      checkpoint = await seq.publish(size, seq.appender.root());
     } else {
       seq.published = { size: last!.size, root: last!.root, checkpoint };
       // The stored checkpoint must be for the committed root, not just its size.
-      if (!equalBytes(last!.root, appender.root()))
+      if (!equalBytes(last!.root, seq.appender.root()))
         throw new StorageCorruptError('stored checkpoint root differs from committed head');
     }
     return seq;
@@ -429,16 +474,38 @@ export class Sequencer {
     });
   }
 
+  /**
+   * Step 1: takes up to `maxBatch` entries from the pool and, with a
+   * journal, no more than fit in one journal message (at least one: a single
+   * entry always fits, MAX_ENTRY_SIZE being far below the message limit).
+   */
+  private takeBatch(): Pending[] {
+    if (!this.replicator) return this.pool.splice(0, this.maxBatch);
+    const { maxBatchBytes } = this.replicator;
+    const lengths: number[] = [];
+    let n = 0;
+    while (n < this.pool.length && n < this.maxBatch) {
+      lengths.push(this.pool[n]!.entry.length);
+      if (n > 0 && this.replicator.bytesOf(lengths) > maxBatchBytes) break;
+      n++;
+    }
+    return this.pool.splice(0, n);
+  }
+
   private async runTick(): Promise<void> {
     if (this.pool.length === 0) return;
-    const batch = this.pool.splice(0, this.maxBatch);
+    const batch = this.takeBatch();
     const admitted: Array<{ p: Pending; index: number }> = [];
     const deferred: Pending[] = [];
     let tiles: Array<{ tile: Tile; data: Uint8Array }> = [];
+    // Set once the journal may hold this batch (4a was attempted): from then
+    // on a failure cannot be undone by reloading the store.
+    let journaled = false;
     // Steps 1–4: any failure here leaves the log as it was.
     try {
       this.fault('batch-start');
-      const admission = await this.admission.begin(batch, this.appender.size);
+      const firstIndex = this.appender.size;
+      const admission = await this.admission.begin(batch, firstIndex);
       for (const p of batch) {
         const index = this.appender.size;
         const rejection = admission.admit(p.entry, p.prepared, index);
@@ -460,13 +527,40 @@ export class Sequencer {
       tiles = this.appender.takeTiles();
       const head = { size: this.appender.size, root: this.appender.root(), edge: this.appender.edge() };
       const leaves = admitted.map(({ p, index }) => ({ leafHash: p.leafHash, index }));
+      const extra = admission.extra();
+      if (this.replicator) {
+        // Step 4a: the journal first. Expecting the previous batch's
+        // sequence fences off any other sequencer (exactly one append wins a
+        // position). A crash after the acknowledgement is repaired by the
+        // catch-up in `open`; the submitters have no receipt yet.
+        this.fault('before-journal');
+        journaled = true;
+        const seq = await this.replicator.append(
+          { firstIndex, size: head.size, root: head.root, entries: admitted.map(({ p }) => p.entry) },
+          this.journalSeq,
+        );
+        this.fault('after-journal');
+        extra.push(journalSeqExtra(seq, head.size));
+        this.journalSeq = seq;
+      }
       this.fault('before-commit');
       const t0 = performance.now();
-      await this.store.commit({ head, tiles, leaves, extra: admission.extra() });
+      await this.store.commit({ head, tiles, leaves, extra });
       this.m?.commitSeconds.observe((performance.now() - t0) / 1000);
     } catch (e) {
       this.m?.batchFailures.inc();
       this.pool = this.pool.filter((p) => !deferred.includes(p));
+      if (journaled) {
+        // The journal refused the batch (another sequencer holds the
+        // position), did not answer, or took it while the store did not:
+        // step down. A restart catches up from the journal.
+        this.m?.journalFailures.inc();
+        this.steppedDown = true;
+        const stop = new SequencerStoppedError(`sequencer stepped down: ${errorText(e)}`);
+        for (const p of batch) this.settle(p, stop);
+        this.halt(e, 'sequencer stepped down');
+        return;
+      }
       for (const p of batch) this.settle(p, new PushbackError(`batch failed, retry: ${errorText(e)}`));
       await this.reload();
       return;
@@ -509,7 +603,86 @@ export class Sequencer {
     await this.store.writeCheckpoint(checkpoint);
     this.fault('after-checkpoint-write');
     this.published = { size, root, checkpoint };
+    try {
+      // At most once, to whoever listens now; a missed one is superseded by the next.
+      this.replicator?.publishCheckpoint(checkpoint);
+    } catch {
+      // a closed connection: the checkpoint is stored and served; nothing to undo
+    }
     return checkpoint;
+  }
+
+  /**
+   * Start-up: applies the journal's batches after the last committed one,
+   * each through the same steps as a tick — admission (so projections are
+   * rebuilt; the rules are deterministic, so an entry the journal holds was
+   * admitted by them at this index), tree append, one atomic synced commit
+   * with its journal sequence — checking each batch's first index, size and
+   * root. A batch that disagrees is a fatal inconsistency: refuse to start.
+   * Nothing is signed here; `open` signs the final head once. A crash midway
+   * resumes from the last committed batch.
+   */
+  private async catchUp(): Promise<void> {
+    const replicator = this.replicator!;
+    const stored = await this.store.readExtra(JOURNAL_SEQ_KEY);
+    const size = this.appender.size;
+    if (stored === null) {
+      if (size > 0)
+        throw new StorageCorruptError(
+          `the store holds ${size} entries that are not from the journal (started without --nats?)`,
+        );
+    } else {
+      const { seq, size: atSeq } = decodeJournalSeq(stored);
+      if (atSeq !== size)
+        throw new StorageCorruptError(
+          `the store holds ${size} entries, the journal's batch ${seq} ends at ${atSeq}: ` +
+            'entries were committed outside the journal',
+        );
+      this.journalSeq = seq;
+    }
+    for await (const { seq, batch } of replicator.readAfter(this.journalSeq, this.appender.size)) {
+      const firstIndex = this.appender.size;
+      if (batch.firstIndex !== firstIndex || batch.size !== firstIndex + batch.entries.length)
+        throw new InconsistentError(
+          `journal batch ${seq} covers ${batch.firstIndex}..${batch.size} with ` +
+            `${batch.entries.length} entries, expected to start at ${firstIndex}`,
+        );
+      const items = await Promise.all(
+        batch.entries.map(async (entry, i) => {
+          try {
+            return { entry, prepared: await this.admission.prepare(entry) };
+          } catch (e) {
+            throw new InconsistentError(
+              `journal batch ${seq}: the rules reject entry ${firstIndex + i}: ${errorText(e)}`,
+            );
+          }
+        }),
+      );
+      const admission = await this.admission.begin(items, firstIndex);
+      const leaves: Array<{ leafHash: Hash; index: number }> = [];
+      for (const { entry, prepared } of items) {
+        const index = this.appender.size;
+        const rejection = admission.admit(entry, prepared, index);
+        if (rejection !== null)
+          throw new InconsistentError(
+            `journal batch ${seq}: the rules do not admit entry ${index}: ` +
+              (rejection === DEFER ? 'deferred' : rejection.message),
+          );
+        const leafHash = computeLeafHash(entry);
+        this.appender.appendEntry(entry, leafHash);
+        leaves.push({ leafHash, index });
+      }
+      const root = this.appender.root();
+      if (!equalBytes(root, batch.root))
+        throw new InconsistentError(`journal batch ${seq}: root at size ${batch.size} does not match`);
+      const tiles = this.appender.takeTiles();
+      const head = { size: this.appender.size, root, edge: this.appender.edge() };
+      const extra = [...admission.extra(), journalSeqExtra(seq, head.size)];
+      await this.store.commit({ head, tiles, leaves, extra });
+      this.tiles.put(tiles);
+      this.journalSeq = seq;
+      this.m?.replayed.inc();
+    }
   }
 
   /** Answers a pending submission once; later calls for it do nothing. */
@@ -529,10 +702,10 @@ export class Sequencer {
     }
   }
 
-  private halt(e: unknown): void {
+  private halt(e: unknown, why = 'sequencer stopped after a fatal error'): void {
     const reason =
       e instanceof InconsistentError || e instanceof StorageCorruptError ? e.message : errorText(e);
-    this.stopped = new SequencerStoppedError(`sequencer stopped after a fatal error: ${reason}`);
+    this.stopped = new SequencerStoppedError(`${why}: ${reason}`);
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -542,6 +715,11 @@ export class Sequencer {
   /** The fatal error that stopped the sequencer, if any. */
   get fatal(): UrnaError | null {
     return this.stopped;
+  }
+
+  /** The journal state: the sequence of the last committed batch, and whether this sequencer stepped down. */
+  get journal(): { sequence: number; steppedDown: boolean } | null {
+    return this.replicator ? { sequence: this.journalSeq, steppedDown: this.steppedDown } : null;
   }
 
   private failAll(e: UrnaError): void {
@@ -591,6 +769,21 @@ async function readPartialTiles(cache: TileCache, size: number): Promise<Map<num
   const partial = [...entryBundlesForSize(size), ...tilesForSize(size)].filter((t) => t.width < TILE_WIDTH);
   const data = await cache.fetch(partial);
   return new Map(partial.map((t, i) => [t.level, data[i]!]));
+}
+
+/** The extra key/value recording the journal sequence of a batch and the tree size after it. */
+function journalSeqExtra(seq: number, size: number): { key: string; value: Uint8Array } {
+  const value = new Uint8Array(16);
+  const view = new DataView(value.buffer);
+  view.setBigUint64(0, BigInt(seq));
+  view.setBigUint64(8, BigInt(size));
+  return { key: JOURNAL_SEQ_KEY, value };
+}
+
+function decodeJournalSeq(data: Uint8Array): { seq: number; size: number } {
+  if (data.length !== 16) throw new StorageCorruptError('stored journal sequence is malformed');
+  const view = new DataView(data.buffer, data.byteOffset, 16);
+  return { seq: Number(view.getBigUint64(0)), size: Number(view.getBigUint64(8)) };
 }
 
 function errorText(e: unknown): string {

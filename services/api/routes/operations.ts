@@ -9,6 +9,7 @@ export const operationsRoutes: FastifyPluginAsync<AppOptions> = async (app, { se
       ok: !fatal,
       origin: sequencer.origin,
       size: sequencer.head.size,
+      ...(sequencer.journal ? { journal: sequencer.journal } : {}),
       ...(fatal ? { error: fatal.message } : {}),
     });
   });

@@ -1,0 +1,370 @@
+/**
+ * `urna serve --nats` against a real nats-server (test/helpers/nats.ts): the
+ * sequencer appends each batch to the JetStream journal before its LevelDB
+ * commit and catches up from it on start.
+ *  - restarted from an empty data dir (raw and election mode), it rebuilds
+ *    the log from the journal and signs the byte-identical checkpoint; every
+ *    receipted entry is at its index and its receipt verifies; election
+ *    projections are rebuilt (a second ballot is still refused);
+ *  - two sequencers on one journal that both believe they lead: the
+ *    journal's expected-last-sequence stops one (503, /healthz says it
+ *    stepped down), and the journal replayed into a fresh server is one log
+ *    consistent with every checkpoint either ever returned;
+ *  - kill -9 mid-load (externally and at fault points around the journal
+ *    append), a few rounds: no receipted entry lost, no fork.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { equalBytes, fromBase64, fromHex, toHex, utf8 } from '../../ledger/bytes.js';
+import { parseCheckpoint, type Checkpoint } from '../../ledger/checkpoint.js';
+import { storedHashIndex, treeHash, verifyConsistency } from '../../ledger/merkle.js';
+import {
+  ED25519_TYPE,
+  formatVerifierKey,
+  generateSignerKey,
+  openNote,
+  parseVerifierKey,
+} from '../../ledger/note.js';
+import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
+import { tilePath, tilesForSize, TileHashReader, type Tile } from '../../ledger/tile.js';
+import { subjects } from '../../services/journal/subjects.js';
+import type { FaultPoint } from '../../services/sequencer/sequencer.js';
+import { buildElection } from '../helpers/election.js';
+import { tempDir } from '../helpers/log.js';
+import { startNatsServer, type NatsServer } from '../helpers/nats.js';
+import { startServer, type ServerProcess } from '../helpers/process.js';
+
+interface Receipted {
+  leafHash: string;
+  index: number;
+}
+
+let nats: NatsServer;
+let nc: NatsConnection;
+let dir: string;
+let cleanup: () => Promise<void>;
+let logs = 0;
+
+beforeAll(async () => {
+  nats = await startNatsServer({ name: 'serve' });
+  nc = await connect({ servers: nats.url });
+  ({ dir, cleanup } = await tempDir('urna-journal-serve-'));
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await nats?.dispose();
+  await cleanup?.();
+});
+
+/** A fresh log (its own origin, hence its own journal stream): a key file outside any data dir. */
+async function newLog(): Promise<{ origin: string; keyFile: string }> {
+  const origin = `journal-serve-${++logs}.example/log`;
+  const keyFile = join(dir, `log-${logs}.key`);
+  await writeFile(keyFile, generateSignerKey(origin).signerKey + '\n', { mode: 0o600 });
+  return { origin, keyFile };
+}
+
+function serveArgs(keyFile: string, data: string, ...more: string[]): string[] {
+  return ['--data', data, '--key', keyFile, '--nats', nats.url, '--batch-ms', '10', ...more];
+}
+
+async function post(
+  server: ServerProcess,
+  entry: Uint8Array,
+): Promise<{ status: number; body: { index: number; leafHash: string; receipt: string } }> {
+  const res = await fetch(`${server.url}/add`, {
+    method: 'POST',
+    body: Buffer.from(entry),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { index: number; leafHash: string; receipt: string },
+  };
+}
+
+async function checkpointOf(server: ServerProcess): Promise<string> {
+  return (await fetch(`${server.url}/checkpoint`)).text();
+}
+
+/** Submits entries with 16 clients until the server dies or `maxMs` passes. */
+async function load(server: ServerProcess, tag: string, maxMs: number, got: Receipted[], seen: Set<string>) {
+  const deadline = Date.now() + maxMs;
+  let n = 0;
+  let dead = false;
+  const client = async (c: number) => {
+    while (!dead && Date.now() < deadline) {
+      try {
+        const { status, body } = await post(server, utf8(`${tag} client ${c} entry ${n++}`));
+        if (status === 201 || status === 200) {
+          got.push({ leafHash: body.leafHash, index: body.index });
+          seen.add(parseReceipt(body.receipt).checkpoint);
+        }
+      } catch {
+        dead = true; // connection refused or reset: the server was killed
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, (_, c) => client(c)));
+}
+
+/**
+ * The log served by `server` is consistent with every checkpoint in `seen`
+ * (no two roots at one size, a consistency proof to the current one), its
+ * tiles hash to the signed root, every receipted entry is at its index, and
+ * the log's receipts for a sample verify.
+ */
+async function checkLog(server: ServerProcess, receipted: Receipted[], seen: Set<string>) {
+  const verifier = parseVerifierKey(server.verifierKey);
+  const note = await checkpointOf(server);
+  const now = parseCheckpoint(openNote(note, [verifier]).text);
+  const bySize = new Map<number, Checkpoint>();
+  for (const s of seen) {
+    const c = parseCheckpoint(openNote(s, [verifier]).text);
+    const other = bySize.get(c.size);
+    if (other) expect(equalBytes(other.root, c.root), `two roots at size ${c.size}`).toBe(true);
+    bySize.set(c.size, c);
+  }
+  for (const old of bySize.values()) {
+    expect(old.size).toBeLessThanOrEqual(now.size);
+    if (old.size === 0) continue;
+    const res = await fetch(`${server.url}/proof/consistency?from=${old.size}&to=${now.size}`);
+    const { proof } = (await res.json()) as { proof: string[] };
+    verifyConsistency(old.size, now.size, old.root, now.root, proof.map(fromBase64));
+  }
+  const tiles = new Map<string, Uint8Array>();
+  await Promise.all(
+    tilesForSize(now.size).map(async (t) => {
+      const res = await fetch(`${server.url}/${tilePath(t)}`);
+      expect(res.status).toBe(200);
+      tiles.set(tilePath(t), new Uint8Array(await res.arrayBuffer()));
+    }),
+  );
+  const reader = new TileHashReader(now.size, (ts: Tile[]) => ts.map((t) => tiles.get(tilePath(t))!));
+  expect(toHex(treeHash(now.size, reader))).toBe(toHex(now.root));
+  const leaves = reader.readHashes(receipted.map((r) => storedHashIndex(0, r.index)));
+  receipted.forEach((r, i) => expect(toHex(leaves[i]!), `receipted entry ${r.index}`).toBe(r.leafHash));
+  for (const r of receipted.slice(-50)) {
+    const res = await fetch(`${server.url}/receipt/${r.leafHash}`);
+    expect(res.status, `receipted entry ${r.index} missing`).toBe(200);
+    const text = await res.text();
+    expect(parseReceipt(text).index).toBe(r.index);
+    verifyReceipt(text, { leafHash: fromHex(r.leafHash) }, verifier);
+  }
+  return { note, checkpoint: now };
+}
+
+describe('urna serve --nats', () => {
+  it('rebuilds the log from the journal after kill -9 and an emptied data dir: same checkpoint bytes', async () => {
+    const { origin, keyFile } = await newLog();
+    const data = join(dir, `data-${logs}`);
+    const published: string[] = [];
+    const sub = nc.subscribe(subjects(origin).checkpoint);
+    void (async () => {
+      for await (const m of sub) published.push(new TextDecoder().decode(m.data));
+    })();
+    const receipted: Receipted[] = [];
+    const seen = new Set<string>();
+    let server = await startServer(serveArgs(keyFile, data, '--rules', 'none'));
+    let before: string;
+    try {
+      await load(server, 'empty-disk', 1500, receipted, seen);
+      expect(receipted.length).toBeGreaterThan(50);
+      before = await checkpointOf(server);
+      const health = (await (await fetch(`${server.url}/healthz`)).json()) as {
+        journal: { sequence: number; steppedDown: boolean };
+      };
+      expect(health.journal.sequence).toBeGreaterThan(0);
+      expect(health.journal.steppedDown).toBe(false);
+    } finally {
+      await server.kill();
+    }
+    // Every signed checkpoint was announced on urna.<log>.checkpoint.
+    await nc.flush();
+    expect(published).toContain(before);
+    for (const s of seen) expect(published).toContain(s);
+    sub.unsubscribe();
+
+    await rm(data, { recursive: true, force: true });
+    // Without the log key (generated afresh in the empty data dir) it refuses to rebuild under another key.
+    const keyless = ['--data', data, '--origin', origin, '--nats', nats.url, '--rules', 'none'];
+    await expect(startServer(keyless)).rejects.toThrow(/no log key was found/);
+    await rm(data, { recursive: true, force: true });
+    server = await startServer(serveArgs(keyFile, data, '--rules', 'none'));
+    try {
+      expect(await checkpointOf(server)).toBe(before);
+      const { note } = await checkLog(server, receipted, seen);
+      expect(note).toBe(before);
+      for (const r of receipted) {
+        const res = await fetch(`${server.url}/receipt/${r.leafHash}`);
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        expect(parseReceipt(text).index).toBe(r.index);
+        verifyReceipt(text, { leafHash: fromHex(r.leafHash) }, parseVerifierKey(server.verifierKey));
+      }
+      // It sequences on after the catch-up.
+      const { status, body } = await post(server, utf8('after the rebuild'));
+      expect(status).toBe(201);
+      expect(body.index).toBe(
+        parseCheckpoint(openNote(before, [parseVerifierKey(server.verifierKey)]).text).size,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('rebuilds an election log with its projections from the journal', async () => {
+    const { keyFile } = await newLog();
+    const data = join(dir, `data-${logs}`);
+    const f = buildElection({ id: 'journal-2026', voters: 8, revoting: 'none' });
+    const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
+    const args = serveArgs(keyFile, data, '--authority', authority);
+    const receipted: Receipted[] = [];
+    const seen = new Set<string>();
+    const submit = async (server: ServerProcess, entry: Uint8Array, expected = 201) => {
+      const { status, body } = await post(server, entry);
+      expect(status, JSON.stringify(body)).toBe(expected);
+      if (status === 201) {
+        receipted.push({ leafHash: body.leafHash, index: body.index });
+        seen.add(parseReceipt(body.receipt).checkpoint);
+      }
+    };
+    let server = await startServer(args);
+    let before: string;
+    try {
+      await submit(server, f.election());
+      await submit(server, f.credentials());
+      await submit(server, f.phase('open'));
+      await Promise.all(f.voters.slice(0, 6).map((v) => submit(server, f.ballot(v))));
+      before = await checkpointOf(server);
+    } finally {
+      await server.kill();
+    }
+    await rm(data, { recursive: true, force: true });
+    server = await startServer(args);
+    try {
+      expect(await checkpointOf(server)).toBe(before);
+      await checkLog(server, receipted, seen);
+      // The projections were rebuilt by the rules: voter 0 has voted (no revoting), voter 6 has not.
+      const again = await post(server, f.ballot(f.voters[0]!));
+      expect(again.status).toBe(409);
+      expect(JSON.stringify(again.body)).toContain('already_voted');
+      await submit(server, f.ballot(f.voters[6]!));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('stops the second of two sequencers on one journal: 503, stepped down, no fork', async () => {
+    const { keyFile } = await newLog();
+    const a = await startServer(serveArgs(keyFile, join(dir, `data-${logs}-a`), '--rules', 'none'));
+    const b = await startServer(serveArgs(keyFile, join(dir, `data-${logs}-b`), '--rules', 'none'));
+    const receipted: Receipted[] = [];
+    const seen = new Set<string>();
+    const statuses: number[][] = [[], []];
+    try {
+      const deadline = Date.now() + 2000;
+      let n = 0;
+      const client = async (c: number) => {
+        const side = c % 2;
+        const server = side === 0 ? a : b;
+        while (Date.now() < deadline) {
+          const { status, body } = await post(server, utf8(`two-leaders client ${c} entry ${n++}`));
+          statuses[side]!.push(status);
+          if (status === 201 || status === 200) {
+            receipted.push({ leafHash: body.leafHash, index: body.index });
+            seen.add(parseReceipt(body.receipt).checkpoint);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, c) => client(c)));
+      const health = await Promise.all(
+        [a, b].map(async (s) => {
+          const res = await fetch(`${s.url}/healthz`);
+          return {
+            status: res.status,
+            body: (await res.json()) as { journal: { steppedDown: boolean }; error?: string },
+          };
+        }),
+      );
+      // Exactly one stepped down, and says so; its submitters got 503, and nothing else but 201 was answered.
+      const down = health.map((h) => h.body.journal.steppedDown);
+      expect(down.filter(Boolean)).toHaveLength(1);
+      const loser = down.indexOf(true);
+      expect(health[loser]!.status).toBe(503);
+      expect(health[loser]!.body.error).toMatch(/stepped down.*journal/);
+      expect(health[1 - loser]!.status).toBe(200);
+      expect(statuses[loser]).toContain(503);
+      for (const s of statuses.flat()) expect([200, 201, 503]).toContain(s);
+      expect(statuses[1 - loser]!.filter((s) => s === 201).length).toBeGreaterThan(10);
+      const metrics = await (await fetch(`${[a, b][loser]!.url}/metrics`)).text();
+      expect(metrics).toMatch(/urna_sequencer_stepped_down 1/);
+      // Whatever the two returned, collect their current checkpoints too.
+      for (const s of [a, b]) seen.add(await checkpointOf(s));
+    } finally {
+      await a.kill();
+      await b.kill();
+    }
+    // The journal replayed into a fresh server: one log, consistent with everything either returned.
+    const fresh = await startServer(serveArgs(keyFile, join(dir, `data-${logs}-fresh`), '--rules', 'none'));
+    try {
+      const { checkpoint } = await checkLog(fresh, receipted, seen);
+      expect(checkpoint.size).toBeGreaterThanOrEqual(receipted.length);
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('loses no receipted entry and never forks over kill -9 rounds with the journal on', async () => {
+    const ROUNDS = 8;
+    const POINTS: Array<FaultPoint | 'external' | 'empty-disk'> = [
+      'external',
+      'before-journal',
+      'after-journal',
+      'after-commit',
+      'empty-disk',
+      'after-sign',
+      'after-journal',
+      'external',
+    ];
+    const { keyFile } = await newLog();
+    const data = join(dir, `data-${logs}`);
+    const receipted: Receipted[] = [];
+    const seen = new Set<string>();
+    let lastSize = 0;
+    let injected = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const point = POINTS[round % POINTS.length]!;
+      const env: Record<string, string> =
+        point === 'external' || point === 'empty-disk'
+          ? {}
+          : { URNA_CRASH_AT: point, URNA_CRASH_PROBABILITY: '0.2' };
+      const server = await startServer(serveArgs(keyFile, data, '--rules', 'none'), env);
+      const killAfter = 150 + Math.floor(Math.random() * 600);
+      let killedByTest = false;
+      const killer = setTimeout(() => {
+        killedByTest = true;
+        void server.kill();
+      }, killAfter);
+      await load(server, `round ${round}`, killAfter + 2000, receipted, seen);
+      clearTimeout(killer);
+      await server.kill();
+      if (!killedByTest) injected++;
+      if (point === 'empty-disk') await rm(data, { recursive: true, force: true });
+
+      const checker = await startServer(serveArgs(keyFile, data, '--rules', 'none'));
+      try {
+        const { checkpoint } = await checkLog(checker, receipted, seen);
+        expect(checkpoint.size).toBeGreaterThanOrEqual(lastSize);
+        lastSize = checkpoint.size;
+      } finally {
+        await checker.stop();
+      }
+    }
+    expect(receipted.length).toBeGreaterThan(ROUNDS);
+    expect(injected).toBeGreaterThan(0);
+  });
+});
