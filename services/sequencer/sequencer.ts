@@ -35,24 +35,29 @@
 import { equalBytes, toHex } from '../../ledger/bytes.js';
 import { parseCheckpoint } from '../../ledger/checkpoint.js';
 import { InconsistentError, UrnaError } from '../../ledger/errors.js';
-import { HASH_SIZE, leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
-import { proveConsistency, proveInclusion, treeHash, verifyInclusion } from '../../ledger/merkle.js';
+import { leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
+import { proveConsistency } from '../../ledger/merkle.js';
 import { openNote, type NoteSigner, type NoteVerifier } from '../../ledger/note.js';
-import { formatReceipt } from '../../ledger/receipt.js';
-import { TreeAppender } from '../../ledger/appender.js';
+import type { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
-import {
-  entryBundlesForSize,
-  MAX_ENTRY_SIZE,
-  parseEntryBundle,
-  tilesForSize,
-  TILE_WIDTH,
-} from '../../ledger/tile.js';
+import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
-import { JOURNAL_SEQ_KEY, type Replicator } from './replicator.js';
+import { acceptAll, DEFER, type Admission } from './admission.js';
+import {
+  applyJournalBatch,
+  committedJournalSeq,
+  errorText,
+  journalSeqExtra,
+  loadAppender,
+} from './materialize.js';
+import { receiptsAt, type PublishedHead, type SubmitResult } from './receipts.js';
+import type { Replicator } from './replicator.js';
 import { CheckpointSigner } from './signer.js';
 import { StorageCorruptError, TileCache } from './tile-reader.js';
+
+export { acceptAll, DEFER, type Admission, type BatchAdmission } from './admission.js';
+export type { PublishedHead, SubmitResult } from './receipts.js';
 
 /** 503 with Retry-After: the pool is full or the sequencer is recovering. */
 export class PushbackError extends UrnaError {
@@ -70,43 +75,6 @@ export class SequencerStoppedError extends UrnaError {
     super('unavailable', message);
   }
 }
-
-/** Returned by BatchAdmission.admit: not yet decidable; the entry waits for the next batch. */
-export const DEFER = Symbol('defer');
-
-/** Admission of the entries of one batch, in sequence order (the election rules plug in here). */
-export interface BatchAdmission {
-  /**
-   * Admits `entry` at `index`, or returns why not, or DEFER. Sees the
-   * entries admitted before it in this batch. Synchronous: what it reads was
-   * fetched by `Admission.begin`.
-   */
-  admit(entry: Uint8Array, prepared: unknown, index: number): UrnaError | null | typeof DEFER;
-  /** Key/values to commit atomically with the batch (projections). */
-  extra(): Array<{ key: string; value: Uint8Array }>;
-}
-
-/**
- * The hook where the log's rules plug in. `prepare` runs once per
- * submission before it joins the pool (decoding and signature checks: the
- * expensive, state-free part, off the event loop); `begin` runs once per
- * batch and reads, in one batched read, the state the batch's entries need.
- */
-export interface Admission {
-  /** Checks an entry by itself; throws its rejection. Its result is handed to `admit`. */
-  prepare(entry: Uint8Array): Promise<unknown>;
-  /** Starts a batch over the tree of `committedSize` entries. */
-  begin(
-    batch: ReadonlyArray<{ entry: Uint8Array; prepared: unknown }>,
-    committedSize: number,
-  ): Promise<BatchAdmission>;
-}
-
-/** Admits any non-empty entry (a log of opaque entries, without election rules). */
-export const acceptAll: Admission = {
-  prepare: async () => null,
-  begin: async () => ({ admit: () => null, extra: () => [] }),
-};
 
 /** Points between the steps of a tick where a test can inject a crash. */
 export type FaultPoint =
@@ -144,16 +112,6 @@ export interface SequencerOptions {
   replicator?: Replicator;
 }
 
-export interface SubmitResult {
-  index: number;
-  leafHash: Hash;
-  /** C2SP tlog-proof receipt at `checkpoint`. */
-  receipt: string;
-  checkpoint: string;
-  /** True when the entry was already in the log (idempotent resubmission). */
-  duplicate: boolean;
-}
-
 interface Pending {
   entry: Uint8Array;
   prepared: unknown;
@@ -163,13 +121,6 @@ interface Pending {
   promise: Promise<SubmitResult>;
   resolve(r: SubmitResult): void;
   reject(e: unknown): void;
-}
-
-/** The committed, signed state that the read API serves. */
-export interface PublishedHead {
-  size: number;
-  root: Hash;
-  checkpoint: string;
 }
 
 export class Sequencer {
@@ -441,37 +392,13 @@ export class Sequencer {
     return result!;
   }
 
-  /**
-   * Receipts for several entries at the latest signed checkpoint, from one
-   * pass over the tiles. Inclusion proofs are verified against the signed
-   * root before they are handed out, so corrupt storage yields
-   * StorageCorruptError, never a wrong receipt. A just-sequenced batch
-   * (`verifyAll` false) checks its first and last proofs only: its proofs
-   * come from the tiles it just wrote and from partial tiles checked against
-   * the head at start-up, and a verification costs ~log2(n) hashes per entry
-   * on the write path's hot loop.
-   */
-  private async receiptsFor(
+  /** Receipts for several entries at the latest signed checkpoint (see `receiptsAt`). */
+  private receiptsFor(
     leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
     duplicate = false,
     verifyAll = true,
   ): Promise<SubmitResult[]> {
-    const { size, root, checkpoint } = this.published;
-    const proofs = await this.tiles.withHashes(size, (r) =>
-      leaves.map(({ index }) => proveInclusion(index, size, r)),
-    );
-    return leaves.map(({ index, leafHash }, i) => {
-      const proof = proofs[i]!;
-      try {
-        if (verifyAll || i === 0 || i === leaves.length - 1)
-          verifyInclusion(leafHash, index, size, root, proof);
-      } catch {
-        throw new StorageCorruptError(
-          `inclusion proof for ${index} at ${size} does not verify: stored tiles are corrupt`,
-        );
-      }
-      return { index, leafHash, receipt: formatReceipt({ index, proof, checkpoint }), checkpoint, duplicate };
-    });
+    return receiptsAt(this.tiles, this.published, leaves, { duplicate, verifyAll });
   }
 
   /**
@@ -623,63 +550,13 @@ export class Sequencer {
    * resumes from the last committed batch.
    */
   private async catchUp(): Promise<void> {
-    const replicator = this.replicator!;
-    const stored = await this.store.readExtra(JOURNAL_SEQ_KEY);
-    const size = this.appender.size;
-    if (stored === null) {
-      if (size > 0)
-        throw new StorageCorruptError(
-          `the store holds ${size} entries that are not from the journal (started without --nats?)`,
-        );
-    } else {
-      const { seq, size: atSeq } = decodeJournalSeq(stored);
-      if (atSeq !== size)
-        throw new StorageCorruptError(
-          `the store holds ${size} entries, the journal's batch ${seq} ends at ${atSeq}: ` +
-            'entries were committed outside the journal',
-        );
-      this.journalSeq = seq;
-    }
-    for await (const { seq, batch } of replicator.readAfter(this.journalSeq, this.appender.size)) {
-      const firstIndex = this.appender.size;
-      if (batch.firstIndex !== firstIndex || batch.size !== firstIndex + batch.entries.length)
-        throw new InconsistentError(
-          `journal batch ${seq} covers ${batch.firstIndex}..${batch.size} with ` +
-            `${batch.entries.length} entries, expected to start at ${firstIndex}`,
-        );
-      const items = await Promise.all(
-        batch.entries.map(async (entry, i) => {
-          try {
-            return { entry, prepared: await this.admission.prepare(entry) };
-          } catch (e) {
-            throw new InconsistentError(
-              `journal batch ${seq}: the rules reject entry ${firstIndex + i}: ${errorText(e)}`,
-            );
-          }
-        }),
+    this.journalSeq = await committedJournalSeq(this.store, this.appender.size);
+    for await (const { seq, batch } of this.replicator!.readAfter(this.journalSeq, this.appender.size)) {
+      await applyJournalBatch(
+        { store: this.store, tiles: this.tiles, admission: this.admission, appender: this.appender },
+        seq,
+        batch,
       );
-      const admission = await this.admission.begin(items, firstIndex);
-      const leaves: Array<{ leafHash: Hash; index: number }> = [];
-      for (const { entry, prepared } of items) {
-        const index = this.appender.size;
-        const rejection = admission.admit(entry, prepared, index);
-        if (rejection !== null)
-          throw new InconsistentError(
-            `journal batch ${seq}: the rules do not admit entry ${index}: ` +
-              (rejection === DEFER ? 'deferred' : rejection.message),
-          );
-        const leafHash = computeLeafHash(entry);
-        this.appender.appendEntry(entry, leafHash);
-        leaves.push({ leafHash, index });
-      }
-      const root = this.appender.root();
-      if (!equalBytes(root, batch.root))
-        throw new InconsistentError(`journal batch ${seq}: root at size ${batch.size} does not match`);
-      const tiles = this.appender.takeTiles();
-      const head = { size: this.appender.size, root, edge: this.appender.edge() };
-      const extra = [...admission.extra(), journalSeqExtra(seq, head.size)];
-      await this.store.commit({ head, tiles, leaves, extra });
-      this.tiles.put(tiles);
       this.journalSeq = seq;
       this.m?.replayed.inc();
     }
@@ -726,66 +603,4 @@ export class Sequencer {
     for (const p of [...this.pending.values()]) this.settle(p, e);
     this.pool = [];
   }
-}
-
-/**
- * Rebuilds the in-memory tree from the committed head and the partial tiles,
- * checking them: the root recomputed from the stored tiles must equal the
- * head's root (this covers every hash of every partial tile, since the edge
- * subtrees span them), and the partial bundle's entries must hash to the
- * partial level-0 tile.
- */
-async function loadAppender(store: LogStore, cache: TileCache): Promise<TreeAppender> {
-  const head = await store.readHead();
-  if (!head) return new TreeAppender();
-  const { size } = head;
-  const partial = await readPartialTiles(cache, size);
-  let appender: TreeAppender;
-  try {
-    appender = new TreeAppender({ size, edge: head.edge, tiles: partial });
-  } catch (e) {
-    throw new StorageCorruptError(`stored tree head and partial tiles disagree: ${errorText(e)}`);
-  }
-  const fromTiles = await cache.withHashes(size, (r) => treeHash(size, r));
-  if (!equalBytes(appender.root(), head.root) || !equalBytes(fromTiles, head.root)) {
-    throw new StorageCorruptError('stored tiles do not hash to the committed tree head');
-  }
-  const bundle = partial.get(-1);
-  if (bundle) {
-    const level0 = partial.get(0)!;
-    parseEntryBundle(bundle, size % TILE_WIDTH).forEach((entry, i) => {
-      if (!equalBytes(computeLeafHash(entry), level0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))) {
-        throw new StorageCorruptError(
-          `stored entry ${size - (size % TILE_WIDTH) + i} does not match its leaf hash`,
-        );
-      }
-    });
-  }
-  return appender;
-}
-
-/** Reads the partial (rightmost) tile of every level and the partial entry bundle at `size`. */
-async function readPartialTiles(cache: TileCache, size: number): Promise<Map<number, Uint8Array>> {
-  const partial = [...entryBundlesForSize(size), ...tilesForSize(size)].filter((t) => t.width < TILE_WIDTH);
-  const data = await cache.fetch(partial);
-  return new Map(partial.map((t, i) => [t.level, data[i]!]));
-}
-
-/** The extra key/value recording the journal sequence of a batch and the tree size after it. */
-function journalSeqExtra(seq: number, size: number): { key: string; value: Uint8Array } {
-  const value = new Uint8Array(16);
-  const view = new DataView(value.buffer);
-  view.setBigUint64(0, BigInt(seq));
-  view.setBigUint64(8, BigInt(size));
-  return { key: JOURNAL_SEQ_KEY, value };
-}
-
-function decodeJournalSeq(data: Uint8Array): { seq: number; size: number } {
-  if (data.length !== 16) throw new StorageCorruptError('stored journal sequence is malformed');
-  const view = new DataView(data.buffer, data.byteOffset, 16);
-  return { seq: Number(view.getBigUint64(0)), size: Number(view.getBigUint64(8)) };
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

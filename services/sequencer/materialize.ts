@@ -1,0 +1,164 @@
+/**
+ * The local materialisation of a log: the committed tree in a LogStore, and
+ * how a journal batch becomes part of it. Shared by the sequencer (its
+ * start-up catch-up), standby sequencers and mirrors (which follow the
+ * journal live): one way to apply a batch, so every node that replays the
+ * journal builds byte-identical tiles, leaf index and projections.
+ */
+import { equalBytes } from '../../ledger/bytes.js';
+import { InconsistentError } from '../../ledger/errors.js';
+import { HASH_SIZE, leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
+import { treeHash } from '../../ledger/merkle.js';
+import { TreeAppender } from '../../ledger/appender.js';
+import { entryBundlesForSize, parseEntryBundle, tilesForSize, TILE_WIDTH } from '../../ledger/tile.js';
+import type { LogStore } from '../storage/store.js';
+import type { ReplicatedBatch } from './replicator.js';
+import { JOURNAL_SEQ_KEY } from './replicator.js';
+import { DEFER, type Admission } from './admission.js';
+import { StorageCorruptError, type TileCache } from './tile-reader.js';
+
+/**
+ * Rebuilds the in-memory tree from the committed head and the partial tiles,
+ * checking them: the root recomputed from the stored tiles must equal the
+ * head's root (this covers every hash of every partial tile, since the edge
+ * subtrees span them), and the partial bundle's entries must hash to the
+ * partial level-0 tile.
+ */
+export async function loadAppender(store: LogStore, cache: TileCache): Promise<TreeAppender> {
+  const head = await store.readHead();
+  if (!head) return new TreeAppender();
+  const { size } = head;
+  const partial = await readPartialTiles(cache, size);
+  let appender: TreeAppender;
+  try {
+    appender = new TreeAppender({ size, edge: head.edge, tiles: partial });
+  } catch (e) {
+    throw new StorageCorruptError(`stored tree head and partial tiles disagree: ${errorText(e)}`);
+  }
+  const fromTiles = await cache.withHashes(size, (r) => treeHash(size, r));
+  if (!equalBytes(appender.root(), head.root) || !equalBytes(fromTiles, head.root)) {
+    throw new StorageCorruptError('stored tiles do not hash to the committed tree head');
+  }
+  const bundle = partial.get(-1);
+  if (bundle) {
+    const level0 = partial.get(0)!;
+    parseEntryBundle(bundle, size % TILE_WIDTH).forEach((entry, i) => {
+      if (!equalBytes(computeLeafHash(entry), level0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))) {
+        throw new StorageCorruptError(
+          `stored entry ${size - (size % TILE_WIDTH) + i} does not match its leaf hash`,
+        );
+      }
+    });
+  }
+  return appender;
+}
+
+/** Reads the partial (rightmost) tile of every level and the partial entry bundle at `size`. */
+async function readPartialTiles(cache: TileCache, size: number): Promise<Map<number, Uint8Array>> {
+  const partial = [...entryBundlesForSize(size), ...tilesForSize(size)].filter((t) => t.width < TILE_WIDTH);
+  const data = await cache.fetch(partial);
+  return new Map(partial.map((t, i) => [t.level, data[i]!]));
+}
+
+/** The extra key/value recording the journal sequence of a batch and the tree size after it. */
+export function journalSeqExtra(seq: number, size: number): { key: string; value: Uint8Array } {
+  const value = new Uint8Array(16);
+  const view = new DataView(value.buffer);
+  view.setBigUint64(0, BigInt(seq));
+  view.setBigUint64(8, BigInt(size));
+  return { key: JOURNAL_SEQ_KEY, value };
+}
+
+/**
+ * The journal sequence of the last batch committed in `store`, whose tree
+ * holds `size` entries (0 for an empty store). Throws StorageCorruptError if
+ * the store holds entries that did not come from the journal.
+ */
+export async function committedJournalSeq(store: LogStore, size: number): Promise<number> {
+  const stored = await store.readExtra(JOURNAL_SEQ_KEY);
+  if (stored === null) {
+    if (size > 0)
+      throw new StorageCorruptError(
+        `the store holds ${size} entries that are not from the journal (started without --nats?)`,
+      );
+    return 0;
+  }
+  if (stored.length !== 16) throw new StorageCorruptError('stored journal sequence is malformed');
+  const view = new DataView(stored.buffer, stored.byteOffset, 16);
+  const seq = Number(view.getBigUint64(0));
+  const atSeq = Number(view.getBigUint64(8));
+  if (atSeq !== size)
+    throw new StorageCorruptError(
+      `the store holds ${size} entries, the journal's batch ${seq} ends at ${atSeq}: ` +
+        'entries were committed outside the journal',
+    );
+  return seq;
+}
+
+/** What applying journal batches works on: the store, its tile cache, the rules, and the tree in memory. */
+export interface Materialization {
+  store: LogStore;
+  tiles: TileCache;
+  admission: Admission;
+  appender: TreeAppender;
+}
+
+/**
+ * Applies journal batch `seq` through the same steps as a sequencer's tick —
+ * admission (so projections are rebuilt; the rules are deterministic, so an
+ * entry the journal holds was admitted by them at this index), tree append,
+ * one atomic synced commit with its journal sequence — checking the batch's
+ * first index, size and root. Throws InconsistentError if the batch does not
+ * continue the tree, the rules refuse an entry, or the root differs: the
+ * journal and this node disagree, and nothing of the batch is committed
+ * (`m.appender` is then stale: reload it). Signs nothing.
+ */
+export async function applyJournalBatch(
+  m: Materialization,
+  seq: number,
+  batch: ReplicatedBatch,
+): Promise<void> {
+  const firstIndex = m.appender.size;
+  if (batch.firstIndex !== firstIndex || batch.size !== firstIndex + batch.entries.length)
+    throw new InconsistentError(
+      `journal batch ${seq} covers ${batch.firstIndex}..${batch.size} with ` +
+        `${batch.entries.length} entries, expected to start at ${firstIndex}`,
+    );
+  const items = await Promise.all(
+    batch.entries.map(async (entry, i) => {
+      try {
+        return { entry, prepared: await m.admission.prepare(entry) };
+      } catch (e) {
+        throw new InconsistentError(
+          `journal batch ${seq}: the rules reject entry ${firstIndex + i}: ${errorText(e)}`,
+        );
+      }
+    }),
+  );
+  const admission = await m.admission.begin(items, firstIndex);
+  const leaves: Array<{ leafHash: Hash; index: number }> = [];
+  for (const { entry, prepared } of items) {
+    const index = m.appender.size;
+    const rejection = admission.admit(entry, prepared, index);
+    if (rejection !== null)
+      throw new InconsistentError(
+        `journal batch ${seq}: the rules do not admit entry ${index}: ` +
+          (rejection === DEFER ? 'deferred' : rejection.message),
+      );
+    const leafHash = computeLeafHash(entry);
+    m.appender.appendEntry(entry, leafHash);
+    leaves.push({ leafHash, index });
+  }
+  const root = m.appender.root();
+  if (!equalBytes(root, batch.root))
+    throw new InconsistentError(`journal batch ${seq}: root at size ${batch.size} does not match`);
+  const tiles = m.appender.takeTiles();
+  const head = { size: m.appender.size, root, edge: m.appender.edge() };
+  const extra = [...admission.extra(), journalSeqExtra(seq, head.size)];
+  await m.store.commit({ head, tiles, leaves, extra });
+  m.tiles.put(tiles);
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,66 @@
+/**
+ * Receipts (C2SP tlog-proof) for entries at a node's latest signed
+ * checkpoint, built from its tiles. Every node that serves the log
+ * (sequencer, standby, mirror) hands them out through this one function.
+ */
+import { proveInclusion, verifyInclusion } from '../../ledger/merkle.js';
+import type { Hash } from '../../ledger/hash.js';
+import { formatReceipt } from '../../ledger/receipt.js';
+import { StorageCorruptError, type TileCache } from './tile-reader.js';
+
+/** The committed, signed state that the read API serves. */
+export interface PublishedHead {
+  size: number;
+  root: Hash;
+  checkpoint: string;
+}
+
+export interface SubmitResult {
+  index: number;
+  leafHash: Hash;
+  /** C2SP tlog-proof receipt at `checkpoint`. */
+  receipt: string;
+  checkpoint: string;
+  /** True when the entry was already in the log (idempotent resubmission). */
+  duplicate: boolean;
+}
+
+/**
+ * Receipts for several entries at `head`, from one pass over the tiles.
+ * Inclusion proofs are verified against the signed root before they are
+ * handed out, so corrupt storage yields StorageCorruptError, never a wrong
+ * receipt. `verifyAll: false` (a just-sequenced batch) checks the first and
+ * last proofs only: its proofs come from the tiles the sequencer just wrote
+ * and from partial tiles checked against the head at start-up, and a
+ * verification costs ~log2(n) hashes per entry on the write path's hot loop.
+ */
+export async function receiptsAt(
+  tiles: TileCache,
+  head: PublishedHead,
+  leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
+  opts: { duplicate?: boolean; verifyAll?: boolean } = {},
+): Promise<SubmitResult[]> {
+  const { size, root, checkpoint } = head;
+  const verifyAll = opts.verifyAll ?? true;
+  const proofs = await tiles.withHashes(size, (r) =>
+    leaves.map(({ index }) => proveInclusion(index, size, r)),
+  );
+  return leaves.map(({ index, leafHash }, i) => {
+    const proof = proofs[i]!;
+    try {
+      if (verifyAll || i === 0 || i === leaves.length - 1)
+        verifyInclusion(leafHash, index, size, root, proof);
+    } catch {
+      throw new StorageCorruptError(
+        `inclusion proof for ${index} at ${size} does not verify: stored tiles are corrupt`,
+      );
+    }
+    return {
+      index,
+      leafHash,
+      receipt: formatReceipt({ index, proof, checkpoint }),
+      checkpoint,
+      duplicate: opts.duplicate ?? false,
+    };
+  });
+}
