@@ -146,7 +146,12 @@ export async function serve(
         process.kill(process.pid, 'SIGKILL');
     },
   });
-  const app = await buildApp({ sequencer, store, metrics, logger: config.log ? { level: 'info' } : false });
+  const app = await buildApp({
+    node: sequencer,
+    store,
+    metrics,
+    logger: config.log ? { level: 'info' } : false,
+  });
   sequencer.start();
   const address = await app.listen({ host: config.host, port: config.port });
   if (created) console.error(`urna: generated log key ${keyFile}`);

@@ -6,9 +6,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from '../metrics.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
-import type { Sequencer } from '../sequencer/sequencer.js';
 import type { LogStore } from '../storage/store.js';
 import { HttpError, sendError } from './errors.js';
+import type { LogNode } from './log-node.js';
 import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -16,7 +16,8 @@ import { readRoutes } from './routes/read.js';
 import { writeRoutes } from './routes/write.js';
 
 export interface AppOptions {
-  sequencer: Sequencer;
+  /** The node served: a sequencer, a standby or a mirror. */
+  node: LogNode;
   store: LogStore;
   metrics: Registry;
   logger?: FastifyServerOptions['logger'];

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { UrnaError } from '../../ledger/errors.js';
 import { PushbackError } from '../sequencer/sequencer.js';
+import { NotLeaderError } from './log-node.js';
 
 /** An error raised by the HTTP layer itself, with its status. */
 export class HttpError extends UrnaError {
@@ -32,6 +33,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   too_large: 413,
   unsupported_media_type: 415,
   pushback: 503,
+  not_leader: 503,
   unavailable: 503,
   storage_corrupt: 500,
 };
@@ -75,5 +77,14 @@ export function sendError(e: unknown, request: FastifyRequest, reply: FastifyRep
   const status = statusFor(mapped);
   if (status >= 500) request.log.error({ err: mapped }, mapped.message);
   if (mapped instanceof PushbackError) reply.header('Retry-After', String(mapped.retryAfterSeconds));
+  if (mapped instanceof NotLeaderError) {
+    reply.header('Retry-After', String(mapped.retryAfterSeconds));
+    if (mapped.leader) {
+      return reply
+        .code(status)
+        .header('Urna-Leader', mapped.leader)
+        .send({ error: { code: mapped.code, message: mapped.message, leader: mapped.leader } });
+    }
+  }
   return reply.code(status).send({ error: { code: mapped.code, message: mapped.message } });
 }

@@ -41,6 +41,7 @@ import { openNote, type NoteSigner, type NoteVerifier } from '../../ledger/note.
 import type { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
+import type { LogNode, NodeStatus } from '../api/log-node.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
 import { acceptAll, DEFER, type Admission } from './admission.js';
@@ -123,7 +124,7 @@ interface Pending {
   reject(e: unknown): void;
 }
 
-export class Sequencer {
+export class Sequencer implements LogNode {
   readonly origin: string;
   readonly tiles: TileCache;
   private readonly store: LogStore;
@@ -597,6 +598,17 @@ export class Sequencer {
   /** The journal state: the sequence of the last committed batch, and whether this sequencer stepped down. */
   get journal(): { sequence: number; steppedDown: boolean } | null {
     return this.replicator ? { sequence: this.journalSeq, steppedDown: this.steppedDown } : null;
+  }
+
+  /** LogNode: a sequencer with a journal is its log's leader (until it steps down). */
+  status(): NodeStatus {
+    const fatal = this.stopped;
+    return {
+      role: this.replicator ? 'leader' : 'single',
+      ok: !fatal,
+      ...(fatal ? { error: fatal.message } : {}),
+      ...(this.replicator ? { journal: { sequence: this.journalSeq, steppedDown: this.steppedDown } } : {}),
+    };
   }
 
   private failAll(e: UrnaError): void {

@@ -105,7 +105,7 @@ export async function openElectionLog(
   const pool = new RecordPool(opts.poolSize ?? 1);
   const admission = new ElectionAdmission({ store, tiles, pool, authorities });
   const log = await openTestLog({ store, tiles, admission, batchPeriodMs: opts.batchPeriodMs ?? 100 });
-  const app = await buildApp({ sequencer: log.sequencer, store, metrics: log.metrics });
+  const app = await buildApp({ node: log.sequencer, store, metrics: log.metrics });
   /** POSTs one entry and runs the tick that decides it; resolves with the HTTP response. */
   async function post(bytes: Uint8Array) {
     let settled = false;

@@ -19,7 +19,7 @@ afterEach(async () => {
 async function setup(n = 0, opts: Parameters<typeof openTestLog>[0] = {}) {
   const log = await openTestLog(opts);
   if (n) await submitAndTick(log, entries(n));
-  app = await buildApp({ sequencer: log.sequencer, store: log.store, metrics: log.metrics });
+  app = await buildApp({ node: log.sequencer, store: log.store, metrics: log.metrics });
   return { log, app };
 }
 
@@ -234,7 +234,7 @@ describe('operations', () => {
 describe('over real loopback HTTP', () => {
   it('accepts concurrent submissions from fetch and every receipt verifies', async () => {
     const log = await openTestLog({ batchPeriodMs: 20 });
-    app = await buildApp({ sequencer: log.sequencer, store: log.store, metrics: log.metrics });
+    app = await buildApp({ node: log.sequencer, store: log.store, metrics: log.metrics });
     log.sequencer.start();
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const input = entries(200, 'loop');

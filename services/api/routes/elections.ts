@@ -16,7 +16,7 @@ import { withState } from '../../election/state.js';
 import type { AppOptions } from '../app.js';
 import { HttpError } from '../errors.js';
 
-export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer, store }) => {
+export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, store }) => {
   app.get<{ Params: { id: string } }>('/elections/:id', async (request) => {
     const summary = await withState(store, (read) => electionSummary(read, request.params.id));
     if (!summary) throw new HttpError(404, 'not_found', `no election ${request.params.id}`);
@@ -37,12 +37,12 @@ export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequ
     if (!/^(0|[1-9][0-9]{0,15})$/.test(text))
       throw new HttpError(400, 'bad_request', 'index must be a decimal integer');
     const index = Number(text);
-    const size = sequencer.head.size;
+    const size = node.head.size;
     if (index >= size)
       throw new HttpError(404, 'not_found', `index ${index} is beyond the tree size ${size}`);
     const bundle = Math.floor(index / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
-    const [data] = await sequencer.tiles.fetch([{ level: -1, index: bundle, width }]);
+    const [data] = await node.tiles.fetch([{ level: -1, index: bundle, width }]);
     const entry = parseEntryBundle(data!)[index % TILE_WIDTH]!;
     const tracker = toHex(leafHash(entry));
     try {

@@ -1,17 +1,11 @@
-/** GET /healthz (liveness and the sequencer's state) and GET /metrics (Prometheus text format). */
+/** GET /healthz (liveness, role and replication state) and GET /metrics (Prometheus text format). */
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppOptions } from '../app.js';
 
-export const operationsRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer, metrics }) => {
+export const operationsRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, metrics }) => {
   app.get('/healthz', async (_request, reply) => {
-    const fatal = sequencer.fatal;
-    return reply.code(fatal ? 503 : 200).send({
-      ok: !fatal,
-      origin: sequencer.origin,
-      size: sequencer.head.size,
-      ...(sequencer.journal ? { journal: sequencer.journal } : {}),
-      ...(fatal ? { error: fatal.message } : {}),
-    });
+    const status = node.status();
+    return reply.code(status.ok ? 200 : 503).send({ origin: node.origin, size: node.head.size, ...status });
   });
 
   app.get('/metrics', async (_request, reply) => {

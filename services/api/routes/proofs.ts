@@ -24,28 +24,28 @@ function sizeParam(query: unknown, name: string): number {
   return Number(value);
 }
 
-export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer, store }) => {
+export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, store }) => {
   app.get<{ Params: { hash: string } }>('/receipt/:hash', async (request, reply) => {
     const { hash } = request.params;
     if (!/^[0-9a-f]{64}$/.test(hash))
       throw new HttpError(400, 'malformed', 'leaf hash must be 64 lower-case hex digits');
     const leafHash = fromHex(hash);
     const [index] = await store.lookupLeaves([leafHash]);
-    if (index === null || index === undefined || index >= sequencer.head.size) {
+    if (index === null || index === undefined || index >= node.head.size) {
       throw new HttpError(404, 'not_found', 'no such entry in the log (yet)');
     }
-    const { receipt } = await sequencer.receiptFor(index, leafHash);
+    const { receipt } = await node.receiptFor(index, leafHash);
     return reply.header('Content-Type', 'text/plain; charset=utf-8').send(receipt);
   });
 
   app.get('/proof/inclusion', async (request) => {
     const index = sizeParam(request.query, 'index');
     const size = sizeParam(request.query, 'size');
-    const current = sequencer.head.size;
+    const current = node.head.size;
     if (size > current)
       throw new HttpError(400, 'out_of_range', `size ${size} is beyond the tree size ${current}`);
     if (index >= size) throw new HttpError(400, 'out_of_range', `index ${index} is not below size ${size}`);
-    const { proof, root } = await sequencer.tiles.withHashes(current, (r) => ({
+    const { proof, root } = await node.tiles.withHashes(current, (r) => ({
       proof: proveInclusion(index, size, r),
       root: treeHash(size, r),
     }));
@@ -55,11 +55,11 @@ export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequenc
   app.get('/proof/consistency', async (request) => {
     const from = sizeParam(request.query, 'from');
     const to = sizeParam(request.query, 'to');
-    const current = sequencer.head.size;
+    const current = node.head.size;
     if (to > current)
       throw new HttpError(400, 'out_of_range', `size ${to} is beyond the tree size ${current}`);
     if (from < 1 || from > to) throw new HttpError(400, 'out_of_range', 'need 1 <= from <= to');
-    const proof = await sequencer.tiles.withHashes(current, (r) => proveConsistency(from, to, r));
+    const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r));
     return { from, to, proof: proof.map(toBase64) };
   });
 };

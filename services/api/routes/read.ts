@@ -25,12 +25,12 @@ function countAtLevel(size: number, level: number): number {
   return level < 0 ? size : Math.floor(size / 2 ** (TILE_HEIGHT * level));
 }
 
-export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer }) => {
+export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) => {
   app.get('/checkpoint', async (_request, reply) => {
     return reply
       .header('Content-Type', 'text/plain; charset=utf-8')
       .header('Cache-Control', 'public, max-age=1')
-      .send(sequencer.head.checkpoint);
+      .send(node.head.checkpoint);
   });
 
   app.get('/tile/*', async (request, reply) => {
@@ -41,11 +41,11 @@ export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequence
       if (e instanceof MalformedError) throw new HttpError(400, 'malformed', `bad tile path: ${e.message}`);
       throw e;
     }
-    const available = countAtLevel(sequencer.head.size, tile.level);
+    const available = countAtLevel(node.head.size, tile.level);
     if (tile.index * TILE_WIDTH + tile.width > available) {
       throw new HttpError(404, 'not_found', 'tile not in the tree (yet)');
     }
-    const [data] = await sequencer.tiles.fetch([tile]);
+    const [data] = await node.tiles.fetch([tile]);
     const body = tile.level < 0 ? firstEntries(data!, tile.width) : data!;
     return reply
       .header('Content-Type', 'application/octet-stream')

@@ -20,7 +20,7 @@ const receiptSchema = {
   },
 } as const;
 
-export const writeRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequencer }) => {
+export const writeRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) => {
   app.post(
     '/add',
     { schema: { response: { 200: receiptSchema, 201: receiptSchema } } },
@@ -28,7 +28,7 @@ export const writeRoutes: FastifyPluginAsync<AppOptions> = async (app, { sequenc
       const body = request.body;
       if (!(body instanceof Uint8Array) || body.length === 0)
         throw new HttpError(400, 'empty', 'empty entry');
-      const result = await sequencer.submit(new Uint8Array(body.buffer, body.byteOffset, body.length));
+      const result = await node.submit(new Uint8Array(body.buffer, body.byteOffset, body.length));
       return reply.code(result.duplicate ? 200 : 201).send({
         index: result.index,
         leafHash: toHex(result.leafHash),

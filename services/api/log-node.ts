@@ -1,0 +1,61 @@
+/**
+ * What the HTTP API serves: one node of a log. A single-node sequencer, the
+ * leader or a standby of a replicated log, and a mirror all present the same
+ * read side (the latest signed checkpoint they can prove, their tiles,
+ * receipts); only a sequencer that leads accepts submissions. The others
+ * refuse them with NotLeaderError, pointing to the leader when they know it.
+ */
+import { UrnaError } from '../../ledger/errors.js';
+import type { Hash } from '../../ledger/hash.js';
+import type { PublishedHead, SubmitResult } from '../sequencer/receipts.js';
+import type { TileCache } from '../sequencer/tile-reader.js';
+
+/** How a node takes part in its log. */
+export type NodeRole =
+  /** The only sequencer (no journal). */
+  | 'single'
+  /** The sequencer holding the lease: it sequences and signs. */
+  | 'leader'
+  /** A sequencer following the journal, ready to take over. */
+  | 'standby'
+  /** A read-only copy following the journal. */
+  | 'mirror';
+
+export interface NodeStatus {
+  role: NodeRole;
+  /** False when the node cannot serve (fatal error, stepped down for good, corrupt storage). */
+  ok: boolean;
+  /** Why not ok. */
+  error?: string;
+  /** The leader's URL as last known (standbys and mirrors). */
+  leader?: string;
+  /** Replication state: the last journal sequence applied, and (mirrors, standbys) how far behind. */
+  journal?: { sequence: number; steppedDown?: boolean; lagBatches?: number; lagSeconds?: number };
+}
+
+export interface LogNode {
+  readonly origin: string;
+  /** The latest signed checkpoint this node serves, and the tree it commits to. */
+  readonly head: PublishedHead;
+  readonly tiles: TileCache;
+  /** Sequences an entry and resolves with its receipt; NotLeaderError on a node that does not lead. */
+  submit(entry: Uint8Array): Promise<SubmitResult>;
+  /** A receipt for the entry at `index` (below `head.size`) at `head`, verified before it is returned. */
+  receiptFor(index: number, leafHash: Hash): Promise<SubmitResult>;
+  status(): NodeStatus;
+}
+
+/** 503: this node does not sequence; submit to the leader (`leader`, when known). */
+export class NotLeaderError extends UrnaError {
+  readonly retryAfterSeconds = 1;
+  constructor(
+    readonly role: NodeRole,
+    readonly leader: string | null,
+  ) {
+    super(
+      'not_leader',
+      `this node is a ${role} and does not accept submissions: ` +
+        (leader ? `submit to the leader at ${leader}` : 'no leader is known right now, retry later'),
+    );
+  }
+}
