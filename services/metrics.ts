@@ -39,7 +39,8 @@ export class Gauge implements Metric {
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly collect?: () => number,
+    /** Computes the value at render time; replaced when another owner registers the same gauge. */
+    public collect?: () => number,
   ) {}
   set(value: number): void {
     this.value = value;
@@ -79,22 +80,36 @@ export class Histogram implements Metric {
   }
 }
 
+/**
+ * The metrics of one process. Registering a name again returns the metric
+ * already registered (so a counter survives a role change, e.g. a standby
+ * becoming the leader); a gauge registered again with `collect` reads from
+ * its new owner. Throws TypeError if the name is taken by another kind.
+ */
 export class Registry {
-  private readonly metrics: Metric[] = [];
+  private readonly metrics = new Map<string, Metric>();
   counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+    return this.add(name, Counter, () => new Counter(name, help));
   }
   gauge(name: string, help: string, collect?: () => number): Gauge {
-    return this.add(new Gauge(name, help, collect));
+    const g = this.add(name, Gauge, () => new Gauge(name, help, collect));
+    if (collect) g.collect = collect;
+    return g;
   }
   histogram(name: string, help: string, buckets: number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+    return this.add(name, Histogram, () => new Histogram(name, help, buckets));
   }
-  private add<M extends Metric>(m: M): M {
-    this.metrics.push(m);
+  private add<M extends Metric>(name: string, kind: abstract new (...args: never[]) => M, make: () => M): M {
+    const old = this.metrics.get(name);
+    if (old) {
+      if (!(old instanceof kind)) throw new TypeError(`metric ${name} is already registered as another kind`);
+      return old;
+    }
+    const m = make();
+    this.metrics.set(name, m);
     return m;
   }
   render(): string {
-    return this.metrics.map((m) => m.render()).join('');
+    return [...this.metrics.values()].map((m) => m.render()).join('');
   }
 }

@@ -3,8 +3,10 @@
  * the data directory and key, LevelDB, the sequencer, listening, and a
  * graceful shutdown on SIGINT/SIGTERM.
  */
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
 import { setSha256Backend } from '../ledger/hash.js';
@@ -19,9 +21,13 @@ import { acceptAll, Sequencer, type FaultPoint } from './sequencer/sequencer.js'
 import { TileCache } from './sequencer/tile-reader.js';
 import { LevelStore } from './storage/level.js';
 import { connect, type NatsConnection } from 'nats';
-import { encodedBatchBytes, Journal } from './journal/journal.js';
-import { publishCheckpoint } from './journal/subjects.js';
-import type { Replicator } from './sequencer/replicator.js';
+import { Journal } from './journal/journal.js';
+import { CheckpointFeed } from './journal/checkpoints.js';
+import { Lease } from './journal/lease.js';
+import type { LogNode } from './api/log-node.js';
+import { Mirror } from './mirror/mirror.js';
+import { ReplicatedNode } from './replica/node.js';
+import type { LogStore } from './storage/store.js';
 
 export interface ServeConfig {
   dataDir: string;
@@ -54,6 +60,16 @@ export interface ServeConfig {
   nats?: string;
   /** Journal stream replicas (1 or 3). Default 1. */
   natsReplicas?: 1 | 3;
+  /**
+   * This sequencer's id in the lease (with --nats): unique per node, and
+   * stable across its restarts so a restarted leader takes its lease back at
+   * once. Default: the host name and a digest of the data dir's path.
+   */
+  nodeId?: string;
+  /** The URL standbys point submitters to while this node leads. Default: the listen address. */
+  advertise?: string;
+  /** Lease TTL in milliseconds (with --nats). Default 3000: a standby takes over about this long after a leader dies. */
+  leaseMs?: number;
   /** Test-only: SIGKILL this process at these fault points with this probability. */
   crashAt?: FaultPoint[];
   crashProbability?: number;
@@ -80,7 +96,9 @@ async function loadOrCreateKey(
 }
 
 /** The trusted authorities as base64 public keys (the form records carry). */
-async function authorityKeys(config: ServeConfig): Promise<string[]> {
+async function authorityKeys(
+  config: Pick<ServeConfig, 'rules' | 'authorities' | 'dataDir' | 'origin'>,
+): Promise<string[]> {
   if (config.rules === 'none') return [];
   if (config.authorities.length)
     return config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
@@ -90,93 +108,232 @@ async function authorityKeys(config: ServeConfig): Promise<string[]> {
   return [toBase64(parseSignerKey(skey).publicKey)];
 }
 
-/** Starts the log; resolves once it listens. Returns a close function. */
-export async function serve(
-  config: ServeConfig,
-): Promise<{ url: string; verifierKey: string; close(): Promise<void> }> {
+/** A running node: its URL, the log's verifier key, and how to stop it. */
+export interface RunningNode {
+  url: string;
+  verifierKey: string;
+  close(): Promise<void>;
+}
+
+/** Process-wide: the native crypto backends (ledger/ stays portable; Node is faster). */
+function useNativeCrypto(): void {
   setEd25519Backend(nativeEd25519);
   setSha256Backend(nativeSha256);
+}
+
+/** What every node of a log opens in its data dir: the store, its tile cache, the rules, metrics. */
+async function openLocal(dataDir: string, authorities: string[], rules: 'election' | 'none') {
+  const store = await LevelStore.open(join(dataDir, 'db'));
+  const metrics = new Registry();
+  const tiles = new TileCache(store);
+  const pool = rules === 'election' ? new RecordPool() : null;
+  const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
+  return { store, metrics, tiles, pool, admission };
+}
+
+/** Serves `node` over HTTP; resolves with the listen URL and a close for the server alone. */
+async function listen(
+  node: LogNode,
+  store: LogStore,
+  metrics: Registry,
+  config: { host: string; port: number; log?: boolean },
+) {
+  const app = await buildApp({ node, store, metrics, logger: config.log ? { level: 'info' } : false });
+  const url = await app.listen({ host: config.host, port: config.port });
+  return { app, url };
+}
+
+/** The default lease id of a node: its host and a digest of its data dir (unique per node, stable across restarts). */
+function defaultNodeId(dataDir: string): string {
+  const digest = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 8);
+  return `${hostname()}-${digest}`;
+}
+
+/** Starts the log; resolves once it listens. Returns a close function. */
+export async function serve(config: ServeConfig): Promise<RunningNode> {
+  useNativeCrypto();
   await mkdir(config.dataDir, { recursive: true });
   const keyFile = config.keyFile ?? join(config.dataDir, 'log.key');
   const { skey, created } = await loadOrCreateKey(keyFile, config.keyFile ? null : config.origin);
   const signer = parseSignerKey(skey);
   const verifier = parseVerifierKey(signer.verifierKey);
-  const store = await LevelStore.open(join(config.dataDir, 'db'));
-  const metrics = new Registry();
-  const tiles = new TileCache(store);
   const authorities = await authorityKeys(config);
-  const pool = config.rules === 'election' ? new RecordPool() : null;
-  const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
+  const { store, metrics, tiles, pool, admission } = await openLocal(
+    config.dataDir,
+    authorities,
+    config.rules,
+  );
   const crashAt = new Set(config.crashAt ?? []);
-  let nc: NatsConnection | null = null;
-  let journal: Journal | null = null;
-  let replicator: Replicator | undefined;
-  if (config.nats) {
-    nc = await connect({ servers: config.nats.split(','), name: `urna serve ${signer.name}` });
-    journal = await Journal.open(nc, signer.name, { replicas: config.natsReplicas ?? 1 });
-    if (created && (await journal.lastSequence()) > 0) {
-      // The journal holds this origin's log, signed by a key this data dir
-      // no longer has: rebuilding under a new key would be another log with
-      // the same name. Refuse; the log key must survive the data dir.
-      await unlink(keyFile);
-      await journal.close();
-      await nc.close();
-      await pool?.close();
-      await store.close();
-      throw new Error(
-        `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
-          'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
-      );
-    }
-    replicator = journalReplicator(nc, journal);
-  }
-  const sequencer = await Sequencer.open({
-    store,
-    signer,
-    verifier,
-    metrics,
-    tiles,
-    admission,
+  const sequencing = {
     batchPeriodMs: config.batchPeriodMs,
     maxBatch: config.maxBatch,
     maxPending: config.maxPending,
-    ...(replicator ? { replicator } : {}),
-    fault: (point) => {
+    fault: (point: FaultPoint) => {
       if (crashAt.has(point) && Math.random() < (config.crashProbability ?? 1))
         process.kill(process.pid, 'SIGKILL');
     },
+  };
+  if (!config.nats) {
+    const sequencer = await Sequencer.open({
+      ...sequencing,
+      store,
+      signer,
+      verifier,
+      metrics,
+      tiles,
+      admission,
+    });
+    const { app, url } = await listen(sequencer, store, metrics, config);
+    sequencer.start();
+    if (created) console.error(`urna: generated log key ${keyFile}`);
+    return {
+      url,
+      verifierKey: signer.verifierKey,
+      async close() {
+        await app.close();
+        await sequencer.stop();
+        await pool?.close();
+        await store.close();
+      },
+    };
+  }
+  const replicas = config.natsReplicas ?? 1;
+  const nc = await connect({ servers: config.nats.split(','), name: `urna serve ${signer.name}` });
+  const journal = await Journal.open(nc, signer.name, { replicas });
+  if (created && (await journal.lastSequence()) > 0) {
+    // The journal holds this origin's log, signed by a key this data dir
+    // no longer has: rebuilding under a new key would be another log with
+    // the same name. Refuse; the log key must survive the data dir.
+    await unlink(keyFile);
+    await journal.close();
+    await nc.close();
+    await pool?.close();
+    await store.close();
+    throw new Error(
+      `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
+        'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
+    );
+  }
+  const feed = await CheckpointFeed.open(nc, signer.name, { replicas });
+  const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
+    ttlMs: config.leaseMs ?? 3000,
+    replicas,
   });
-  const app = await buildApp({
-    node: sequencer,
+  const node = await ReplicatedNode.open({
+    nc,
+    journal,
+    feed,
+    lease,
     store,
+    tiles,
+    admission,
+    signer,
+    verifier,
     metrics,
-    logger: config.log ? { level: 'info' } : false,
+    sequencer: sequencing,
+    ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
   });
-  sequencer.start();
-  const address = await app.listen({ host: config.host, port: config.port });
+  const { app, url } = await listen(node, store, metrics, config);
+  lease.url = config.advertise ?? url;
+  node.contend();
   if (created) console.error(`urna: generated log key ${keyFile}`);
   return {
-    url: address,
+    url,
     verifierKey: signer.verifierKey,
     async close() {
       await app.close();
-      await sequencer.stop();
+      await node.close();
       await pool?.close();
-      await journal?.close();
-      await nc?.close();
+      await journal.close();
+      await nc.close();
       await store.close();
     },
   };
 }
 
-/** The sequencer's Replicator over the JetStream journal of its log. */
-function journalReplicator(nc: NatsConnection, journal: Journal): Replicator {
-  return {
-    maxBatchBytes: journal.maxBatchBytes,
-    bytesOf: encodedBatchBytes,
-    append: (batch, expectedLastSeq) => journal.append(batch, expectedLastSeq),
-    readAfter: (afterSeq, firstIndex) =>
-      journal.readUntilEnd(afterSeq + 1, afterSeq === 0 ? {} : { firstIndex }),
-    publishCheckpoint: (note) => publishCheckpoint(nc, journal.origin, note),
-  };
+export interface MirrorConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** The log's verifier key (note format); its name is the origin. */
+  logKey: string;
+  /** NATS server URL(s), comma-separated. */
+  nats: string;
+  natsReplicas?: 1 | 3;
+  /** As for `serve`: the rules the log runs, and its trusted authorities (required with `election`). */
+  rules: 'election' | 'none';
+  authorities: string[];
+  log?: boolean;
+}
+
+/** Starts a mirror of the log named by `logKey`; resolves once it listens. */
+export async function mirror(config: MirrorConfig): Promise<RunningNode> {
+  useNativeCrypto();
+  const verifier = parseVerifierKey(config.logKey);
+  if (config.rules === 'election' && config.authorities.length === 0)
+    throw new RangeError(
+      'a mirror of an election log needs the authority keys the log trusts (--authority VKEY, as the sequencer has), ' +
+        'or --rules none to mirror the entries without the election projections',
+    );
+  await mkdir(config.dataDir, { recursive: true });
+  const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
+  const { store, metrics, tiles, pool, admission } = await openLocal(
+    config.dataDir,
+    authorities,
+    config.rules,
+  );
+  const replicas = config.natsReplicas ?? 1;
+  let nc: NatsConnection | null = null;
+  let journal: Journal | null = null;
+  try {
+    nc = await connect({ servers: config.nats.split(','), name: `urna mirror ${verifier.name}` });
+    const j = await Journal.open(nc, verifier.name, { replicas });
+    journal = j;
+    const feed = await CheckpointFeed.open(nc, verifier.name, { replicas });
+    const node = await Mirror.open({
+      store,
+      tiles,
+      admission,
+      verifier,
+      follow: (fromSeq, o) => j.follow(fromSeq, { ...o, pollMs: 250 }),
+      checkpoints: feed,
+      leader: leaderHint(nc, verifier.name),
+      metrics,
+    });
+    const { app, url } = await listen(node, store, metrics, config);
+    node.start();
+    const conn = nc;
+    return {
+      url,
+      verifierKey: config.logKey,
+      async close() {
+        await app.close();
+        await node.stop();
+        await j.close();
+        await pool?.close();
+        await conn.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await journal?.close();
+    await nc?.close();
+    await pool?.close();
+    await store.close();
+    throw e;
+  }
+}
+
+/** The leader's URL from the lease, refreshed in the background (for mirrors' not_leader answers). */
+function leaderHint(nc: NatsConnection, origin: string): () => string | null {
+  let url: string | null = null;
+  const refresh = () =>
+    Lease.peek(nc, origin).then(
+      (holder) => (url = holder?.url ?? null),
+      () => {},
+    );
+  void refresh();
+  const timer = setInterval(refresh, 2000);
+  timer.unref();
+  return () => url;
 }

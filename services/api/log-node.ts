@@ -29,8 +29,12 @@ export interface NodeStatus {
   error?: string;
   /** The leader's URL as last known (standbys and mirrors). */
   leader?: string;
-  /** Replication state: the last journal sequence applied, and (mirrors, standbys) how far behind. */
-  journal?: { sequence: number; steppedDown?: boolean; lagBatches?: number; lagSeconds?: number };
+  /**
+   * Replication state: the last journal sequence applied; for mirrors and
+   * standbys, how many entries and seconds the served checkpoint is behind
+   * the newest signed checkpoint seen.
+   */
+  journal?: { sequence: number; steppedDown?: boolean; behind?: number; lagSeconds?: number };
 }
 
 export interface LogNode {

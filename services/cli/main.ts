@@ -5,6 +5,7 @@
 import { demoCommand } from './demo.js';
 import { castCommand, credentialsCommand, electionCommand, phaseCommand, reportCommand } from './election.js';
 import { keygen } from './keygen.js';
+import { mirrorCommand } from './mirror.js';
 import { UsageError } from './usage-error.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
@@ -16,6 +17,7 @@ usage:
              [--authority VKEY]... [--rules election|none]
              [--batch-ms MS] [--max-batch N] [--max-pending N]
              [--nats URL[,URL...]] [--nats-replicas 1|3]
+             [--node-id ID] [--advertise URL] [--lease-ms MS]
       run the log: LevelDB in DIR (default ./data), HTTP on HOST:PORT
       (default 127.0.0.1:8080); a key named ORIGIN is generated in DIR on
       first start unless --key is given. With the election rules (default),
@@ -27,8 +29,24 @@ usage:
       URNA_NATS_REPLICAS. With --nats, each batch is appended to the log's
       JetStream journal before it is committed, and the log catches up from
       the journal on start (an empty DIR is rebuilt from it, given the log
-      key with --key: it refuses to generate a new one); a sequencer
-      that meets another one's batch at its position steps down (503).
+      key with --key: it refuses to generate a new one). Several sequencers
+      of one log elect a leader through a NATS KV lease (TTL --lease-ms,
+      default 3000; --node-id unique per node, default host + data dir);
+      the others follow the journal, serve reads and answer submissions
+      with 503 not_leader naming the leader's --advertise URL (default the
+      listen address), and take over when the leader stops renewing. A
+      leader that loses the lease or meets another one's batch at its
+      position steps down at once. Environment: URNA_NODE_ID,
+      URNA_ADVERTISE, URNA_LEASE_MS.
+  urna mirror --nats URL[,URL...] --log-key VKEY [--data DIR]
+              [--listen HOST:PORT] [--nats-replicas 1|3]
+              [--authority VKEY]... [--rules election|none]
+      a read-only mirror: follows the journal into LevelDB in DIR (default
+      ./mirror-data), rebuilds the same tiles and projections, checks every
+      batch's root and every signed checkpoint (VKEY: the log's verifier
+      key, text or file), and serves the read API on HOST:PORT (default
+      127.0.0.1:8081) at the latest checkpoint it can prove. An election
+      log's mirror needs the authority keys the log trusts.
   urna keygen NAME --out FILE [--witness]
       write a new signer key to FILE (mode 0600) and print its verifier key;
       --witness makes a tlog-cosignature (type 0x04) key
@@ -69,6 +87,7 @@ urna keygen writes them; records are signed with the file's Ed25519 key):
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
+  mirror: mirrorCommand,
   keygen,
   verify: verifyCommand,
   election: electionCommand,

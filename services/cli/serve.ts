@@ -12,7 +12,7 @@ function intValue(name: string, text: string | undefined, fallback: number): num
   return n;
 }
 
-function rulesMode(text: string): 'election' | 'none' {
+export function rulesMode(text: string): 'election' | 'none' {
   if (text !== 'election' && text !== 'none')
     throw new UsageError(`--rules must be election or none, got ${text}`);
   return text;
@@ -42,35 +42,62 @@ export async function serveCommand(args: string[]): Promise<number> {
       authority: { type: 'string', multiple: true },
       nats: { type: 'string' },
       'nats-replicas': { type: 'string' },
+      'node-id': { type: 'string' },
+      advertise: { type: 'string' },
+      'lease-ms': { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? env.URNA_LISTEN ?? '127.0.0.1:8080');
   const crashAt = (env.URNA_CRASH_AT ?? '').split(',').filter(Boolean) as FaultPoint[];
   const keyFile = values.key ?? env.URNA_KEY;
   const nats = values.nats ?? env.URNA_NATS;
-  const replicas = values['nats-replicas'] ?? env.URNA_NATS_REPLICAS ?? '1';
-  if (replicas !== '1' && replicas !== '3')
-    throw new UsageError(`--nats-replicas must be 1 or 3, got ${replicas}`);
+  const replicas = natsReplicas(values['nats-replicas'] ?? env.URNA_NATS_REPLICAS);
+  const nodeId = values['node-id'] ?? env.URNA_NODE_ID;
+  const advertise = values.advertise ?? env.URNA_ADVERTISE;
+  if (advertise !== undefined && !/^https?:\/\/[^/]+/.test(advertise))
+    throw new UsageError(`--advertise must be an http(s) URL, got ${advertise}`);
+  const leaseText = values['lease-ms'] ?? env.URNA_LEASE_MS;
   const server = await serve({
     dataDir: values.data ?? env.URNA_DATA ?? './data',
     host,
     port,
     ...(keyFile ? { keyFile } : {}),
-    ...(nats ? { nats, natsReplicas: replicas === '3' ? 3 : 1 } : {}),
+    ...(nats ? { nats, natsReplicas: replicas } : {}),
+    ...(nodeId ? { nodeId } : {}),
+    ...(advertise ? { advertise } : {}),
+    ...(leaseText ? { leaseMs: intValue('--lease-ms', leaseText, 3000) } : {}),
     origin: values.origin ?? env.URNA_ORIGIN ?? 'urna.localhost/log',
     batchPeriodMs: intValue('--batch-ms', values['batch-ms'] ?? env.URNA_BATCH_MS, 100),
     maxBatch: intValue('--max-batch', values['max-batch'] ?? env.URNA_MAX_BATCH, 4096),
     maxPending: intValue('--max-pending', values['max-pending'] ?? env.URNA_MAX_PENDING, 65536),
     rules: rulesMode(values.rules ?? env.URNA_RULES ?? 'election'),
-    authorities: values.authority ?? (env.URNA_AUTHORITIES ?? '').split(/[\s,]+/).filter(Boolean),
+    authorities: authorityList(values.authority),
     crashAt,
     crashProbability: Number(env.URNA_CRASH_PROBABILITY ?? '1'),
     log: values.log ?? env.URNA_LOG === '1',
   });
   process.stdout.write(`urna: log ${server.verifierKey}\nurna: listening on ${server.url}\n`);
+  closeOnSignals(server);
+  return 0;
+}
+
+/** --authority flags, else URNA_AUTHORITIES (whitespace or comma separated). */
+export function authorityList(flags: string[] | undefined): string[] {
+  return flags ?? (process.env.URNA_AUTHORITIES ?? '').split(/[\s,]+/).filter(Boolean);
+}
+
+/** --nats-replicas: 1 (default) or 3. */
+export function natsReplicas(text: string | undefined): 1 | 3 {
+  if (text === undefined || text === '1') return 1;
+  if (text === '3') return 3;
+  throw new UsageError(`--nats-replicas must be 1 or 3, got ${text}`);
+}
+
+/** Closes `node` gracefully on SIGINT/SIGTERM, then exits (0, or 1 if closing failed). */
+export function closeOnSignals(node: { close(): Promise<void> }): void {
   const shutdown = (signal: string) => {
     process.stderr.write(`urna: ${signal}, shutting down\n`);
-    server.close().then(
+    node.close().then(
       () => process.exit(0),
       (e) => {
         process.stderr.write(`urna: shutdown failed: ${e}\n`);
@@ -80,5 +107,4 @@ export async function serveCommand(args: string[]): Promise<number> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  return 0;
 }

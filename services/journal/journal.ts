@@ -84,6 +84,8 @@ export interface JournalBatch {
 export interface JournalRecord {
   seq: number;
   batch: JournalBatch;
+  /** When the stream stored it (the stream leader's clock, milliseconds since the epoch). */
+  storedAt: number;
 }
 
 /**
@@ -271,7 +273,8 @@ class ChainCheck {
       throw new RangeError('journal read: the batch at sequence 1 starts at index 0');
   }
 
-  check(seq: number, batch: JournalBatch): JournalRecord {
+  check(record: JournalRecord): JournalRecord {
+    const { seq, batch } = record;
     if (seq !== this.nextSeq)
       throw new JournalGapError(seq, `journal: expected sequence ${this.nextSeq}, read ${seq}`);
     if (this.nextIndex !== null && batch.firstIndex !== this.nextIndex)
@@ -281,7 +284,7 @@ class ChainCheck {
       );
     this.nextSeq = seq + 1;
     this.nextIndex = batch.size;
-    return { seq, batch };
+    return record;
   }
 }
 
@@ -467,7 +470,7 @@ export class Journal {
     if (seq === 0) return null;
     try {
       const m = await this.jsm.streams.getMessage(this.stream, { seq });
-      return { seq: m.seq, batch: decodeBatch(m.data) };
+      return { seq: m.seq, batch: decodeBatch(m.data), storedAt: m.time.getTime() };
     } catch (e) {
       if (apiErrCode(e) === ERR_MESSAGE_NOT_FOUND) return null;
       throw e;
@@ -555,7 +558,7 @@ export class Journal {
           const last = Math.min(known, next + this.readWindow - 1);
           const seqs = Array.from({ length: last - next + 1 }, (_, i) => next + i);
           const records = await Promise.all(seqs.map((seq) => retry(() => this.fetch(seq))));
-          for (const r of records) yield chain.check(r.seq, r.batch);
+          for (const r of records) yield chain.check(r);
           next = last + 1;
         }
         if (!follow || stopped()) return;

@@ -82,7 +82,7 @@ function isCasFailure(e: unknown): boolean {
 export class Lease {
   /** The KV bucket name (`urna_<log>_lease`). */
   readonly bucket: string;
-  private readonly value: Uint8Array;
+  private value: Uint8Array;
   private readonly ttlMs: number;
   private readonly marginMs: number;
   private readonly renewEveryMs: number;
@@ -146,6 +146,28 @@ export class Lease {
     if (status.ttl !== ttlMs)
       throw new RangeError(`Lease.open: bucket ${bucket} has TTL ${status.ttl} ms, asked for ${ttlMs} ms`);
     return new Lease(origin, holderId, kv, opts);
+  }
+
+  /** This holder's URL as written in the lease (takes effect at the next acquire or renewal). */
+  set url(url: string | undefined) {
+    const holder: LeaseHolder = url === undefined ? { id: this.holderId } : { id: this.holderId, url };
+    this.value = utf8(JSON.stringify(holder));
+  }
+
+  /**
+   * The current holder of the lease of `origin`, without taking part (for
+   * mirrors pointing submitters to the leader). Null if nobody holds it or
+   * the bucket does not exist yet.
+   */
+  static async peek(nc: NatsConnection, origin: string): Promise<LeaseHolder | null> {
+    let kv: KV;
+    try {
+      kv = await nc.jetstream().views.kv(leaseBucketName(origin), { bindOnly: true });
+    } catch {
+      return null;
+    }
+    const cur = await kv.get(LEASE_KEY);
+    return cur && cur.operation === 'PUT' ? parseHolder(cur) : null;
   }
 
   /** Whether this holder holds the lease now, by its local deadline. */

@@ -111,6 +111,8 @@ export interface SequencerOptions {
    * sequencer signs anything.
    */
   replicator?: Replicator;
+  /** Called once when the sequencer stops by itself (fatal error, or it stepped down). */
+  onStop?: (error: UrnaError) => void;
 }
 
 interface Pending {
@@ -145,6 +147,7 @@ export class Sequencer implements LogNode {
   private ticking: Promise<void> | null = null;
   private stopped: UrnaError | null = null;
   private readonly replicator: Replicator | null;
+  private readonly onStop: ((error: UrnaError) => void) | undefined;
   /** The journal sequence of the last committed batch (0: none). */
   private journalSeq = 0;
   private steppedDown = false;
@@ -169,6 +172,7 @@ export class Sequencer implements LogNode {
     this.tiles = tiles;
     this.published = published;
     this.replicator = opts.replicator ?? null;
+    this.onStop = opts.onStop;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -581,6 +585,7 @@ export class Sequencer implements LogNode {
   }
 
   private halt(e: unknown, why = 'sequencer stopped after a fatal error'): void {
+    if (this.stopped) return;
     const reason =
       e instanceof InconsistentError || e instanceof StorageCorruptError ? e.message : errorText(e);
     this.stopped = new SequencerStoppedError(`${why}: ${reason}`);
@@ -588,6 +593,18 @@ export class Sequencer implements LogNode {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.failAll(this.stopped);
+    this.onStop?.(this.stopped);
+  }
+
+  /**
+   * Stops sequencing at once because this node no longer leads (its lease
+   * was lost): pending submitters get 503, a batch already in flight
+   * finishes (the journal fences it). Does nothing if already stopped.
+   */
+  stepDown(reason: string): void {
+    if (this.stopped) return;
+    this.steppedDown = true;
+    this.halt(new Error(reason), 'sequencer stepped down');
   }
 
   /** The fatal error that stopped the sequencer, if any. */

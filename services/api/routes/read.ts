@@ -27,6 +27,8 @@ function countAtLevel(size: number, level: number): number {
 
 export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) => {
   app.get('/checkpoint', async (_request, reply) => {
+    if (node.head.checkpoint === '')
+      throw new HttpError(503, 'unavailable', 'no signed checkpoint proven yet (catching up)');
     return reply
       .header('Content-Type', 'text/plain; charset=utf-8')
       .header('Cache-Control', 'public, max-age=1')

@@ -1,0 +1,346 @@
+/**
+ * A mirror of a replicated log: follows the journal, applies each batch the
+ * way the sequencer did (services/sequencer/materialize.ts: same rules, same
+ * tiles, same projections, the batch's root checked), and serves the log's
+ * read API at the latest signed checkpoint it can prove.
+ *
+ * What it trusts: nothing but the log's verifier key. A checkpoint (from
+ * the checkpoint feed) is served only once (1) its signature verifies, (2)
+ * the mirror has applied the journal up to its size and the root recomputed
+ * from the mirror's own stored tiles equals the signed root, and (3) it is
+ * consistent with the checkpoint served before it (a consistency proof from
+ * the stored tiles, verified). So the mirror never serves a root it cannot
+ * prove from what it stores; a checkpoint that disagrees with the journal,
+ * two different signed roots for one size (a split view), or stored tiles
+ * that no longer hash to a proven root stop it (status not ok, /healthz
+ * 503) with the evidence in its error.
+ *
+ * A standby sequencer is a mirror with role `standby` (services/replica):
+ * when it wins the lease it stops following and opens a Sequencer over the
+ * same store.
+ */
+import { equalBytes, toHex } from '../../ledger/bytes.js';
+import { openCheckpoint } from '../../ledger/checkpoint.js';
+import { InconsistentError } from '../../ledger/errors.js';
+import { EMPTY_ROOT, type Hash } from '../../ledger/hash.js';
+import { proveConsistency, treeHash, verifyConsistency } from '../../ledger/merkle.js';
+import type { NoteVerifier } from '../../ledger/note.js';
+import type { TreeAppender } from '../../ledger/appender.js';
+import { NotLeaderError, type LogNode, type NodeStatus } from '../api/log-node.js';
+import type { JournalRecord } from '../journal/journal.js';
+import type { Registry } from '../metrics.js';
+import type { Admission } from '../sequencer/admission.js';
+import { applyJournalBatch, committedJournalSeq, errorText, loadAppender } from '../sequencer/materialize.js';
+import { receiptsAt, type PublishedHead, type SubmitResult } from '../sequencer/receipts.js';
+import { StorageCorruptError, type TileCache } from '../sequencer/tile-reader.js';
+import type { LogStore } from '../storage/store.js';
+
+/** Reads the journal from `fromSeq` on, live, until `signal` aborts (Journal.follow). */
+export type FollowJournal = (
+  fromSeq: number,
+  opts: { firstIndex: number; signal: AbortSignal },
+) => AsyncIterable<JournalRecord>;
+
+/** Where signed checkpoints come from (CheckpointFeed). */
+export interface CheckpointSource {
+  latest(): Promise<string | null>;
+  subscribe(listener: (note: string) => void): () => void;
+}
+
+export interface MirrorOptions {
+  store: LogStore;
+  tiles: TileCache;
+  admission: Admission;
+  /** The log's verifier key; its name is the origin. */
+  verifier: NoteVerifier;
+  follow: FollowJournal;
+  checkpoints: CheckpointSource;
+  /** `mirror` (default) or `standby` (a sequencer waiting for the lease). */
+  role?: 'mirror' | 'standby';
+  /** The leader's submission URL as last known, for NotLeaderError. */
+  leader?: () => string | null;
+  metrics?: Registry;
+}
+
+export class Mirror implements LogNode {
+  readonly origin: string;
+  readonly tiles: TileCache;
+  private readonly store: LogStore;
+  private readonly admission: Admission;
+  private readonly verifier: NoteVerifier;
+  private readonly role: 'mirror' | 'standby';
+  private readonly leader: () => string | null;
+  private appender: TreeAppender;
+  private journalSeq: number;
+  private published: PublishedHead;
+  /** The largest signed checkpoint beyond the applied tree, waiting for its batches. */
+  private ahead: { size: number; note: string; seenAt: number } | null = null;
+  /** Serializes batch application and checkpoint acceptance. */
+  private queue: Promise<void> = Promise.resolve();
+  private abort: AbortController | null = null;
+  private running: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private failure: Error | null = null;
+  /** Journal time (ms since the epoch) of the last applied batch, and when it was applied. */
+  private lastStoredAt = 0;
+  private lastAppliedAt = 0;
+  private readonly m;
+
+  private constructor(
+    private readonly opts: MirrorOptions,
+    appender: TreeAppender,
+    journalSeq: number,
+  ) {
+    this.origin = opts.verifier.name;
+    this.tiles = opts.tiles;
+    this.store = opts.store;
+    this.admission = opts.admission;
+    this.verifier = opts.verifier;
+    this.role = opts.role ?? 'mirror';
+    this.leader = opts.leader ?? (() => null);
+    this.appender = appender;
+    this.journalSeq = journalSeq;
+    this.published = { size: 0, root: EMPTY_ROOT, checkpoint: '' };
+    const r = opts.metrics;
+    this.m = r
+      ? {
+          applied: r.counter('urna_mirror_batches_applied_total', 'Journal batches applied by this node.'),
+          delay: r.histogram(
+            'urna_mirror_apply_delay_seconds',
+            'From a batch stored in the journal to applied here (clocks of the stream leader and this node).',
+            [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+          ),
+          accepted: r.counter('urna_mirror_checkpoints_total', 'Signed checkpoints proven and served.'),
+          refused: r.counter(
+            'urna_mirror_checkpoints_refused_total',
+            'Checkpoints refused (bad signature, other origin, older than served).',
+          ),
+          size: r.gauge(
+            'urna_tree_size',
+            'Entries in the log (served checkpoint).',
+            () => this.published.size,
+          ),
+          applied_size: r.gauge(
+            'urna_mirror_applied_size',
+            'Entries applied from the journal (may run ahead of the served checkpoint).',
+            () => this.appender.size,
+          ),
+          journalSeq: r.gauge(
+            'urna_journal_sequence',
+            'Journal sequence of the last applied batch.',
+            () => this.journalSeq,
+          ),
+          lag: r.gauge(
+            'urna_mirror_lag_seconds',
+            'Seconds the served tree is behind the newest signed checkpoint seen (0 when caught up).',
+            () => this.lagSeconds(),
+          ),
+          behind: r.gauge(
+            'urna_mirror_behind_entries',
+            'Entries between the served checkpoint and the newest signed checkpoint seen.',
+            () => (this.ahead ? this.ahead.size - this.published.size : 0),
+          ),
+        }
+      : null;
+  }
+
+  /** How long a signed checkpoint newer than the served one has been waiting (0 when caught up). */
+  private lagSeconds(): number {
+    return this.ahead === null ? 0 : (performance.now() - this.ahead.seenAt) / 1000;
+  }
+
+  /**
+   * Opens the mirror over `store`: loads and checks the committed tree
+   * (StorageCorruptError if the stored tiles do not hash to the stored
+   * head), and re-proves the stored checkpoint, if any, from the stored
+   * tiles before serving it.
+   */
+  static async open(opts: MirrorOptions): Promise<Mirror> {
+    const appender = await loadAppender(opts.store, opts.tiles);
+    const seq = await committedJournalSeq(opts.store, appender.size);
+    const mirror = new Mirror(opts, appender, seq);
+    const stored = await opts.store.readCheckpoint();
+    if (stored !== null) await mirror.accept(stored);
+    return mirror;
+  }
+
+  get head(): PublishedHead {
+    return this.published;
+  }
+
+  /** The journal sequence of the last applied batch. */
+  get sequence(): number {
+    return this.journalSeq;
+  }
+
+  /** Starts following the journal and the checkpoint feed. */
+  start(): void {
+    if (this.running || this.failure) return;
+    const abort = new AbortController();
+    this.abort = abort;
+    this.unsubscribe = this.opts.checkpoints.subscribe((note) => this.offer(note));
+    this.running = this.follow(abort.signal);
+    this.opts.checkpoints.latest().then(
+      (note) => {
+        if (note !== null) void this.offer(note);
+      },
+      () => {}, // the next published checkpoint will do
+    );
+  }
+
+  /** Stops following; resolves once no batch is being applied. The store stays consistent. */
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.abort?.abort();
+    await this.running;
+    await this.queue;
+    this.running = null;
+  }
+
+  async submit(): Promise<SubmitResult> {
+    throw new NotLeaderError(this.role, this.leader());
+  }
+
+  async receiptFor(index: number, leafHash: Hash): Promise<SubmitResult> {
+    const [r] = await receiptsAt(this.tiles, this.published, [{ index, leafHash }]);
+    return r!;
+  }
+
+  status(): NodeStatus {
+    const leader = this.leader();
+    return {
+      role: this.role,
+      ok: this.failure === null,
+      ...(this.failure ? { error: this.failure.message } : {}),
+      ...(leader ? { leader } : {}),
+      journal: {
+        sequence: this.journalSeq,
+        behind: this.ahead ? this.ahead.size - this.published.size : 0,
+        lagSeconds: Math.round(this.lagSeconds() * 1000) / 1000,
+      },
+    };
+  }
+
+  /** Time of the last applied batch: journal stored-at and local applied-at, ms since the epoch. */
+  get lastApplied(): { storedAt: number; appliedAt: number } {
+    return { storedAt: this.lastStoredAt, appliedAt: this.lastAppliedAt };
+  }
+
+  /** Offers a signed checkpoint (from the feed, or a test); served once proven. */
+  offer(note: string): Promise<void> {
+    return this.serial(() => this.accept(note));
+  }
+
+  private serial(f: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(() => (this.failure ? undefined : f()));
+    this.queue = next.catch((e: unknown) => this.fail(e));
+    return this.queue;
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    try {
+      const from = this.journalSeq + 1;
+      for await (const record of this.opts.follow(from, { firstIndex: this.appender.size, signal })) {
+        if (signal.aborted || this.failure) break;
+        await this.serial(() => this.apply(record));
+        if (this.failure) break;
+      }
+    } catch (e) {
+      if (!signal.aborted) this.fail(e);
+    }
+  }
+
+  private async apply(record: JournalRecord): Promise<void> {
+    await applyJournalBatch(
+      { store: this.store, tiles: this.tiles, admission: this.admission, appender: this.appender },
+      record.seq,
+      record.batch,
+    );
+    this.journalSeq = record.seq;
+    this.lastStoredAt = record.storedAt;
+    this.lastAppliedAt = Date.now();
+    this.m?.applied.inc();
+    this.m?.delay.observe(Math.max(0, this.lastAppliedAt - record.storedAt) / 1000);
+    if (this.ahead && this.ahead.size <= this.appender.size) await this.accept(this.ahead.note);
+  }
+
+  /**
+   * Serves `note` if it proves out (see the file comment), keeps it for
+   * later if it is beyond the applied tree, ignores it if it is older than
+   * the served one or not a checkpoint of this log. Throws (stopping the
+   * mirror) on evidence of a fork or of corrupt storage.
+   */
+  private async accept(note: string): Promise<void> {
+    let size: number;
+    let root: Hash;
+    try {
+      const { checkpoint } = openCheckpoint(note, this.verifier);
+      ({ size, root } = checkpoint);
+    } catch {
+      this.m?.refused.inc();
+      return;
+    }
+    const served = this.published;
+    if (
+      size < served.size ||
+      (size === served.size && served.checkpoint !== '' && note === served.checkpoint)
+    )
+      return;
+    if (size === served.size && served.checkpoint !== '') {
+      if (equalBytes(root, served.root)) return; // the same tree head, signed again
+      throw new InconsistentError(
+        `split view: two checkpoints of size ${size} with different roots, signed by the log:\n` +
+          `${served.checkpoint}\n${note}`,
+      );
+    }
+    const applied = this.appender.size;
+    if (size > applied) {
+      // Keep the largest; lag counts from the first checkpoint not yet served.
+      if (!this.ahead || size > this.ahead.size)
+        this.ahead = { size, note, seenAt: this.ahead?.seenAt ?? performance.now() };
+      return;
+    }
+    if (size === applied && !equalBytes(root, this.appender.root()))
+      throw new InconsistentError(
+        `the signed checkpoint at size ${size} has root ${toHex(root)}, ` +
+          `the journal's entries give ${toHex(this.appender.root())}: the log signed a tree the journal does not hold\n${note}`,
+      );
+    const from = served.checkpoint === '' ? 0 : served.size;
+    const proven = await this.tiles.withHashes(applied, (r) => ({
+      root: treeHash(size, r),
+      proof: from > 0 && from < size ? proveConsistency(from, size, r) : [],
+    }));
+    if (!equalBytes(proven.root, root))
+      throw new StorageCorruptError(
+        `the stored tiles give root ${toHex(proven.root)} at size ${size}, the signed checkpoint ${toHex(root)}: ` +
+          'stored tiles are corrupt (or the journal and the checkpoint disagree); refusing to serve it',
+      );
+    if (from > 0 && from < size) {
+      try {
+        verifyConsistency(from, size, served.root, root, proven.proof);
+      } catch {
+        throw new InconsistentError(
+          `checkpoint at size ${size} is not consistent with the served one at ${from}:\n${served.checkpoint}\n${note}`,
+        );
+      }
+    }
+    if (note !== (await this.store.readCheckpoint())) await this.store.writeCheckpoint(note);
+    this.published = { size, root, checkpoint: note };
+    this.m?.accepted.inc();
+    if (this.ahead && this.ahead.size <= size) this.ahead = null;
+  }
+
+  private fail(e: unknown): void {
+    if (this.failure) return;
+    this.failure = e instanceof Error ? e : new Error(errorText(e));
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.abort?.abort();
+  }
+
+  /** The error that stopped the mirror, if any. */
+  get fatal(): Error | null {
+    return this.failure;
+  }
+}
