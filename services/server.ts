@@ -236,6 +236,8 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
   const { app, url } = await listen(node, store, metrics, config);
   lease.url = config.advertise ?? url;
   node.contend();
+  // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
+  await node.settled;
   if (created) console.error(`urna: generated log key ${keyFile}`);
   return {
     url,

@@ -65,6 +65,9 @@ export class ReplicatedNode implements LogNode {
   private closed = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  private settle: () => void = () => {};
+  /** Resolves once the first contention settled: this node leads, or another one holds the lease. */
+  readonly settled: Promise<void> = new Promise((resolve) => (this.settle = resolve));
   private readonly m;
 
   private constructor(
@@ -169,6 +172,7 @@ export class ReplicatedNode implements LogNode {
           try {
             if (await lease.tryAcquire()) break;
             this.leaderUrl = (await lease.holder())?.url ?? null;
+            this.settle();
           } catch {
             // NATS unreachable for now: stay a standby
           }
@@ -178,6 +182,7 @@ export class ReplicatedNode implements LogNode {
       await standby.stop();
       if (this.closed) {
         await lease.release().catch(() => {});
+        this.settle();
         return;
       }
       // Leader: catch up to the journal's end, sign, sequence until the lease or the journal says stop.
@@ -192,6 +197,7 @@ export class ReplicatedNode implements LogNode {
         standby = await ReplicatedNode.openStandby(this.opts, () => this.leaderUrl);
       } catch (e) {
         this.log(`${this.origin}: cannot reopen as a standby: ${errorText(e)}`);
+        this.settle();
         return; // the current (stopped) sequencer keeps answering 503 with its error
       }
       this.current = standby;
@@ -242,6 +248,7 @@ export class ReplicatedNode implements LogNode {
       unlisten();
       this.wake = previousWake;
       lease.stopRenewing();
+      this.settle();
       return `could not open the sequencer: ${errorText(e)}`;
     }
     if (why === null && !this.closed) {
@@ -249,9 +256,11 @@ export class ReplicatedNode implements LogNode {
       this.leaderUrl = null;
       this.m.takeovers.inc();
       sequencer.start();
+      this.settle();
       this.log(`${this.origin}: leading at size ${sequencer.head.size}`);
       await stopping;
     }
+    this.settle();
     unlisten();
     lease.stopRenewing();
     sequencer.stepDown(why ?? 'closing');
