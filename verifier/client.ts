@@ -5,7 +5,9 @@
  *
  * Submissions are idempotent at the log (resubmitting identical bytes gives
  * the same index), so a submission is retried on pushback (503 with
- * `Retry-After`, or 429) and on network failures, a bounded number of times.
+ * `Retry-After`, or 429) and on network failures, a bounded number of times;
+ * a standby's 503 `not_leader` with an `Urna-Leader` URL sends it (and later
+ * submissions) to the leader.
  * Every other error is thrown at once as a {@link LogError} carrying the
  * log's `{"error":{"code","message"}}` and the HTTP status.
  */
@@ -88,6 +90,8 @@ export class LogClient {
   readonly #maxRetries: number;
   readonly #maxDelayMs: number;
   readonly #timeoutMs: number | undefined;
+  /** Where submissions go: the log's URL, or the leader a standby pointed to (replicated logs). */
+  #submitBase: string;
 
   /**
    * `baseUrl` is the log's URL (a path prefix is kept). Throws TypeError for
@@ -103,6 +107,7 @@ export class LogClient {
     this.#maxRetries = opts.maxRetries ?? 8;
     this.#maxDelayMs = opts.maxDelayMs ?? 30_000;
     this.#timeoutMs = opts.timeoutMs;
+    this.#submitBase = this.baseUrl;
   }
 
   /**
@@ -243,8 +248,10 @@ export class LogClient {
    * failures. Returns a 2xx response; throws LogError for anything else.
    */
   async #request(path: string, init: RequestInit = {}): Promise<Response> {
-    const url = this.url(path);
+    const submitting = init.method === 'POST';
+    let url = submitting ? new URL(path, this.#submitBase).href : this.url(path);
     const what = `${init.method ?? 'GET'} /${path}`;
+    let redirects = 0;
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
@@ -260,6 +267,21 @@ export class LogClient {
         continue;
       }
       if (response.ok) return response;
+      // A standby of a replicated log answers 503 not_leader naming the
+      // leader: submit there, now and from then on (a few hops at most). The
+      // receipt is checked against the log key whoever answers.
+      const leader = submitting && response.status === 503 ? response.headers.get('Urna-Leader') : null;
+      if (leader !== null && redirects < 3) {
+        const base = leaderBase(leader);
+        if (base !== null && new URL(path, base).href !== url) {
+          redirects++;
+          attempt--;
+          this.#submitBase = base;
+          url = new URL(path, base).href;
+          await response.body?.cancel();
+          continue;
+        }
+      }
       if (response.status === 503 || response.status === 429) {
         const retryAfter = response.headers.get('Retry-After');
         if (attempt >= this.#maxRetries) {
@@ -317,4 +339,17 @@ async function errorOf(response: Response, what: string): Promise<LogError> {
     response.status,
     `${what}: HTTP ${response.status} ${snippet}`,
   );
+}
+
+/** The base URL (ending in `/`) of a leader named by `Urna-Leader`, or null if it is not an http(s) URL. */
+function leaderBase(text: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
 }

@@ -100,6 +100,41 @@ describe('LogClient.submit', () => {
     expect(busy.waits).toHaveLength(3);
   });
 
+  it("follows a standby's not_leader to the leader, keeps submitting there, and stops hopping after 3", async () => {
+    const log = fakeLog();
+    const notLeader = (leader: string) =>
+      json(
+        503,
+        { error: { code: 'not_leader', message: 'standby', leader } },
+        { 'Retry-After': '1', 'Urna-Leader': leader },
+      );
+    const { c, calls, waits } = client((url, init) => {
+      if (url.startsWith('http://log.test/')) return notLeader('http://leader.test:8080');
+      const { checkpoint: _c, ...answer } = log.add(init!.body as Uint8Array);
+      return json(201, answer);
+    });
+    expect((await c.submit(entry(1))).index).toBe(0);
+    expect((await c.submit(entry(2))).index).toBe(1);
+    expect(calls).toEqual([
+      'POST http://log.test/base/add',
+      'POST http://leader.test:8080/add',
+      'POST http://leader.test:8080/add',
+    ]);
+    expect(waits).toEqual([]); // no wait for a redirect
+    // Reads stay on the log's own URL.
+    expect(c.url('checkpoint')).toBe('http://log.test/base/checkpoint');
+
+    // Standbys pointing at each other: 3 hops, then the ordinary bounded retries on 503.
+    let hop = 0;
+    const loop = client(() => notLeader(`http://s${hop++ % 2}.test`), { maxRetries: 2 });
+    await expect(loop.c.submit(entry(3))).rejects.toMatchObject({ status: 503 });
+    expect(loop.calls.length).toBe(3 + 3);
+    // A leader that is not an http(s) URL is not followed.
+    const odd = client(() => notLeader('file:///etc/passwd'), { maxRetries: 1 });
+    await expect(odd.c.submit(entry(4))).rejects.toMatchObject({ code: 'pushback', status: 503 });
+    expect(odd.calls.every((x) => x.startsWith('POST http://log.test/'))).toBe(true);
+  });
+
   it('caps the wait at maxDelayMs and backs off exponentially without Retry-After', async () => {
     const { c, waits } = client(() => new Response('', { status: 429 }), { maxRetries: 4, maxDelayMs: 300 });
     await expect(c.submit(entry(1))).rejects.toMatchObject({ code: 'pushback', status: 429 });
