@@ -8,7 +8,13 @@
 import { checkIndex } from './bytes.js';
 import { MalformedError, OutOfRangeError } from './errors.js';
 import { HASH_SIZE, nodeHash, type Hash } from './hash.js';
-import { splitStoredHashIndex, storedHashCount, type HashReader } from './merkle.js';
+import {
+  edgeIndexes,
+  splitStoredHashIndex,
+  storedHashCount,
+  storedHashIndex,
+  type HashReader,
+} from './merkle.js';
 
 /** Levels of the Merkle tree per tile: tiles are 256 hashes wide. */
 export const TILE_HEIGHT = 8;
@@ -186,8 +192,80 @@ export function tileForStoredHash(storedIndex: number, size: number): Tile {
   const r = hashLevel - level * TILE_HEIGHT;
   // The hash covers hashes [n·2^r, (n+1)·2^r) of the tile row at level 8·level.
   const index = Math.floor((n * 2 ** r) / TILE_WIDTH);
-  const width = Math.min(TILE_WIDTH, Math.floor(size / span(level)) - index * TILE_WIDTH);
-  return { level, index, width };
+  return { level, index, width: widthAtSize(level, index, size) };
+}
+
+/**
+ * The width of tile (`level`, `index`) — of entry bundle `index` for level
+ * -1 — in the tree of `size` leaves: 256 if it is full, 1 to 255 if it is
+ * that level's partial tile, 0 if it does not exist yet. Level L holds
+ * floor(size / 256^L) hashes; a bundle level holds `size` entries (C2SP
+ * tlog-tiles "Partial Tiles").
+ *
+ * Throws TypeError/RangeError on a bad level, index or size.
+ */
+export function widthAtSize(level: number, index: number, size: number): number {
+  checkTile({ level, index, width: 1 });
+  checkIndex('size', size);
+  const count = level === ENTRIES_LEVEL ? size : Math.floor(size / span(level));
+  return Math.max(0, Math.min(TILE_WIDTH, count - index * TILE_WIDTH));
+}
+
+/**
+ * The tiles that hold the right edge of a tree of `size` leaves (the hashes
+ * at `edgeIndexes(size)`, which `treeHash(size, …)` reads through a
+ * {@link TileHashReader}), at their width at `size`, top level first. They
+ * are exactly the partial tiles of `tilesForSize(size)`: the edge splits each
+ * level's partial tile into aligned power-of-two runs (one per set bit of its
+ * width), so every hash of every partial tile enters the root, and no full
+ * tile is read. Empty for size 0.
+ *
+ * Throws TypeError/RangeError on a bad size.
+ */
+export function edgeTiles(size: number): Tile[] {
+  const out: Tile[] = [];
+  for (const storedIndex of edgeIndexes(size)) {
+    const t = tileForStoredHash(storedIndex, size);
+    if (!out.some((o) => o.level === t.level && o.index === t.index)) out.push(t);
+  }
+  return out;
+}
+
+/**
+ * The tile one level up that holds the hash of the full hash tile `tile`
+ * (level L, index N) in the tree of `size` leaves, at its width at that
+ * size, and the position of that hash in it: tile (L+1, floor(N/256)),
+ * position N mod 256. A full tile's 256 hashes at level 8L are the leaves of
+ * one complete subtree whose root is the stored hash (8(L+1), N), and tile
+ * rows are the hashes at levels 8L (C2SP tlog-tiles "Merkle Tree"; Go
+ * tlog's stored-hash layout, see {@link tileForStoredHash}).
+ *
+ * Throws RangeError if `tile` is an entry bundle or not full; OutOfRangeError
+ * if it is not in the tree of `size`; TypeError/RangeError on a bad tile or size.
+ */
+export function parentTile(tile: Tile, size: number): { tile: Tile; position: number } {
+  checkTile(tile);
+  if (tile.level === ENTRIES_LEVEL || tile.width !== TILE_WIDTH) {
+    throw new RangeError(`parentTile: ${tilePath(tile)} is not a full hash tile`);
+  }
+  const parent = tileForStoredHash(storedHashIndex(TILE_HEIGHT * (tile.level + 1), tile.index), size);
+  return { tile: parent, position: tile.index % TILE_WIDTH };
+}
+
+/**
+ * The Merkle Tree Hash (RFC 9162 §2.1.1) of the 256 hashes of a full hash
+ * tile: the root of the subtree the tile spans, which is the hash at its
+ * position in its {@link parentTile} (Go tlog's tileHash over a whole tile).
+ *
+ * Throws TypeError if `data` is not a Uint8Array; MalformedError unless it
+ * is exactly 256 × 32 bytes.
+ */
+export function tileRoot(data: Uint8Array): Hash {
+  if (!(data instanceof Uint8Array)) throw new TypeError('data: expected a Uint8Array');
+  if (data.length !== TILE_WIDTH * HASH_SIZE) {
+    throw new MalformedError(`full tile: ${data.length} bytes, expected ${TILE_WIDTH * HASH_SIZE}`);
+  }
+  return hashRow(data, 0, TILE_WIDTH);
 }
 
 /** MTH of a power-of-two run of hashes in tile data (Go tlog's tileHash). */
@@ -246,6 +324,9 @@ export type ReadTiles = (tiles: Tile[]) => Uint8Array[];
  * It does not authenticate the tiles against a root (Go's TileHashReader
  * does, given a signed tree): use it over trusted storage, or verify what it
  * yields — a proof built from it verified against a signed root is authentic.
+ * The pieces to authenticate tiles themselves: {@link edgeTiles} (checked by
+ * recomputing the root from them), {@link parentTile} and {@link tileRoot}
+ * (a full tile against its parent).
  */
 export class TileHashReader implements HashReader {
   readonly #size: number;

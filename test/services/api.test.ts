@@ -8,6 +8,7 @@ import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
 import { parseEntryBundle, tilePath, tilesForSize, TileHashReader, type Tile } from '../../ledger/tile.js';
 import { buildApp } from '../../services/api/app.js';
+import type { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, waitForPool, type TestLog } from '../helpers/log.js';
 
 let app: FastifyInstance | null = null;
@@ -228,6 +229,48 @@ describe('operations', () => {
     expect(metrics).toMatch(/^urna_entries_sequenced_total 5$/m);
     expect(metrics).toMatch(/^urna_batch_size_count 1$/m);
     expect(metrics).toMatch(/^urna_pool_depth 0$/m);
+  });
+});
+
+describe('corrupt storage', () => {
+  it('refuses to serve a tile, bundle, record or proof it cannot prove against the signed head', async () => {
+    const { log, app } = await setup(600);
+    const size = log.sequencer.head.size;
+    const store = log.store as MemoryStore;
+    const good = (await app.inject('/tile/0/000')).rawPayload;
+    expect((await app.inject('/tile/0/001')).statusCode).toBe(200);
+    // A fresh node over the same store (cold cache), after one byte of tile 0/000 flipped "on disk".
+    const bad = Uint8Array.from(good);
+    bad[40]! ^= 1;
+    store.corruptTile({ level: 0, index: 0 }, bad);
+    const cold = await openTestLog({ store, signerKey: log.signerKey });
+    const fresh = await buildApp({ node: cold.sequencer, store, metrics: cold.metrics });
+    try {
+      for (const url of [
+        '/tile/0/000',
+        '/tile/entries/000',
+        '/records/1',
+        '/proof/inclusion?index=1&size=' + size,
+      ]) {
+        const res = await fresh.inject(url);
+        expect(res.statusCode, url).toBe(500);
+        expect(res.json().error.code, url).toBe('storage_corrupt');
+      }
+      // What does not depend on the corrupt tile is still served, and verifies.
+      expect((await fresh.inject('/tile/0/001')).statusCode).toBe(200);
+      expect((await fresh.inject('/checkpoint')).statusCode).toBe(200);
+      const proof = (await fresh.inject(`/proof/inclusion?index=300&size=${size}`)).json();
+      verifyInclusion(
+        leafHash(entries(600)[300]!),
+        300,
+        size,
+        log.sequencer.head.root,
+        proof.proof.map(fromBase64),
+      );
+    } finally {
+      await fresh.close();
+      await cold.sequencer.stop();
+    }
   });
 });
 

@@ -42,7 +42,7 @@ export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { node
       throw new HttpError(404, 'not_found', `index ${index} is beyond the tree size ${size}`);
     const bundle = Math.floor(index / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
-    const [data] = await node.tiles.fetch([{ level: -1, index: bundle, width }]);
+    const [data] = await node.tiles.fetchVerified([{ level: -1, index: bundle, width }], node.head);
     const entry = parseEntryBundle(data!)[index % TILE_WIDTH]!;
     const tracker = toHex(leafHash(entry));
     try {

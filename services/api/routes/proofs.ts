@@ -45,10 +45,11 @@ export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, s
     if (size > current)
       throw new HttpError(400, 'out_of_range', `size ${size} is beyond the tree size ${current}`);
     if (index >= size) throw new HttpError(400, 'out_of_range', `index ${index} is not below size ${size}`);
-    const { proof, root } = await node.tiles.withHashes(current, (r) => ({
-      proof: proveInclusion(index, size, r),
-      root: treeHash(size, r),
-    }));
+    const { proof, root } = await node.tiles.withHashes(
+      current,
+      (r) => ({ proof: proveInclusion(index, size, r), root: treeHash(size, r) }),
+      node.head,
+    );
     return { index, size, root: toBase64(root), proof: proof.map(toBase64) };
   });
 
@@ -59,7 +60,7 @@ export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, s
     if (to > current)
       throw new HttpError(400, 'out_of_range', `size ${to} is beyond the tree size ${current}`);
     if (from < 1 || from > to) throw new HttpError(400, 'out_of_range', 'need 1 <= from <= to');
-    const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r));
+    const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r), node.head);
     return { from, to, proof: proof.map(toBase64) };
   });
 };

@@ -6,17 +6,9 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MalformedError } from '../../../ledger/errors.js';
-import {
-  formatEntryBundle,
-  parseEntryBundle,
-  parseTilePath,
-  TILE_HEIGHT,
-  TILE_WIDTH,
-  type Tile,
-} from '../../../ledger/tile.js';
+import { parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
 import type { AppOptions } from '../app.js';
 import { HttpError } from '../errors.js';
-import { StorageCorruptError } from '../../sequencer/tile-reader.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -47,19 +39,11 @@ export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) 
     if (tile.index * TILE_WIDTH + tile.width > available) {
       throw new HttpError(404, 'not_found', 'tile not in the tree (yet)');
     }
-    const [data] = await node.tiles.fetch([tile]);
-    const body = tile.level < 0 ? firstEntries(data!, tile.width) : data!;
+    // Authenticated against the signed head: corrupt storage is refused (500 storage_corrupt), never served.
+    const [body] = await node.tiles.fetchVerified([tile], node.head);
     return reply
       .header('Content-Type', 'application/octet-stream')
       .header('Cache-Control', IMMUTABLE)
       .send(body);
   });
 };
-
-/** The first `width` entries of a stored bundle (a wider bundle's prefix), re-encoded. */
-function firstEntries(bundle: Uint8Array, width: number): Uint8Array {
-  const entries = parseEntryBundle(bundle);
-  if (entries.length < width)
-    throw new StorageCorruptError(`stored bundle holds ${entries.length} < ${width} entries`);
-  return entries.length === width ? bundle : formatEntryBundle(entries.slice(0, width));
-}
