@@ -24,7 +24,8 @@ export function startServer(args: string[], env: Record<string, string> = {}): P
 
 /**
  * Runs `node ...nodeArgs` and waits until it prints `listening on URL` (and
- * `urna: log VKEY`), as `urna serve` does.
+ * `urna: log VKEY`, or `urna: mirror of VKEY`), as `urna serve` and `urna
+ * mirror` do.
  */
 export async function startListening(
   nodeArgs: string[],
@@ -40,7 +41,7 @@ export async function startListening(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const url = /listening on (\S+)/.exec(out)?.[1];
-      const key = /urna: log (\S+)/.exec(out)?.[1];
+      const key = /urna: (?:log|mirror of) (\S+)/.exec(out)?.[1];
       if (url && key) resolve({ url, verifierKey: key });
     };
     proc.stdout!.on('data', onData);
