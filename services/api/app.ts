@@ -9,6 +9,7 @@ import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import type { LogStore } from '../storage/store.js';
 import { HttpError, sendError } from './errors.js';
 import type { LogNode } from './log-node.js';
+import { StorageCorruptError } from '../sequencer/tile-reader.js';
 import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -41,7 +42,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_ENTRY_SIZE, return503OnClosing: true });
 
   acceptRawBodies(app);
-  app.setErrorHandler((e, request, reply) => sendError(e, request, reply));
+  app.setErrorHandler((e, request, reply) => {
+    if (e instanceof StorageCorruptError) opts.node.storageCorrupt?.(e);
+    return sendError(e, request, reply);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendError(new HttpError(404, 'not_found', `no route ${request.method} ${request.url}`), request, reply),
   );

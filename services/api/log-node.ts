@@ -47,6 +47,12 @@ export interface LogNode {
   /** A receipt for the entry at `index` (below `head.size`) at `head`, verified before it is returned. */
   receiptFor(index: number, leafHash: Hash): Promise<SubmitResult>;
   status(): NodeStatus;
+  /**
+   * Told when serving a read met corrupt storage (StorageCorruptError): the
+   * node reports itself not ok from then on (so it is taken out of
+   * rotation, and a standby does not take over with it).
+   */
+  storageCorrupt?(error: Error): void;
 }
 
 /** 503: this node does not sequence; submit to the leader (`leader`, when known). */

@@ -117,6 +117,11 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     process.stderr.write(`urna ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
+    if ((e as { code?: string }).code === 'storage_corrupt')
+      process.stderr.write(
+        `urna ${name}: the data dir is corrupt; a node of a replicated log (--nats) rebuilds it ` +
+          'from the journal when started on an empty data dir (move the old one aside)\n',
+      );
     return 1;
   }
 }

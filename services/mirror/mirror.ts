@@ -32,7 +32,7 @@ import type { Registry } from '../metrics.js';
 import type { Admission } from '../sequencer/admission.js';
 import { applyJournalBatch, committedJournalSeq, errorText, loadAppender } from '../sequencer/materialize.js';
 import { receiptsAt, type PublishedHead, type SubmitResult } from '../sequencer/receipts.js';
-import { StorageCorruptError, type TileCache } from '../sequencer/tile-reader.js';
+import type { TileCache } from '../sequencer/tile-reader.js';
 import type { LogStore } from '../storage/store.js';
 
 /** Reads the journal from `fromSeq` on, live, until `signal` aborts (Journal.follow). */
@@ -81,6 +81,8 @@ export class Mirror implements LogNode {
   private running: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private failure: Error | null = null;
+  /** Corrupt storage met while serving a read (see storageCorrupt). */
+  private corruption: Error | null = null;
   /** Journal time (ms since the epoch) of the last applied batch, and when it was applied. */
   private lastStoredAt = 0;
   private lastAppliedAt = 0;
@@ -207,12 +209,18 @@ export class Mirror implements LogNode {
     return r!;
   }
 
+  /** LogNode: a read met corrupt storage; report not ok (keep following: what is new may still be good). */
+  storageCorrupt(error: Error): void {
+    this.corruption ??= error;
+  }
+
   status(): NodeStatus {
     const leader = this.leader();
+    const problem = this.failure ?? this.corruption;
     return {
       role: this.role,
-      ok: this.failure === null,
-      ...(this.failure ? { error: this.failure.message } : {}),
+      ok: problem === null,
+      ...(problem ? { error: problem.message } : {}),
       ...(leader ? { leader } : {}),
       journal: {
         sequence: this.journalSeq,
@@ -307,14 +315,21 @@ export class Mirror implements LogNode {
           `the journal's entries give ${toHex(this.appender.root())}: the log signed a tree the journal does not hold\n${note}`,
       );
     const from = served.checkpoint === '' ? 0 : served.size;
-    const proven = await this.tiles.withHashes(applied, (r) => ({
-      root: treeHash(size, r),
-      proof: from > 0 && from < size ? proveConsistency(from, size, r) : [],
-    }));
+    // Computed from tiles authenticated against the applied tree, whose root
+    // matched the journal batch by batch: a corrupt tile throws
+    // StorageCorruptError here, so a mismatch below is the checkpoint's.
+    const proven = await this.tiles.withHashes(
+      applied,
+      (r) => ({
+        root: treeHash(size, r),
+        proof: from > 0 && from < size ? proveConsistency(from, size, r) : [],
+      }),
+      { size: applied, root: this.appender.root() },
+    );
     if (!equalBytes(proven.root, root))
-      throw new StorageCorruptError(
-        `the stored tiles give root ${toHex(proven.root)} at size ${size}, the signed checkpoint ${toHex(root)}: ` +
-          'stored tiles are corrupt (or the journal and the checkpoint disagree); refusing to serve it',
+      throw new InconsistentError(
+        `the signed checkpoint at size ${size} has root ${toHex(root)}, the journal's entries give ` +
+          `${toHex(proven.root)}: the log signed a tree the journal does not hold\n${note}`,
       );
     if (from > 0 && from < size) {
       try {

@@ -136,6 +136,10 @@ export class ReplicatedNode implements LogNode {
     return this.current.status();
   }
 
+  storageCorrupt(error: Error): void {
+    if (this.current instanceof Mirror) this.current.storageCorrupt(error);
+  }
+
   /** Whether this node leads now. */
   get leading(): boolean {
     return this.current instanceof Sequencer && this.current.fatal === null;
@@ -168,7 +172,8 @@ export class ReplicatedNode implements LogNode {
     for (;;) {
       // Standby: follow the journal and contend for the lease.
       while (!this.closed) {
-        if (standby.fatal === null) {
+        // A standby that cannot prove its own storage must not take over with it.
+        if (standby.status().ok) {
           try {
             if (await lease.tryAcquire()) break;
             this.leaderUrl = (await lease.holder())?.url ?? null;

@@ -33,11 +33,13 @@ export async function loadAppender(store: LogStore, cache: TileCache): Promise<T
   try {
     appender = new TreeAppender({ size, edge: head.edge, tiles: partial });
   } catch (e) {
-    throw new StorageCorruptError(`stored tree head and partial tiles disagree: ${errorText(e)}`);
+    throw new StorageCorruptError(
+      `stored data is corrupt: the tree head and the partial tiles disagree (${errorText(e)})`,
+    );
   }
   const fromTiles = await cache.withHashes(size, (r) => treeHash(size, r));
   if (!equalBytes(appender.root(), head.root) || !equalBytes(fromTiles, head.root)) {
-    throw new StorageCorruptError('stored tiles do not hash to the committed tree head');
+    throw new StorageCorruptError('stored data is corrupt: the tiles do not hash to the committed tree head');
   }
   const bundle = partial.get(-1);
   if (bundle) {

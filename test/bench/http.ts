@@ -16,7 +16,7 @@ import type { Report } from './report.js';
 
 const TRIVIAL = fileURLToPath(new URL('./trivial-server.ts', import.meta.url));
 
-interface LoadResult {
+export interface LoadResult {
   rps: number;
   ok: number;
   errors: number;
@@ -25,7 +25,7 @@ interface LoadResult {
 }
 
 /** Loads POST /add with unique entries; `rate` caps requests/s overall (open-ish loop). */
-async function loadPosts(
+export async function loadPosts(
   url: string,
   seconds: number,
   connections: number,

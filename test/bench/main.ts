@@ -5,6 +5,7 @@
 import { benchBallots } from './election.js';
 import { benchHttp } from './http.js';
 import { benchLedger } from './ledger.js';
+import { benchReplication } from './replication.js';
 import type { Report } from './report.js';
 
 /** A benchmark: reports any number of result lines through `report`. */
@@ -15,6 +16,7 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
   ['ledger', benchLedger],
   ['http', (report) => benchHttp(report, { seconds })],
   ['ballots', (report) => benchBallots(report, { seconds })],
+  ['replication', (report) => benchReplication(report, { seconds })],
 ];
 const wanted = process.argv.slice(2);
 

@@ -93,7 +93,12 @@ describe('journal on one nats-server', () => {
     expect(await journal.lastSequence()).toBe(3);
 
     const all = await collect(journal.readUntilEnd());
-    expect(all).toEqual(batches.map((batch, i) => ({ seq: i + 1, batch })));
+    expect(all).toEqual(batches.map((batch, i) => ({ seq: i + 1, batch, storedAt: all[i]!.storedAt })));
+    // Stored-at is the stream leader's clock: in order and recent.
+    for (const [i, r] of all.entries()) {
+      expect(Math.abs(Date.now() - r.storedAt)).toBeLessThan(60_000);
+      if (i > 0) expect(r.storedAt).toBeGreaterThanOrEqual(all[i - 1]!.storedAt);
+    }
     expect(await collect(journal.readUntilEnd(2, { firstIndex: batches[0]!.size }))).toEqual(all.slice(1));
     expect(await collect(journal.readUntilEnd(4))).toEqual([]);
     expect(await journal.get(2)).toEqual(all[1]);

@@ -1,0 +1,14 @@
+/**
+ * `npm run cluster` (node --import tsx services/dev/cluster.ts): a local
+ * development cluster — see services/dev/cluster-runner.ts and
+ * `npm run cluster -- --help`.
+ */
+import { runCluster } from './cluster-runner.js';
+
+runCluster(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`npm run cluster: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
