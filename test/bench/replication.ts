@@ -27,7 +27,6 @@
  *
  * Every wait is bounded; every process is killed in `finally` (and at exit).
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +35,7 @@ import { generateSignerKey } from '../../ledger/note.js';
 import { subjects } from '../../services/journal/subjects.js';
 import { tempDir } from '../helpers/log.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from '../helpers/nats.js';
-import { startListening, startServer, URNA_BIN, type ServerProcess } from '../helpers/process.js';
+import { startListening, startMirror, startServer, type ServerProcess } from '../helpers/process.js';
 import { loadPosts, type LoadResult } from './http.js';
 import { levelSyncedBatchRate } from './limits.js';
 import type { Report } from './report.js';
@@ -74,52 +73,6 @@ function track(p: ServerProcess): ServerProcess {
 /** kill -9 every tracked process that is still running, and wait for them. */
 async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill()));
-}
-
-/**
- * Starts `urna mirror` on a free loopback port and waits (at most 60 s)
- * until it prints `listening on URL`. (startListening wants `urna: log`,
- * which a mirror does not print.)
- */
-async function startMirror(args: string[]): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const p: ServerProcess = {
-    url: '',
-    verifierKey: '',
-    proc,
-    exited,
-    output: () => out,
-    async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-  track(p);
-  try {
-    p.url = await new Promise<string>((resolve, reject) => {
-      proc.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const url = /listening on (\S+)/.exec(out)?.[1];
-        if (url) resolve(url);
-      });
-      proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      void exited.then((code) => reject(new Error(`urna mirror exited (${code}) before listening:\n${out}`)));
-      setTimeout(() => reject(new Error(`urna mirror did not start in 60 s:\n${out}`)), 60_000).unref();
-    });
-  } catch (e) {
-    await p.kill();
-    throw e;
-  }
-  p.verifierKey = /urna: mirror of (\S+)/.exec(out)?.[1] ?? '';
-  return p;
 }
 
 /** One sequencer of a replicated log: its fixed arguments, and the running process (null while dead). */
@@ -573,18 +526,20 @@ export async function benchReplication(report: Report, opts: { seconds?: number 
     const mirrors: ServerProcess[] = [];
     for (const name of ['mirror1', 'mirror2'])
       mirrors.push(
-        await startMirror([
-          '--nats',
-          natsUrls,
-          '--nats-replicas',
-          '3',
-          '--log-key',
-          verifierKey,
-          '--data',
-          join(dir, `data-${name}`),
-          '--rules',
-          'none',
-        ]),
+        track(
+          await startMirror([
+            '--nats',
+            natsUrls,
+            '--nats-replicas',
+            '3',
+            '--log-key',
+            verifierKey,
+            '--data',
+            join(dir, `data-${name}`),
+            '--rules',
+            'none',
+          ]),
+        ),
       );
     const [leader] = await findLeader(seqs);
     await loadPosts(leader.proc.url, 2, connections);

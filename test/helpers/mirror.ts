@@ -7,7 +7,6 @@
  *    stopped node's LevelDB tile overwritten in place, as disk corruption
  *    would.
  */
-import { spawn } from 'node:child_process';
 import { ClassicLevel } from 'classic-level';
 import { encodedBatchBytes, type JournalRecord } from '../../services/journal/journal.js';
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
@@ -15,7 +14,6 @@ import type { ReplicatedBatch, Replicator } from '../../services/sequencer/repli
 import { tileKey } from '../../services/storage/store.js';
 import { parseReceipt } from '../../ledger/receipt.js';
 import type { Tile } from '../../ledger/tile.js';
-import { URNA_BIN, type ServerProcess } from './process.js';
 
 /**
  * A journal in memory with the expected-last-sequence fence of the real
@@ -139,76 +137,6 @@ export async function waitUntil(
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
-  }
-}
-
-/** A started `urna mirror`: the process handle of test/helpers/process.ts (verifierKey: the log's key). */
-export type MirrorProcess = ServerProcess;
-
-/** Why `startMirror` failed: the process exited before it listened (its exit code and output). */
-export class MirrorStartError extends Error {
-  constructor(
-    readonly code: number | null,
-    readonly out: string,
-  ) {
-    super(`urna mirror exited (${code}) before listening:\n${out}`);
-  }
-}
-
-/**
- * Starts `urna mirror ...args --listen 127.0.0.1:0` and waits (at most
- * `timeoutMs`) until it prints `listening on URL`. Rejects with
- * MirrorStartError if it exits first. (test/helpers/process.ts startListening
- * waits for `urna: log VKEY`, which `urna mirror` does not print: it prints
- * `urna: mirror of VKEY`.)
- */
-export async function startMirror(
-  args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<MirrorProcess> {
-  const proc = spawn(process.execPath, [URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], {
-    env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  let timer: NodeJS.Timeout | undefined;
-  const ready = new Promise<{ url: string; verifierKey: string }>((resolve, reject) => {
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const url = /listening on (\S+)/.exec(out)?.[1];
-      const key = /urna: mirror of (\S+)/.exec(out)?.[1];
-      if (url && key) resolve({ url, verifierKey: key });
-    });
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    void exited.then((code) => reject(new MirrorStartError(code, out)));
-    timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`urna mirror did not listen in ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-  });
-  try {
-    const { url, verifierKey } = await ready;
-    return {
-      url,
-      verifierKey,
-      proc,
-      exited,
-      output: () => out,
-      async kill() {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-        await exited;
-      },
-      async stop() {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(t);
-      },
-    };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

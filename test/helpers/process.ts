@@ -12,9 +12,24 @@ export interface ServerProcess {
   output(): string;
   /** kill -9, and wait for the exit. */
   kill(): Promise<void>;
-  /** SIGTERM, and wait for the exit. */
+  /** SIGTERM, and wait for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
   exited: Promise<number | null>;
+}
+
+/** The process exited before it listened: its exit code and output. */
+export class StartError extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly out: string,
+  ) {
+    super(`process exited (${code}) before listening:\n${out}`);
+  }
+}
+
+/** Starts `urna mirror` on a free loopback port and waits until it listens (StartError if it exits first). */
+export function startMirror(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  return startListening([URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], env);
 }
 
 /** Starts `urna serve` on a free loopback port and waits until it listens. */
@@ -46,7 +61,7 @@ export async function startListening(
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    void exited.then((code) => reject(new Error(`process exited (${code}) before listening:\n${out}`)));
+    void exited.then((code) => reject(new StartError(code, out)));
     setTimeout(() => reject(new Error(`process did not start in 60 s:\n${out}`)), 60_000).unref();
   });
   const { url, verifierKey } = await ready;
@@ -62,7 +77,9 @@ export async function startListening(
     },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(t);
     },
   };
 }

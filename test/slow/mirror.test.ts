@@ -29,16 +29,9 @@ import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
 import { tilePath, TILE_WIDTH, type Tile } from '../../ledger/tile.js';
 import { checkLog, checkpointOf, post, type Receipted } from '../helpers/audit.js';
 import { tempDir } from '../helpers/log.js';
-import {
-  flipTileByte,
-  MirrorStartError,
-  startMirror,
-  steadyLoad,
-  waitUntil,
-  type MirrorProcess,
-} from '../helpers/mirror.js';
+import { flipTileByte, steadyLoad, waitUntil } from '../helpers/mirror.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats.js';
-import { startServer, type ServerProcess } from '../helpers/process.js';
+import { startMirror, StartError, startServer, type ServerProcess } from '../helpers/process.js';
 
 const ORIGIN = 'mirror-slow.example/log';
 /** Load before the mirror is killed (lag measured): at least `min` ms, then until STEADY_ENTRIES receipts or `max` ms. */
@@ -55,7 +48,7 @@ let cleanup: () => Promise<void>;
 let verifier: NoteVerifier;
 let vkeyFile: string;
 let leader: ServerProcess;
-let mirror: MirrorProcess | null = null;
+let mirror: ServerProcess | null = null;
 let mirrorData: string;
 const receipted: Receipted[] = [];
 const seen = new Set<string>();
@@ -320,7 +313,7 @@ describe('urna mirror', () => {
     /** Restarts the mirror over the corrupt store: it must not serve `note`. */
     const refuses = async (what: string) => {
       const started = await startMirror(mirrorArgs()).catch((e: unknown) => e);
-      if (started instanceof MirrorStartError) {
+      if (started instanceof StartError) {
         expect(started.code, started.out).not.toBe(0);
         expect(started.out).toMatch(/corrupt|stored tiles|partial tiles disagree/i);
         const message = started.out.trim().split('\n').at(-1);
@@ -328,7 +321,7 @@ describe('urna mirror', () => {
         return;
       }
       if (!(started && typeof started === 'object' && 'url' in started)) throw started;
-      mirror = started as MirrorProcess;
+      mirror = started as ServerProcess;
       const cp = await get(`${mirror.url}/checkpoint`);
       const health = await get(`${mirror.url}/healthz`);
       const body = await health.text();
@@ -370,11 +363,11 @@ describe('urna mirror', () => {
     await flipTileByte(join(mirrorData, 'db'), tile, 5 * 32 + 1);
     const report: string[] = [];
     const started = await startMirror(mirrorArgs()).catch((e: unknown) => e);
-    if (started instanceof MirrorStartError) {
+    if (started instanceof StartError) {
       report.push(`refused to start (exit ${started.code}): ${started.out.trim().split('\n').at(-1)}`);
     } else {
       if (!(started && typeof started === 'object' && 'url' in started)) throw started;
-      mirror = started as MirrorProcess;
+      mirror = started as ServerProcess;
       const health = await get(`${mirror.url}/healthz`);
       const cp = await get(`${mirror.url}/checkpoint`);
       report.push(`started: /healthz ${health.status}, /checkpoint ${cp.status}`);
