@@ -108,6 +108,13 @@ async function authorityKeys(
   return [toBase64(parseSignerKey(skey).publicKey)];
 }
 
+/**
+ * NATS connection settings of every node: reconnect for ever (a node outlives
+ * an outage of the whole NATS cluster: a leader steps down when its appends
+ * go unanswered, and everyone resumes when NATS is back), every 500 ms.
+ */
+const NATS_OPTIONS = { maxReconnectAttempts: -1, reconnectTimeWait: 500 } as const;
+
 /** A running node: its URL, the log's verifier key, and how to stop it. */
 export interface RunningNode {
   url: string;
@@ -198,7 +205,11 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
     };
   }
   const replicas = config.natsReplicas ?? 1;
-  const nc = await connect({ servers: config.nats.split(','), name: `urna serve ${signer.name}` });
+  const nc = await connect({
+    ...NATS_OPTIONS,
+    servers: config.nats.split(','),
+    name: `urna serve ${signer.name}`,
+  });
   const journal = await Journal.open(nc, signer.name, { replicas });
   if (created && (await journal.lastSequence()) > 0) {
     // The journal holds this origin's log, signed by a key this data dir
@@ -288,7 +299,11 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
   let nc: NatsConnection | null = null;
   let journal: Journal | null = null;
   try {
-    nc = await connect({ servers: config.nats.split(','), name: `urna mirror ${verifier.name}` });
+    nc = await connect({
+      ...NATS_OPTIONS,
+      servers: config.nats.split(','),
+      name: `urna mirror ${verifier.name}`,
+    });
     const j = await Journal.open(nc, verifier.name, { replicas });
     journal = j;
     const feed = await CheckpointFeed.open(nc, verifier.name, { replicas });

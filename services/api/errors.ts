@@ -75,7 +75,9 @@ export function sendError(e: unknown, request: FastifyRequest, reply: FastifyRep
     return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
   }
   const status = statusFor(mapped);
-  if (status >= 500) request.log.error({ err: mapped }, mapped.message);
+  // 503 is the log working as designed (pushback, a standby pointing to the leader): no stack trace.
+  if (status === 503) request.log.warn({ code: mapped.code }, mapped.message);
+  else if (status >= 500) request.log.error({ err: mapped }, mapped.message);
   if (mapped instanceof PushbackError) reply.header('Retry-After', String(mapped.retryAfterSeconds));
   if (mapped instanceof NotLeaderError) {
     reply.header('Retry-After', String(mapped.retryAfterSeconds));

@@ -41,8 +41,8 @@ export async function loadAppender(store: LogStore, cache: TileCache): Promise<T
   if (!equalBytes(appender.root(), head.root) || !equalBytes(fromTiles, head.root)) {
     throw new StorageCorruptError('stored data is corrupt: the tiles do not hash to the committed tree head');
   }
-  const bundle = partial.get(-1);
-  if (bundle) {
+  const bundle = partial.get(-1)!;
+  if (bundle.length > 0) {
     const level0 = partial.get(0)!;
     parseEntryBundle(bundle, size % TILE_WIDTH).forEach((entry, i) => {
       if (!equalBytes(computeLeafHash(entry), level0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))) {
@@ -55,11 +55,17 @@ export async function loadAppender(store: LogStore, cache: TileCache): Promise<T
   return appender;
 }
 
-/** Reads the partial (rightmost) tile of every level and the partial entry bundle at `size`. */
+/**
+ * Reads the partial (rightmost) tile of every level and the partial entry
+ * bundle at `size`, as `appenderStateFrom` takes them: the bundle is always
+ * present (the log records entries), empty when `size` is a multiple of 256.
+ */
 async function readPartialTiles(cache: TileCache, size: number): Promise<Map<number, Uint8Array>> {
   const partial = [...entryBundlesForSize(size), ...tilesForSize(size)].filter((t) => t.width < TILE_WIDTH);
   const data = await cache.fetch(partial);
-  return new Map(partial.map((t, i) => [t.level, data[i]!]));
+  const tiles = new Map(partial.map((t, i) => [t.level, data[i]!]));
+  if (!tiles.has(-1)) tiles.set(-1, new Uint8Array(0));
+  return tiles;
 }
 
 /** The extra key/value recording the journal sequence of a batch and the tree size after it. */

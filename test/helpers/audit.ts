@@ -112,3 +112,148 @@ export async function checkLog(server: ServerProcess, receipted: Receipted[], se
   }
   return { note, checkpoint: now };
 }
+
+/** One answer to a submission made by `loadFollowingLeader` (status 0: no answer, a connection error or timeout). */
+export interface LoadAnswer {
+  /** The sequencer asked. */
+  url: string;
+  status: number;
+  /** The error code of a refusal (`not_leader`, `unavailable`, `pushback`, ...). */
+  code?: string;
+  /** The leader named by a `not_leader` refusal (body `error.leader`). */
+  leader?: string;
+  /** The `Urna-Leader` header of a refusal. */
+  leaderHeader?: string;
+  /** performance.now() when the request was sent. */
+  sentAt: number;
+  /** performance.now() when the answer (or the error) came. */
+  at: number;
+}
+
+export interface FollowingLoad {
+  /** Entries submitted so far (first attempts, not retries). */
+  readonly submitted: number;
+  /** Stops the clients and waits for their requests in flight (each bounded by the request timeout). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Submits distinct opaque entries with `clients` clients (default 16) to
+ * the sequencers of one replicated log until stopped, following the
+ * leader the way a well-behaved client does: each client posts to the
+ * sequencer it believes leads (at first, client c to `sequencers()[c %
+ * n]`); on 503 `not_leader` naming a leader it switches to that URL; on
+ * a connection error, a timeout or a 503 without a leader it waits a short
+ * random backoff and tries another sequencer; on 503 `pushback` it backs
+ * off and retries the same one. An entry without an answer (connection
+ * error, 503) is resubmitted as is, so an entry the dead leader sequenced
+ * but never answered comes back as a duplicate (200) with its index. Other
+ * answers (4xx, 500) move on to the next entry; `onAnswer` sees them all.
+ *
+ * `sequencers()` is read at every switch, so the list may change while the
+ * load runs (a restarted node listens on a new port). Every receipt (201 or
+ * 200) goes to `got`, its checkpoint to `seen`.
+ */
+export function loadFollowingLeader(opts: {
+  sequencers: () => string[];
+  tag: string;
+  got: Receipted[];
+  seen: Set<string>;
+  onAnswer?: (answer: LoadAnswer) => void;
+  clients?: number;
+  /** Bound on one request (default 30 s). */
+  requestTimeoutMs?: number;
+}): FollowingLoad {
+  const { tag, got, seen } = opts;
+  const timeoutMs = opts.requestTimeoutMs ?? 30_000;
+  let stopped = false;
+  let submitted = 0;
+  const wake = new Set<() => void>();
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        wake.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      wake.add(done);
+    });
+  const another = (not: string): string => {
+    const urls = opts.sequencers();
+    const others = urls.filter((u) => u !== not);
+    const pick = others.length ? others : urls;
+    return pick[Math.floor(Math.random() * pick.length)] ?? not;
+  };
+  const client = async (c: number) => {
+    const initial = opts.sequencers();
+    let target = initial[c % initial.length]!;
+    let n = 0;
+    let entry = utf8(`${tag} client ${c} entry ${n++}`);
+    submitted++;
+    const next = () => {
+      entry = utf8(`${tag} client ${c} entry ${n++}`);
+      submitted++;
+    };
+    while (!stopped) {
+      let res: Response;
+      let body: {
+        index?: number;
+        leafHash?: string;
+        receipt?: string;
+        error?: { code?: string; leader?: string };
+      };
+      const sentAt = performance.now();
+      try {
+        res = await fetch(`${target}/add`, {
+          method: 'POST',
+          body: Buffer.from(entry),
+          headers: { 'content-type': 'application/octet-stream' },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        body = (await res.json()) as typeof body;
+      } catch {
+        opts.onAnswer?.({ url: target, status: 0, sentAt, at: performance.now() });
+        await pause(50 + Math.random() * 100);
+        target = another(target);
+        continue;
+      }
+      const answer: LoadAnswer = { url: target, status: res.status, sentAt, at: performance.now() };
+      if (body.error?.code !== undefined) answer.code = body.error.code;
+      if (body.error?.leader !== undefined) answer.leader = body.error.leader;
+      const header = res.headers.get('urna-leader');
+      if (header !== null) answer.leaderHeader = header;
+      opts.onAnswer?.(answer);
+      if (res.status === 201 || res.status === 200) {
+        got.push({ leafHash: body.leafHash!, index: body.index! });
+        seen.add(parseReceipt(body.receipt!).checkpoint);
+        next();
+      } else if (res.status === 503 && answer.code === 'pushback') {
+        await pause(50 + Math.random() * 100);
+      } else if (
+        res.status === 503 &&
+        answer.code === 'not_leader' &&
+        answer.leader &&
+        answer.leader !== target
+      ) {
+        target = answer.leader;
+      } else if (res.status === 503) {
+        await pause(50 + Math.random() * 100);
+        target = another(target);
+      } else {
+        next(); // refused for good: not retried (the test looks at onAnswer)
+      }
+    }
+  };
+  const running = Promise.all(Array.from({ length: opts.clients ?? 16 }, (_, c) => client(c)));
+  return {
+    get submitted() {
+      return submitted;
+    },
+    async stop() {
+      stopped = true;
+      for (const w of [...wake]) w();
+      await running;
+    },
+  };
+}

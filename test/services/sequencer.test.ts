@@ -121,6 +121,23 @@ describe('Sequencer', () => {
     expect(reopened.sequencer.head.size).toBe(800);
   });
 
+  it('reopens at sizes that fill a tile exactly (no partial bundle) and goes on appending', async () => {
+    for (const sizes of [[256], [200, 56], [256, 256, 65536 - 512]]) {
+      const store = new MemoryStore();
+      let log = await openTestLog({ store });
+      let total = 0;
+      for (const [k, n] of sizes.entries()) {
+        await submitAndTick(log, entries(n, `fill ${k}`));
+        total += n;
+        log = await openTestLog({ store, signerKey: log.signerKey }); // reopen at a multiple of 256
+        expect(log.sequencer.head.size).toBe(total);
+      }
+      const more = await submitAndTick(log, entries(3, 'after'));
+      for (const r of more) verifyReceipt(r.receipt, { leafHash: r.leafHash }, log.verifier);
+      expect(log.sequencer.head.size).toBe(total + 3);
+    }
+  });
+
   it('re-signs the committed head when the checkpoint write was lost', async () => {
     const store = new MemoryStore();
     const log = await openTestLog({ store });
