@@ -30,7 +30,13 @@ import { NotLeaderError, type LogNode, type NodeStatus } from '../api/log-node.j
 import type { JournalRecord } from '../journal/journal.js';
 import type { Registry } from '../metrics.js';
 import type { Admission } from '../sequencer/admission.js';
-import { applyJournalBatch, committedJournalSeq, errorText, loadAppender } from '../sequencer/materialize.js';
+import {
+  applyJournalBatch,
+  committedJournalSeq,
+  errorText,
+  loadAppender,
+  withLookahead,
+} from '../sequencer/materialize.js';
 import { receiptsAt, type PublishedHead, type SubmitResult } from '../sequencer/receipts.js';
 import type { TileCache } from '../sequencer/tile-reader.js';
 import type { LogStore } from '../storage/store.js';
@@ -249,9 +255,10 @@ export class Mirror implements LogNode {
   private async follow(signal: AbortSignal): Promise<void> {
     try {
       const from = this.journalSeq + 1;
-      for await (const record of this.opts.follow(from, { firstIndex: this.appender.size, signal })) {
+      const records = withLookahead(this.opts.follow(from, { firstIndex: this.appender.size, signal }));
+      for await (const { value: record, more } of records) {
         if (signal.aborted || this.failure) break;
-        await this.serial(() => this.apply(record));
+        await this.serial(() => this.apply(record, !more));
         if (this.failure) break;
       }
     } catch (e) {
@@ -259,11 +266,13 @@ export class Mirror implements LogNode {
     }
   }
 
-  private async apply(record: JournalRecord): Promise<void> {
+  /** Applies a batch; `durable` false while more batches are at hand (catching up: one fsync per run). */
+  private async apply(record: JournalRecord, durable: boolean): Promise<void> {
     await applyJournalBatch(
       { store: this.store, tiles: this.tiles, admission: this.admission, appender: this.appender },
       record.seq,
       record.batch,
+      { durable },
     );
     this.journalSeq = record.seq;
     this.lastStoredAt = record.storedAt;

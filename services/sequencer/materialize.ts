@@ -115,7 +115,7 @@ export interface Materialization {
  * Applies journal batch `seq` through the same steps as a sequencer's tick —
  * admission (so projections are rebuilt; the rules are deterministic, so an
  * entry the journal holds was admitted by them at this index), tree append,
- * one atomic synced commit with its journal sequence — checking the batch's
+ * one atomic commit with its journal sequence — checking the batch's
  * first index, size and root. Throws InconsistentError if the batch does not
  * continue the tree, the rules refuse an entry, or the root differs: the
  * journal and this node disagree, and nothing of the batch is committed
@@ -125,6 +125,7 @@ export async function applyJournalBatch(
   m: Materialization,
   seq: number,
   batch: ReplicatedBatch,
+  opts: { durable?: boolean } = {},
 ): Promise<void> {
   const firstIndex = m.appender.size;
   if (batch.firstIndex !== firstIndex || batch.size !== firstIndex + batch.entries.length)
@@ -163,8 +164,35 @@ export async function applyJournalBatch(
   const tiles = m.appender.takeTiles();
   const head = { size: m.appender.size, root, edge: m.appender.edge() };
   const extra = [...admission.extra(), journalSeqExtra(seq, head.size)];
-  await m.store.commit({ head, tiles, leaves, extra });
+  await m.store.commit({ head, tiles, leaves, extra, durable: opts.durable ?? true });
   m.tiles.put(tiles);
+}
+
+/**
+ * Yields each item of `source` with `more`: whether the next one was
+ * already at hand when this one was yielded (read ahead in the journal's
+ * window). Replay commits durably only when `more` is false — once per run
+ * of batches read together instead of once per batch — so a node catching
+ * up from the journal is not bound by one fsync per batch.
+ */
+export async function* withLookahead<T>(
+  source: AsyncIterable<T>,
+): AsyncGenerator<{ value: T; more: boolean }> {
+  const it = source[Symbol.asyncIterator]();
+  let current = await it.next();
+  try {
+    while (!current.done) {
+      const next = it.next();
+      const more = await Promise.race([
+        next.then((r) => !r.done), // the end is not more
+        new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
+      ]);
+      yield { value: current.value, more };
+      current = await next;
+    }
+  } finally {
+    if (!current.done) await it.return?.();
+  }
 }
 
 export function errorText(e: unknown): string {

@@ -51,6 +51,7 @@ import {
   errorText,
   journalSeqExtra,
   loadAppender,
+  withLookahead,
 } from './materialize.js';
 import { receiptsAt, type PublishedHead, type SubmitResult } from './receipts.js';
 import type { Replicator } from './replicator.js';
@@ -556,11 +557,16 @@ export class Sequencer implements LogNode {
    */
   private async catchUp(): Promise<void> {
     this.journalSeq = await committedJournalSeq(this.store, this.appender.size);
-    for await (const { seq, batch } of this.replicator!.readAfter(this.journalSeq, this.appender.size)) {
+    const batches = withLookahead(this.replicator!.readAfter(this.journalSeq, this.appender.size));
+    for await (const {
+      value: { seq, batch },
+      more,
+    } of batches) {
       await applyJournalBatch(
         { store: this.store, tiles: this.tiles, admission: this.admission, appender: this.appender },
         seq,
         batch,
+        { durable: !more }, // the last one read is durable before anything is signed
       );
       this.journalSeq = seq;
       this.m?.replayed.inc();

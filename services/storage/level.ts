@@ -53,7 +53,7 @@ export class LevelStore implements LogStore {
       ops.push({ type: 'put', key: leafKey(toHex(leafHash)), value: encodeIndex(index) });
     for (const { key, value } of batch.extra ?? []) ops.push({ type: 'put', key: EXTRA + key, value });
     ops.push({ type: 'put', key: HEAD, value: encodeHead(batch.head) });
-    await this.db.batch(ops, { sync: true });
+    await this.db.batch(ops, { sync: batch.durable !== false });
   }
 
   async readCheckpoint(): Promise<string | null> {

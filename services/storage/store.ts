@@ -34,6 +34,13 @@ export interface CommitBatch {
   leaves: Array<{ leafHash: Hash; index: number }>;
   /** Extra key/values committed in the same atomic write (projections). */
   extra?: Array<{ key: string; value: Uint8Array }>;
+  /**
+   * False: atomic but not yet durable (no fsync) — for batches replayed from
+   * the journal when more follow at once; the next durable commit makes it
+   * durable too (LevelDB's write-ahead log is sequential), and a power loss
+   * before then only loses what the journal still holds. Default true.
+   */
+  durable?: boolean;
 }
 
 export interface LogStore {
