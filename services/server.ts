@@ -135,7 +135,31 @@ async function openLocal(dataDir: string, authorities: string[], rules: 'electio
   const tiles = new TileCache(store);
   const pool = rules === 'election' ? new RecordPool() : null;
   const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
-  return { store, metrics, tiles, pool, admission };
+  const close = async () => {
+    await pool?.close();
+    await store.close();
+  };
+  return { store, metrics, tiles, admission, close };
+}
+
+/**
+ * Connects to NATS and binds to the log's journal and checkpoint feed
+ * (creating their streams if absent). Closes what it opened if a step fails.
+ */
+async function openReplication(nats: string, origin: string, replicas: 1 | 3, who: string) {
+  const nc = await connect({ ...NATS_OPTIONS, servers: nats.split(','), name: `urna ${who} ${origin}` });
+  try {
+    const journal = await Journal.open(nc, origin, { replicas });
+    const feed = await CheckpointFeed.open(nc, origin, { replicas });
+    const close = async () => {
+      await journal.close();
+      await nc.close();
+    };
+    return { nc, journal, feed, close };
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
 }
 
 /** Serves `node` over HTTP; resolves with the listen URL and a close for the server alone. */
@@ -165,11 +189,8 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
   const signer = parseSignerKey(skey);
   const verifier = parseVerifierKey(signer.verifierKey);
   const authorities = await authorityKeys(config);
-  const { store, metrics, tiles, pool, admission } = await openLocal(
-    config.dataDir,
-    authorities,
-    config.rules,
-  );
+  const local = await openLocal(config.dataDir, authorities, config.rules);
+  const { store, metrics, tiles, admission } = local;
   const crashAt = new Set(config.crashAt ?? []);
   const sequencing = {
     batchPeriodMs: config.batchPeriodMs,
@@ -199,69 +220,64 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
       async close() {
         await app.close();
         await sequencer.stop();
-        await pool?.close();
-        await store.close();
+        await local.close();
       },
     };
   }
-  const replicas = config.natsReplicas ?? 1;
-  const nc = await connect({
-    ...NATS_OPTIONS,
-    servers: config.nats.split(','),
-    name: `urna serve ${signer.name}`,
-  });
-  const journal = await Journal.open(nc, signer.name, { replicas });
-  if (created && (await journal.lastSequence()) > 0) {
-    // The journal holds this origin's log, signed by a key this data dir
-    // no longer has: rebuilding under a new key would be another log with
-    // the same name. Refuse; the log key must survive the data dir.
-    await unlink(keyFile);
-    await journal.close();
-    await nc.close();
-    await pool?.close();
-    await store.close();
-    throw new Error(
-      `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
-        'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
-    );
+  let replication: Awaited<ReturnType<typeof openReplication>> | null = null;
+  try {
+    replication = await openReplication(config.nats, signer.name, config.natsReplicas ?? 1, 'serve');
+    const { nc, journal, feed } = replication;
+    if (created && (await journal.lastSequence()) > 0) {
+      // The journal holds this origin's log, signed by a key this data dir
+      // no longer has: rebuilding under a new key would be another log with
+      // the same name. Refuse; the log key must survive the data dir.
+      await unlink(keyFile);
+      throw new Error(
+        `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
+          'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
+      );
+    }
+    const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
+      ttlMs: config.leaseMs ?? 3000,
+      replicas: config.natsReplicas ?? 1,
+    });
+    const node = await ReplicatedNode.open({
+      nc,
+      journal,
+      feed,
+      lease,
+      store,
+      tiles,
+      admission,
+      signer,
+      verifier,
+      metrics,
+      sequencer: sequencing,
+      ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
+    });
+    const { app, url } = await listen(node, store, metrics, config);
+    lease.url = config.advertise ?? url;
+    node.contend();
+    // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
+    await node.settled;
+    if (created) console.error(`urna: generated log key ${keyFile}`);
+    const opened = replication;
+    return {
+      url,
+      verifierKey: signer.verifierKey,
+      async close() {
+        await app.close();
+        await node.close();
+        await opened.close();
+        await local.close();
+      },
+    };
+  } catch (e) {
+    await replication?.close();
+    await local.close();
+    throw e;
   }
-  const feed = await CheckpointFeed.open(nc, signer.name, { replicas });
-  const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
-    ttlMs: config.leaseMs ?? 3000,
-    replicas,
-  });
-  const node = await ReplicatedNode.open({
-    nc,
-    journal,
-    feed,
-    lease,
-    store,
-    tiles,
-    admission,
-    signer,
-    verifier,
-    metrics,
-    sequencer: sequencing,
-    ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
-  });
-  const { app, url } = await listen(node, store, metrics, config);
-  lease.url = config.advertise ?? url;
-  node.contend();
-  // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
-  await node.settled;
-  if (created) console.error(`urna: generated log key ${keyFile}`);
-  return {
-    url,
-    verifierKey: signer.verifierKey,
-    async close() {
-      await app.close();
-      await node.close();
-      await pool?.close();
-      await journal.close();
-      await nc.close();
-      await store.close();
-    },
-  };
 }
 
 export interface MirrorConfig {
@@ -290,53 +306,38 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
     );
   await mkdir(config.dataDir, { recursive: true });
   const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
-  const { store, metrics, tiles, pool, admission } = await openLocal(
-    config.dataDir,
-    authorities,
-    config.rules,
-  );
-  const replicas = config.natsReplicas ?? 1;
-  let nc: NatsConnection | null = null;
-  let journal: Journal | null = null;
+  const local = await openLocal(config.dataDir, authorities, config.rules);
+  const { store, metrics, tiles, admission } = local;
+  let replication: Awaited<ReturnType<typeof openReplication>> | null = null;
   try {
-    nc = await connect({
-      ...NATS_OPTIONS,
-      servers: config.nats.split(','),
-      name: `urna mirror ${verifier.name}`,
-    });
-    const j = await Journal.open(nc, verifier.name, { replicas });
-    journal = j;
-    const feed = await CheckpointFeed.open(nc, verifier.name, { replicas });
+    replication = await openReplication(config.nats, verifier.name, config.natsReplicas ?? 1, 'mirror');
+    const { nc, journal, feed } = replication;
     const node = await Mirror.open({
       store,
       tiles,
       admission,
       verifier,
-      follow: (fromSeq, o) => j.follow(fromSeq, { ...o, pollMs: 250 }),
+      follow: (fromSeq, o) => journal.follow(fromSeq, { ...o, pollMs: 250 }),
       checkpoints: feed,
       leader: leaderHint(nc, verifier.name),
       metrics,
     });
     const { app, url } = await listen(node, store, metrics, config);
     node.start();
-    const conn = nc;
+    const opened = replication;
     return {
       url,
       verifierKey: config.logKey,
       async close() {
         await app.close();
         await node.stop();
-        await j.close();
-        await pool?.close();
-        await conn.close();
-        await store.close();
+        await opened.close();
+        await local.close();
       },
     };
   } catch (e) {
-    await journal?.close();
-    await nc?.close();
-    await pool?.close();
-    await store.close();
+    await replication?.close();
+    await local.close();
     throw e;
   }
 }

@@ -89,9 +89,6 @@ export class Mirror implements LogNode {
   private failure: Error | null = null;
   /** Corrupt storage met while serving a read (see storageCorrupt). */
   private corruption: Error | null = null;
-  /** Journal time (ms since the epoch) of the last applied batch, and when it was applied. */
-  private lastStoredAt = 0;
-  private lastAppliedAt = 0;
   private readonly m;
 
   private constructor(
@@ -236,11 +233,6 @@ export class Mirror implements LogNode {
     };
   }
 
-  /** Time of the last applied batch: journal stored-at and local applied-at, ms since the epoch. */
-  get lastApplied(): { storedAt: number; appliedAt: number } {
-    return { storedAt: this.lastStoredAt, appliedAt: this.lastAppliedAt };
-  }
-
   /** Offers a signed checkpoint (from the feed, or a test); served once proven. */
   offer(note: string): Promise<void> {
     return this.serial(() => this.accept(note));
@@ -275,10 +267,8 @@ export class Mirror implements LogNode {
       { durable },
     );
     this.journalSeq = record.seq;
-    this.lastStoredAt = record.storedAt;
-    this.lastAppliedAt = Date.now();
     this.m?.applied.inc();
-    this.m?.delay.observe(Math.max(0, this.lastAppliedAt - record.storedAt) / 1000);
+    this.m?.delay.observe(Math.max(0, Date.now() - record.storedAt) / 1000);
     if (this.ahead && this.ahead.size <= this.appender.size) await this.accept(this.ahead.note);
   }
 

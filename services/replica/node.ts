@@ -80,7 +80,7 @@ export class ReplicatedNode implements LogNode {
     const r = opts.metrics;
     this.m = {
       leader: r.gauge('urna_sequencer_leader', '1 while this sequencer holds the lease and sequences.', () =>
-        this.current instanceof Sequencer && this.current.fatal === null ? 1 : 0,
+        this.leading ? 1 : 0,
       ),
       takeovers: r.counter('urna_sequencer_takeovers_total', 'Times this sequencer became the leader.'),
       stepdowns: r.counter('urna_sequencer_stepdowns_total', 'Times this sequencer stopped leading.'),

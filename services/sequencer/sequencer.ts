@@ -618,11 +618,6 @@ export class Sequencer implements LogNode {
     return this.stopped;
   }
 
-  /** The journal state: the sequence of the last committed batch, and whether this sequencer stepped down. */
-  get journal(): { sequence: number; steppedDown: boolean } | null {
-    return this.replicator ? { sequence: this.journalSeq, steppedDown: this.steppedDown } : null;
-  }
-
   /** LogNode: a sequencer with a journal is its log's leader (until it steps down). */
   status(): NodeStatus {
     const fatal = this.stopped;

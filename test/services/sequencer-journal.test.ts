@@ -53,7 +53,7 @@ describe('sequencer with a journal', () => {
       [3, 5],
     ]);
     expect(journal.batches[1]!.root).toEqual(log.sequencer.head.root);
-    expect(log.sequencer.journal).toEqual({ sequence: 2, steppedDown: false });
+    expect(log.sequencer.status().journal).toEqual({ sequence: 2, steppedDown: false });
     expect(journal.published.at(-1)).toBe(log.sequencer.head.checkpoint);
     expect(await log.store.readExtra('j/seq')).not.toBeNull();
   });
@@ -87,7 +87,7 @@ describe('sequencer with a journal', () => {
     expect(err).toBeInstanceOf(SequencerStoppedError);
     expect((err as UrnaError).code).toBe('unavailable');
     expect((err as Error).message).toMatch(/stepped down.*journal/);
-    expect(b.sequencer.journal).toEqual({ sequence: 0, steppedDown: true });
+    expect(b.sequencer.status().journal).toEqual({ sequence: 0, steppedDown: true });
     expect(b.sequencer.fatal).not.toBeNull();
     expect((await b.store.readHead())?.size ?? 0).toBe(0);
     await expect(b.sequencer.submit(utf8('later'))).rejects.toBeInstanceOf(SequencerStoppedError);
@@ -106,7 +106,7 @@ describe('sequencer with a journal', () => {
       store: new MemoryStore(),
     });
     expect(fresh.sequencer.head.checkpoint).toBe(a.sequencer.head.checkpoint);
-    expect(fresh.sequencer.journal?.sequence).toBe(5);
+    expect(fresh.sequencer.status().journal?.sequence).toBe(5);
     // A store behind the journal (a crash after the append, before the commit) catches up too.
     await submitAndTick(a, entries(2, 'late'));
     const again = await openTestLog({
