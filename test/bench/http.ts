@@ -56,6 +56,31 @@ export async function loadPosts(
   };
 }
 
+/** `loadPosts` after a 2 s warm-up at the same concurrency (the figure a bench reports). */
+export async function loadPostsWarm(url: string, seconds: number, connections: number): Promise<LoadResult> {
+  await loadPosts(url, 2, connections);
+  return loadPosts(url, seconds, connections);
+}
+
+/**
+ * The write path's limits on this machine, measured now and reported: the
+ * LevelDB synced batch rate, and the trivial-POST ceiling of the same fastify
+ * setup (test/bench/trivial-server.ts). Returns the ceiling.
+ */
+export async function writeLimits(report: Report, seconds: number, connections: number): Promise<LoadResult> {
+  const synced = await levelSyncedBatchRate(3000);
+  report('leveldb synced batches (1 put each)', synced, 'batches/s', 'ceiling: one fsync per batch');
+  const trivial = await startListening(['--import', 'tsx', TRIVIAL]);
+  let ceiling: LoadResult;
+  try {
+    ceiling = await loadPostsWarm(trivial.url, Math.min(seconds, 15), connections);
+  } finally {
+    await trivial.kill();
+  }
+  report('trivial POST (same fastify setup)', ceiling.rps, 'req/s', `ceiling; p99 ${ceiling.p99} ms`);
+  return ceiling;
+}
+
 /**
  * GET requests/s over `paths` (rotating). Uses wrk (Debian's `wrk`, a C
  * client) when installed, since a Node client saturates its core before the
@@ -106,24 +131,12 @@ export async function benchHttp(report: Report, opts: { seconds?: number } = {})
   const seconds = opts.seconds ?? 60;
   const connections = Number(process.env.URNA_BENCH_CONNECTIONS ?? 256);
 
-  const synced = await levelSyncedBatchRate(3000);
-  report('leveldb synced batches (1 put each)', synced, 'batches/s', 'ceiling: one fsync per batch');
-
-  const trivial = await startListening(['--import', 'tsx', TRIVIAL]);
-  let ceiling: LoadResult;
-  try {
-    await loadPosts(trivial.url, 2, connections); // warm-up
-    ceiling = await loadPosts(trivial.url, Math.min(seconds, 15), connections);
-  } finally {
-    await trivial.kill();
-  }
-  report('trivial POST (same fastify setup)', ceiling.rps, 'req/s', `ceiling; p99 ${ceiling.p99} ms`);
+  const ceiling = await writeLimits(report, seconds, connections);
 
   const { dir, cleanup } = await tempDir('urna-bench-');
   const server = await startServer(['--data', dir, '--batch-ms', '100', '--rules', 'none']);
   try {
-    await loadPosts(server.url, 2, connections);
-    const full = await loadPosts(server.url, seconds, connections);
+    const full = await loadPostsWarm(server.url, seconds, connections);
     report(
       'urna POST /add sustained, fsync on',
       full.rps,

@@ -29,18 +29,15 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect, StorageType, type NatsConnection } from 'nats';
 import { generateSignerKey } from '../../ledger/note.js';
 import { subjects } from '../../services/journal/subjects.js';
 import { tempDir } from '../helpers/log.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from '../helpers/nats.js';
-import { startListening, startMirror, startServer, type ServerProcess } from '../helpers/process.js';
-import { loadPosts, type LoadResult } from './http.js';
-import { levelSyncedBatchRate } from './limits.js';
+import { startMirror, startServer, type ServerProcess } from '../helpers/process.js';
+import { loadPosts, loadPostsWarm, writeLimits, type LoadResult } from './http.js';
 import type { Report } from './report.js';
 
-const TRIVIAL = fileURLToPath(new URL('./trivial-server.ts', import.meta.url));
 /** Batch period of every sequencer here (as in the http bench). */
 const BATCH_MS = 100;
 /** Mirror /checkpoint poll period for the lag measurement. */
@@ -437,17 +434,7 @@ export async function benchReplication(report: Report, opts: { seconds?: number 
   let nc: NatsConnection | null = null;
   try {
     // Limits.
-    const synced = await levelSyncedBatchRate(3000);
-    report('leveldb synced batches (1 put each)', synced, 'batches/s', 'ceiling: one fsync per batch');
-    const trivial = track(await startListening(['--import', 'tsx', TRIVIAL]));
-    let ceiling: LoadResult;
-    try {
-      await loadPosts(trivial.url, 2, connections); // warm-up
-      ceiling = await loadPosts(trivial.url, Math.min(seconds, 15), connections);
-    } finally {
-      await trivial.kill();
-    }
-    report('trivial POST (same fastify setup)', ceiling.rps, 'req/s', `ceiling; p99 ${ceiling.p99} ms`);
+    const ceiling = await writeLimits(report, seconds, connections);
 
     // (1) The reference: one node, no NATS.
     let single: LoadResult;
@@ -456,8 +443,7 @@ export async function benchReplication(report: Report, opts: { seconds?: number 
         await startServer(['--data', join(dir, 'single'), '--batch-ms', String(BATCH_MS), '--rules', 'none']),
       );
       try {
-        await loadPosts(server.url, 2, connections);
-        single = await loadPosts(server.url, seconds, connections);
+        single = await loadPostsWarm(server.url, seconds, connections);
       } finally {
         await server.kill();
       }
@@ -492,8 +478,7 @@ export async function benchReplication(report: Report, opts: { seconds?: number 
         sequencerArgs({ dir, id: 'r1', keyFile, nats: natsR1.url, replicas: 1 }),
       );
       try {
-        await loadPosts(seq.proc.url, 2, connections);
-        const r1 = await loadPosts(seq.proc.url, seconds, connections);
+        const r1 = await loadPostsWarm(seq.proc.url, seconds, connections);
         report(
           'journal R1 (one NATS node, one sequencer)',
           r1.rps,
@@ -542,8 +527,7 @@ export async function benchReplication(report: Report, opts: { seconds?: number 
         ),
       );
     const [leader] = await findLeader(seqs);
-    await loadPosts(leader.proc.url, 2, connections);
-    const replicated = await loadPosts(leader.proc.url, seconds, connections);
+    const replicated = await loadPostsWarm(leader.proc.url, seconds, connections);
     report(
       'replicated R3 POST /add to the leader',
       replicated.rps,
