@@ -115,6 +115,38 @@ async function authorityKeys(
  */
 const NATS_OPTIONS = { maxReconnectAttempts: -1, reconnectTimeWait: 500 } as const;
 
+type Replication = Awaited<ReturnType<typeof openReplication>>;
+
+/**
+ * Opens the replication of `origin` and runs `start` with it. The returned
+ * close stops what `start` started, then NATS, then the local store; if
+ * anything fails on the way, what was opened (and `local`) is closed.
+ */
+async function runReplicated(
+  local: { close(): Promise<void> },
+  opts: { nats: string; origin: string; replicas: 1 | 3; who: string },
+  start: (replication: Replication) => Promise<{ url: string; stop(): Promise<void> }>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  let replication: Replication | null = null;
+  try {
+    replication = await openReplication(opts.nats, opts.origin, opts.replicas, opts.who);
+    const opened = replication;
+    const { url, stop } = await start(opened);
+    return {
+      url,
+      async close() {
+        await stop();
+        await opened.close();
+        await local.close();
+      },
+    };
+  } catch (e) {
+    await replication?.close();
+    await local.close();
+    throw e;
+  }
+}
+
 /** A running node: its URL, the log's verifier key, and how to stop it. */
 export interface RunningNode {
   url: string;
@@ -224,60 +256,55 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
       },
     };
   }
-  let replication: Awaited<ReturnType<typeof openReplication>> | null = null;
-  try {
-    replication = await openReplication(config.nats, signer.name, config.natsReplicas ?? 1, 'serve');
-    const { nc, journal, feed } = replication;
-    if (created && (await journal.lastSequence()) > 0) {
-      // The journal holds this origin's log, signed by a key this data dir
-      // no longer has: rebuilding under a new key would be another log with
-      // the same name. Refuse; the log key must survive the data dir.
-      await unlink(keyFile);
-      throw new Error(
-        `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
-          'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
-      );
-    }
-    const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
-      ttlMs: config.leaseMs ?? 3000,
-      replicas: config.natsReplicas ?? 1,
-    });
-    const node = await ReplicatedNode.open({
-      nc,
-      journal,
-      feed,
-      lease,
-      store,
-      tiles,
-      admission,
-      signer,
-      verifier,
-      metrics,
-      sequencer: sequencing,
-      ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
-    });
-    const { app, url } = await listen(node, store, metrics, config);
-    lease.url = config.advertise ?? url;
-    node.contend();
-    // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
-    await node.settled;
-    if (created) console.error(`urna: generated log key ${keyFile}`);
-    const opened = replication;
-    return {
-      url,
-      verifierKey: signer.verifierKey,
-      async close() {
-        await app.close();
-        await node.close();
-        await opened.close();
-        await local.close();
-      },
-    };
-  } catch (e) {
-    await replication?.close();
-    await local.close();
-    throw e;
-  }
+  const replicas = config.natsReplicas ?? 1;
+  const running = await runReplicated(
+    local,
+    { nats: config.nats, origin: signer.name, replicas, who: 'serve' },
+    async ({ nc, journal, feed }) => {
+      if (created && (await journal.lastSequence()) > 0) {
+        // The journal holds this origin's log, signed by a key this data dir
+        // no longer has: rebuilding under a new key would be another log with
+        // the same name. Refuse; the log key must survive the data dir.
+        await unlink(keyFile);
+        throw new Error(
+          `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
+            'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
+        );
+      }
+      const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
+        ttlMs: config.leaseMs ?? 3000,
+        replicas,
+      });
+      const node = await ReplicatedNode.open({
+        nc,
+        journal,
+        feed,
+        lease,
+        store,
+        tiles,
+        admission,
+        signer,
+        verifier,
+        metrics,
+        sequencer: sequencing,
+        ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
+      });
+      const { app, url } = await listen(node, store, metrics, config);
+      lease.url = config.advertise ?? url;
+      node.contend();
+      // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
+      await node.settled;
+      return {
+        url,
+        async stop() {
+          await app.close();
+          await node.close();
+        },
+      };
+    },
+  );
+  if (created) console.error(`urna: generated log key ${keyFile}`);
+  return { ...running, verifierKey: signer.verifierKey };
 }
 
 export interface MirrorConfig {
@@ -308,38 +335,32 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
   const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
   const local = await openLocal(config.dataDir, authorities, config.rules);
   const { store, metrics, tiles, admission } = local;
-  let replication: Awaited<ReturnType<typeof openReplication>> | null = null;
-  try {
-    replication = await openReplication(config.nats, verifier.name, config.natsReplicas ?? 1, 'mirror');
-    const { nc, journal, feed } = replication;
-    const node = await Mirror.open({
-      store,
-      tiles,
-      admission,
-      verifier,
-      follow: (fromSeq, o) => journal.follow(fromSeq, { ...o, pollMs: 250 }),
-      checkpoints: feed,
-      leader: leaderHint(nc, verifier.name),
-      metrics,
-    });
-    const { app, url } = await listen(node, store, metrics, config);
-    node.start();
-    const opened = replication;
-    return {
-      url,
-      verifierKey: config.logKey,
-      async close() {
-        await app.close();
-        await node.stop();
-        await opened.close();
-        await local.close();
-      },
-    };
-  } catch (e) {
-    await replication?.close();
-    await local.close();
-    throw e;
-  }
+  const running = await runReplicated(
+    local,
+    { nats: config.nats, origin: verifier.name, replicas: config.natsReplicas ?? 1, who: 'mirror' },
+    async ({ nc, journal, feed }) => {
+      const node = await Mirror.open({
+        store,
+        tiles,
+        admission,
+        verifier,
+        follow: (fromSeq, o) => journal.follow(fromSeq, { ...o, pollMs: 250 }),
+        checkpoints: feed,
+        leader: leaderHint(nc, verifier.name),
+        metrics,
+      });
+      const { app, url } = await listen(node, store, metrics, config);
+      node.start();
+      return {
+        url,
+        async stop() {
+          await app.close();
+          await node.stop();
+        },
+      };
+    },
+  );
+  return { ...running, verifierKey: config.logKey };
 }
 
 /** The leader's URL from the lease, refreshed in the background (for mirrors' not_leader answers). */
