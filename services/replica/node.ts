@@ -222,6 +222,9 @@ export class ReplicatedNode implements LogNode {
       stop();
     };
     const unlisten = lease.onLost((reason) => end(`lease ${reason}`));
+    // The lease may have lapsed while the standby stopped (a slow journal read
+    // during a NATS outage): then nobody would tell us, so look now.
+    if (!lease.held) end('lease lost before leading');
     const previousWake = this.wake;
     this.wake = () => end('closing');
     const replicator: Replicator = {
