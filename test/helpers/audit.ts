@@ -19,20 +19,33 @@ export interface Receipted {
   index: number;
 }
 
-/** POSTs one opaque entry. */
+/** An answer to POST /add: a receipt (201, or 200 for a resubmission) or an error body. */
+export interface PostAnswer {
+  status: number;
+  body: { index: number; leafHash: string; receipt: string };
+}
+
+/** POSTs one opaque entry (giving up after `timeoutMs` if given). */
 export async function post(
-  server: ServerProcess,
+  server: { url: string },
   entry: Uint8Array,
-): Promise<{ status: number; body: { index: number; leafHash: string; receipt: string } }> {
+  timeoutMs?: number,
+): Promise<PostAnswer> {
   const res = await fetch(`${server.url}/add`, {
     method: 'POST',
     body: Buffer.from(entry),
     headers: { 'content-type': 'application/octet-stream' },
+    ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
   });
-  return {
-    status: res.status,
-    body: (await res.json()) as { index: number; leafHash: string; receipt: string },
-  };
+  return { status: res.status, body: (await res.json()) as PostAnswer['body'] };
+}
+
+/** If `answer` is a receipt, keeps its entry in `got` and its checkpoint in `seen`; says whether it was. */
+export function keepReceipt(answer: PostAnswer, got: Receipted[], seen: Set<string>): boolean {
+  if (answer.status !== 201 && answer.status !== 200) return false;
+  got.push({ leafHash: answer.body.leafHash, index: answer.body.index });
+  seen.add(parseReceipt(answer.body.receipt).checkpoint);
+  return true;
 }
 
 /** The server's current signed checkpoint note. */
@@ -54,11 +67,7 @@ export async function load(
   const client = async (c: number) => {
     while (!dead && Date.now() < deadline) {
       try {
-        const { status, body } = await post(server, utf8(`${tag} client ${c} entry ${n++}`));
-        if (status === 201 || status === 200) {
-          got.push({ leafHash: body.leafHash, index: body.index });
-          seen.add(parseReceipt(body.receipt).checkpoint);
-        }
+        keepReceipt(await post(server, utf8(`${tag} client ${c} entry ${n++}`)), got, seen);
       } catch {
         dead = true; // connection refused or reset: the server was killed
       }

@@ -12,7 +12,8 @@ import { encodedBatchBytes, type JournalRecord } from '../../services/journal/jo
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
 import type { ReplicatedBatch, Replicator } from '../../services/sequencer/replicator.js';
 import { tileKey } from '../../services/storage/store.js';
-import { parseReceipt } from '../../ledger/receipt.js';
+import { utf8 } from '../../ledger/bytes.js';
+import { keepReceipt, post } from './audit.js';
 import type { Tile } from '../../ledger/tile.js';
 
 /**
@@ -194,18 +195,9 @@ export function steadyLoad(
   const client = async (c: number) => {
     while (!stopped) {
       try {
-        const res = await fetch(`${url}/add`, {
-          method: 'POST',
-          body: Buffer.from(`${tag} client ${c} entry ${n++}`),
-          headers: { 'content-type': 'application/octet-stream' },
-          signal: AbortSignal.timeout(30_000),
-        });
-        const body = (await res.json()) as { index: number; leafHash: string; receipt: string };
-        if (res.status === 201 || res.status === 200) {
-          got.push({ leafHash: body.leafHash, index: body.index });
-          seen.add(parseReceipt(body.receipt).checkpoint);
-          count++;
-        } else await sleep(50);
+        const answer = await post({ url }, utf8(`${tag} client ${c} entry ${n++}`), 30_000);
+        if (keepReceipt(answer, got, seen)) count++;
+        else await sleep(50);
       } catch {
         return; // the server is gone
       }

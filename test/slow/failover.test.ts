@@ -47,12 +47,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../../ledger/bytes.js';
 import { parseCheckpoint, type Checkpoint } from '../../ledger/checkpoint.js';
 import { generateSignerKey, openNote, parseVerifierKey } from '../../ledger/note.js';
-import { parseReceipt } from '../../ledger/receipt.js';
 import { journalStreamName, leaseBucketName } from '../../services/journal/subjects.js';
 import {
   checkLog,
   checkpointOf,
+  keepReceipt,
   loadFollowingLeader,
+  post,
   type FollowingLoad,
   type LoadAnswer,
   type Receipted,
@@ -465,18 +466,9 @@ describe('failover of a replicated log (3 NATS nodes, 2 sequencers, 2 mirrors)',
     const got: Receipted[] = [];
     const seen = new Set<string>();
     const submit = async (p: ServerProcess, text: string) => {
-      const res = await fetch(`${p.url}/add`, {
-        method: 'POST',
-        body: Buffer.from(utf8(text)),
-        headers: { 'content-type': 'application/octet-stream' },
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = (await res.json()) as { index: number; leafHash: string; receipt: string };
-      if (res.status === 201 || res.status === 200) {
-        got.push({ leafHash: body.leafHash, index: body.index });
-        seen.add(parseReceipt(body.receipt).checkpoint);
-      }
-      return { status: res.status, body };
+      const answer = await post(p, utf8(text), 10_000);
+      keepReceipt(answer, got, seen);
+      return answer;
     };
     const leader = await findLeader(t);
     const lead = t.seqs[leader];
