@@ -1,40 +1,77 @@
 /**
- * `urna serve`: process concerns of the single-node log — configuration,
- * the data directory and key, LevelDB, the sequencer, listening, and a
- * graceful shutdown on SIGINT/SIGTERM.
+ * `urna serve` and `urna mirror`: the process concerns of a node —
+ * configuration, the data directory and keys, the store and the checks it
+ * must pass before anything is served, the node itself, listening with
+ * limits, the background scrub, and a bounded graceful shutdown.
+ *
+ * A start that fails leaves nothing new behind: what it created (the data
+ * dir, generated keys, a new store, the signer state) is removed again.
  */
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
 import { setSha256Backend } from '../ledger/hash.js';
-import { nativeSha256 } from './crypto/native-sha256.js';
 import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../ledger/note.js';
-import { buildApp } from './api/app.js';
+import { buildApp, type UrnaApp } from './api/app.js';
+import type { HttpLimits } from './api/limits.js';
+import type { LogNode } from './api/log-node.js';
 import { nativeEd25519 } from './crypto/native-ed25519.js';
-import { Registry } from './metrics.js';
+import { nativeSha256 } from './crypto/native-sha256.js';
 import { RecordPool } from './crypto/record-pool.js';
 import { ElectionAdmission } from './election/admission.js';
+import { CheckpointFeed } from './journal/checkpoints.js';
+import { Journal } from './journal/journal.js';
+import { Lease } from './journal/lease.js';
+import { readKeyFile, writeNewKeyFile } from './key-file.js';
+import { errorText, type Logger } from './log.js';
+import { Registry } from './metrics.js';
+import { Mirror } from './mirror/mirror.js';
+import { Scrubber } from './node/scrub.js';
+import { ReplicatedNode } from './replica/node.js';
 import { acceptAll, Sequencer, type FaultPoint } from './sequencer/sequencer.js';
 import { TileCache } from './sequencer/tile-reader.js';
-import { LevelStore } from './storage/level.js';
-import { connect, type NatsConnection } from 'nats';
-import { Journal } from './journal/journal.js';
-import { CheckpointFeed } from './journal/checkpoints.js';
-import { Lease } from './journal/lease.js';
-import type { LogNode } from './api/log-node.js';
-import { Mirror } from './mirror/mirror.js';
-import { ReplicatedNode } from './replica/node.js';
-import type { LogStore } from './storage/store.js';
+import { openDataDir, UnusableStoreError } from './storage/data-dir.js';
+import { FreeSpaceFloor } from './storage/disk-space.js';
+import { StoreBehindError } from './storage/errors.js';
+import { FileSignerState } from './storage/signer-state.js';
 
-export interface ServeConfig {
+/** How a node treats its storage (see the flags of the same names). */
+export interface StorageLimits {
+  /** LevelDB's budget of open table files. */
+  maxOpenFiles: number;
+  /** Free bytes below which no new batch is written (503 with Retry-After until space is freed). */
+  minFreeBytes: number;
+  /** A transient storage fault (disk full, no file descriptors) is retried this often... */
+  retryMs: number;
+  /** ...and after this long without success the node gives up: it exits non-zero (its supervisor restarts it). */
+  giveUpMs: number;
+  /** Entries the background scrub re-verifies per second (0: no scrub). */
+  scrubEntriesPerSecond: number;
+  /** Pause between two scrub passes. */
+  scrubPauseMs: number;
+}
+
+/** What every node takes: where it keeps its data, how it listens, its limits, its log. */
+export interface NodeConfig {
   dataDir: string;
   host: string;
   port: number;
+  http: HttpLimits;
+  storage: StorageLimits;
+  /** On SIGTERM: how long pending work may take before the remaining connections are closed. */
+  shutdownMs: number;
+  log: Logger;
+}
+
+export interface ServeConfig extends NodeConfig {
   /** Signer key file; default `<dataDir>/log.key`, generated on first start. */
   keyFile?: string;
+  /** The signer's memory (the last checkpoint signed); default `<key file>.checkpoint`. */
+  signerStateFile?: string;
   /** Key name (the log's origin) used when a key is generated. */
   origin: string;
   batchPeriodMs: number;
@@ -73,7 +110,61 @@ export interface ServeConfig {
   /** Test-only: SIGKILL this process at these fault points with this probability. */
   crashAt?: FaultPoint[];
   crashProbability?: number;
-  log?: boolean;
+}
+
+export interface MirrorConfig extends NodeConfig {
+  /** The log's verifier key (note format); its name is the origin. */
+  logKey: string;
+  /** NATS server URL(s), comma-separated. */
+  nats: string;
+  natsReplicas?: 1 | 3;
+  /** As for `serve`: the rules the log runs, and its trusted authorities (required with `election`). */
+  rules: 'election' | 'none';
+  authorities: string[];
+}
+
+/** A running node: its URL, the log's verifier key, and how to stop it. */
+export interface RunningNode {
+  url: string;
+  verifierKey: string;
+  /** Stops gracefully, within the configured shutdown time. */
+  close(): Promise<void>;
+  /** Resolves with the error if the node stops by itself for good (the process should then exit non-zero). */
+  failed: Promise<Error>;
+}
+
+/** The start could not go on: the message says what is wrong and what to do. */
+export class StartError extends Error {}
+
+/**
+ * What a start created, to remove again if the start fails: a failed start
+ * leaves the machine as it found it. Steps run in reverse order.
+ */
+class Undo {
+  private readonly steps: Array<() => Promise<void>> = [];
+  add(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+  /** Creates `dir` (and parents); if it did not exist, it is removed with everything in it on undo. */
+  async mkdir(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first !== undefined) this.add(() => rm(first, { recursive: true, force: true }));
+  }
+  /** Removes `file` on undo if it does not exist now (it is about to be created). */
+  async fileToBe(file: string): Promise<void> {
+    if (!(await exists(file))) this.add(() => unlink(file).catch(() => {}));
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) await step().catch(() => {});
+    this.steps.length = 0;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -83,29 +174,51 @@ export interface ServeConfig {
 async function loadOrCreateKey(
   file: string,
   generate: string | null,
+  undo: Undo,
 ): Promise<{ skey: string; created: boolean }> {
-  try {
-    return { skey: (await readFile(file, 'utf8')).trim(), created: false };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || generate === null) throw e;
-  }
+  if (generate === null || (await exists(file))) return { skey: await readKeyFile(file), created: false };
   const { signerKey } = generateSignerKey(generate);
-  await writeFile(file, signerKey + '\n', { mode: 0o600, flag: 'wx' });
-  await chmod(file, 0o600);
+  await writeNewKeyFile(file, signerKey);
+  undo.add(() => unlink(file));
   return { skey: signerKey, created: true };
 }
 
 /** The trusted authorities as base64 public keys (the form records carry). */
-async function authorityKeys(
-  config: Pick<ServeConfig, 'rules' | 'authorities' | 'dataDir' | 'origin'>,
-): Promise<string[]> {
+async function authorityKeys(config: ServeConfig, undo: Undo): Promise<string[]> {
   if (config.rules === 'none') return [];
   if (config.authorities.length)
     return config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
   const file = join(config.dataDir, 'authority.key');
-  const { skey, created } = await loadOrCreateKey(file, `${config.origin}/authority`);
-  if (created) console.error(`urna: generated election authority key ${file}`);
+  const { skey, created } = await loadOrCreateKey(file, `${config.origin}/authority`, undo);
+  if (created) config.log.info({ file }, 'generated an election authority key (development and demos)');
   return [toBase64(parseSignerKey(skey).publicKey)];
+}
+
+/** Files this process may have open at once (RLIMIT_NOFILE soft limit), where the OS says; null elsewhere. */
+async function openFileLimit(): Promise<number | null> {
+  const limits = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+  if (!m) return null;
+  return m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** File descriptors kept for what is neither a connection nor a LevelDB table: NATS, workers, logs, the signer state. */
+export const RESERVED_FILES = 256;
+
+/**
+ * Checks that connections and LevelDB's tables cannot exhaust the
+ * process's file descriptors (which would make LevelDB fail to open a file,
+ * a sticky error): `ulimit -n` must cover both plus a reserve.
+ */
+async function checkFileLimit(config: NodeConfig): Promise<void> {
+  const limit = await openFileLimit();
+  const need = config.http.maxConnections + config.storage.maxOpenFiles + RESERVED_FILES;
+  if (limit === null || need <= limit) return;
+  throw new StartError(
+    `this process may open ${limit} files (ulimit -n), but up to ${need} may be needed: ` +
+      `--max-connections ${config.http.maxConnections} + LevelDB --max-open-files ${config.storage.maxOpenFiles} ` +
+      `+ ${RESERVED_FILES} for everything else. Raise the limit (ulimit -n ${need}) or lower those flags`,
+  );
 }
 
 /**
@@ -115,64 +228,48 @@ async function authorityKeys(
  */
 const NATS_OPTIONS = { maxReconnectAttempts: -1, reconnectTimeWait: 500 } as const;
 
-type Replication = Awaited<ReturnType<typeof openReplication>>;
-
-/**
- * Opens the replication of `origin` and runs `start` with it. The returned
- * close stops what `start` started, then NATS, then the local store; if
- * anything fails on the way, what was opened (and `local`) is closed.
- */
-async function runReplicated(
-  local: { close(): Promise<void> },
-  opts: { nats: string; origin: string; replicas: 1 | 3; who: string },
-  start: (replication: Replication) => Promise<{ url: string; stop(): Promise<void> }>,
-): Promise<{ url: string; close(): Promise<void> }> {
-  let replication: Replication | null = null;
-  try {
-    replication = await openReplication(opts.nats, opts.origin, opts.replicas, opts.who);
-    const opened = replication;
-    const { url, stop } = await start(opened);
-    return {
-      url,
-      async close() {
-        await stop();
-        await opened.close();
-        await local.close();
-      },
-    };
-  } catch (e) {
-    await replication?.close();
-    await local.close();
-    throw e;
-  }
-}
-
-/** A running node: its URL, the log's verifier key, and how to stop it. */
-export interface RunningNode {
-  url: string;
-  verifierKey: string;
-  close(): Promise<void>;
-}
-
 /** Process-wide: the native crypto backends (ledger/ stays portable; Node is faster). */
 function useNativeCrypto(): void {
   setEd25519Backend(nativeEd25519);
   setSha256Backend(nativeSha256);
 }
 
-/** What every node of a log opens in its data dir: the store, its tile cache, the rules, metrics. */
-async function openLocal(dataDir: string, authorities: string[], rules: 'election' | 'none') {
-  const store = await LevelStore.open(join(dataDir, 'db'));
+/** What every node of a log opens in its data dir: the store (checked), its tile cache, the rules, metrics, the floor. */
+async function openLocal(
+  config: NodeConfig,
+  opts: { origin: string; authorities: string[]; rules: 'election' | 'none'; rebuild: boolean; undo: Undo },
+) {
+  const { log, storage } = config;
+  const { store, created } = await openDataDir(config.dataDir, {
+    origin: opts.origin,
+    maxOpenFiles: storage.maxOpenFiles,
+    rebuild: opts.rebuild,
+    warn: (message) => log.warn({ dataDir: config.dataDir }, message),
+  });
+  if (created) {
+    opts.undo.add(async () => {
+      await rm(join(config.dataDir, 'db'), { recursive: true, force: true });
+      await unlink(join(config.dataDir, 'store.json')).catch(() => {});
+    });
+  }
   const metrics = new Registry();
   const tiles = new TileCache(store);
-  const pool = rules === 'election' ? new RecordPool() : null;
-  const admission = pool ? new ElectionAdmission({ store, tiles, pool, authorities }) : acceptAll;
+  const pool = opts.rules === 'election' ? new RecordPool() : null;
+  const admission = pool
+    ? new ElectionAdmission({ store, tiles, pool, authorities: opts.authorities })
+    : acceptAll;
+  const floor = new FreeSpaceFloor(config.dataDir, storage.minFreeBytes, log);
+  await floor.start();
   const close = async () => {
+    floor.stop();
     await pool?.close();
     await store.close();
   };
-  return { store, metrics, tiles, admission, close };
+  opts.undo.add(close);
+  return { store, metrics, tiles, admission, floor, close };
 }
+
+type Local = Awaited<ReturnType<typeof openLocal>>;
 
 /**
  * Connects to NATS and binds to the log's journal and checkpoint feed
@@ -194,16 +291,63 @@ async function openReplication(nats: string, origin: string, replicas: 1 | 3, wh
   }
 }
 
-/** Serves `node` over HTTP; resolves with the listen URL and a close for the server alone. */
-async function listen(
+/**
+ * Serves `node` over HTTP with the configured limits, starts the scrub, and
+ * returns the running node. Its close is bounded: new requests get 503
+ * `shutting_down`, the node finishes what is pending (`drain`), and the
+ * connections still open after `shutdownMs` are closed.
+ */
+async function run(
+  config: NodeConfig,
+  local: Local,
   node: LogNode,
-  store: LogStore,
-  metrics: Registry,
-  config: { host: string; port: number; log?: boolean },
-) {
-  const app = await buildApp({ node, store, metrics, logger: config.log ? { level: 'info' } : false });
+  how: {
+    drain(ms: number): Promise<void>;
+    stop(): Promise<void>;
+    verifierKey: string;
+    failed: Promise<Error>;
+  },
+  undo: Undo,
+): Promise<RunningNode & { app: UrnaApp }> {
+  const { log } = config;
+  const app = await buildApp({ node, store: local.store, metrics: local.metrics, log, limits: config.http });
+  undo.add(() => app.close());
   const url = await app.listen({ host: config.host, port: config.port });
-  return { app, url };
+  const scrub = new Scrubber({
+    store: local.store,
+    head: () => node.head,
+    entriesPerSecond: config.storage.scrubEntriesPerSecond,
+    pauseMs: config.storage.scrubPauseMs,
+    onCorrupt: (e) => node.storageCorrupt?.(e),
+    log,
+    metrics: local.metrics,
+  });
+  scrub.start();
+  let closing: Promise<void> | null = null;
+  const close = async () => {
+    app.closing = true;
+    const force = setTimeout(() => {
+      log.warn({ afterMs: config.shutdownMs }, 'shutdown: closing the connections still open');
+      app.server.closeAllConnections();
+    }, config.shutdownMs);
+    try {
+      const closed = app.close(); // stops listening; waits for the requests in flight
+      await scrub.stop();
+      await how.drain(config.shutdownMs);
+      await closed;
+    } finally {
+      clearTimeout(force);
+    }
+    await how.stop();
+    await local.close();
+  };
+  return {
+    app,
+    url,
+    verifierKey: how.verifierKey,
+    failed: how.failed,
+    close: () => (closing ??= close()),
+  };
 }
 
 /** The default lease id of a node: its host and a digest of its data dir (unique per node, stable across restarts). */
@@ -212,61 +356,88 @@ function defaultNodeId(dataDir: string): string {
   return `${hostname()}-${digest}`;
 }
 
-/** Starts the log; resolves once it listens. Returns a close function. */
+/** What the operator can do about a store that cannot be served, by setup. */
+function storeRemedy(config: ServeConfig): string {
+  return config.nats
+    ? 'the journal does not hold what the log key signed either (a NATS majority lost acknowledged batches?): ' +
+        'restore the data dir from a mirror with `urna restore --from URL --data DIR`'
+    : `restore the data dir from a mirror or any copy of the tiles: urna restore --from URL --data ${config.dataDir}` +
+        (config.keyFile ? ` --key ${config.keyFile}` : '');
+}
+
+/** Starts the log; resolves once it listens. */
 export async function serve(config: ServeConfig): Promise<RunningNode> {
   useNativeCrypto();
-  await mkdir(config.dataDir, { recursive: true });
-  const keyFile = config.keyFile ?? join(config.dataDir, 'log.key');
-  const { skey, created } = await loadOrCreateKey(keyFile, config.keyFile ? null : config.origin);
-  const signer = parseSignerKey(skey);
-  const verifier = parseVerifierKey(signer.verifierKey);
-  const authorities = await authorityKeys(config);
-  const local = await openLocal(config.dataDir, authorities, config.rules);
-  const { store, metrics, tiles, admission } = local;
-  const crashAt = new Set(config.crashAt ?? []);
-  const sequencing = {
-    batchPeriodMs: config.batchPeriodMs,
-    maxBatch: config.maxBatch,
-    maxPending: config.maxPending,
-    fault: (point: FaultPoint) => {
-      if (crashAt.has(point) && Math.random() < (config.crashProbability ?? 1))
-        process.kill(process.pid, 'SIGKILL');
-    },
-  };
-  if (!config.nats) {
-    const sequencer = await Sequencer.open({
-      ...sequencing,
-      store,
-      signer,
-      verifier,
-      metrics,
-      tiles,
-      admission,
+  const { log } = config;
+  const undo = new Undo();
+  try {
+    await undo.mkdir(config.dataDir);
+    const keyFile = config.keyFile ?? join(config.dataDir, 'log.key');
+    const { skey, created } = await loadOrCreateKey(keyFile, config.keyFile ? null : config.origin, undo);
+    const signer = parseSignerKey(skey);
+    const verifier = parseVerifierKey(signer.verifierKey);
+    const signerState = new FileSignerState(config.signerStateFile ?? `${keyFile}.checkpoint`);
+    await undo.fileToBe(signerState.where);
+    const authorities = await authorityKeys(config, undo);
+    await checkFileLimit(config);
+    const local = await openLocal(config, {
+      origin: signer.name,
+      authorities,
+      rules: config.rules,
+      rebuild: config.nats !== undefined,
+      undo,
     });
-    const { app, url } = await listen(sequencer, store, metrics, config);
-    sequencer.start();
-    if (created) console.error(`urna: generated log key ${keyFile}`);
-    return {
-      url,
-      verifierKey: signer.verifierKey,
-      async close() {
-        await app.close();
-        await sequencer.stop();
-        await local.close();
+    const crashAt = new Set(config.crashAt ?? []);
+    const sequencing = {
+      batchPeriodMs: config.batchPeriodMs,
+      maxBatch: config.maxBatch,
+      maxPending: config.maxPending,
+      canWrite: () => local.floor.check(),
+      storageRetry: { retryMs: config.storage.retryMs, giveUpMs: config.storage.giveUpMs },
+      fault: (point: FaultPoint) => {
+        if (crashAt.has(point) && Math.random() < (config.crashProbability ?? 1))
+          process.kill(process.pid, 'SIGKILL');
       },
     };
-  }
-  const replicas = config.natsReplicas ?? 1;
-  const running = await runReplicated(
-    local,
-    { nats: config.nats, origin: signer.name, replicas, who: 'serve' },
-    async ({ nc, journal, feed }) => {
+    let running: RunningNode;
+    if (!config.nats) {
+      let fail!: (e: Error) => void;
+      const failed = new Promise<Error>((resolve) => (fail = resolve));
+      const sequencer = await Sequencer.open({
+        ...sequencing,
+        store: local.store,
+        signer,
+        verifier,
+        signerState,
+        metrics: local.metrics,
+        tiles: local.tiles,
+        admission: local.admission,
+        log,
+        onStop: (e) => fail(e),
+      });
+      running = await run(
+        config,
+        local,
+        sequencer,
+        {
+          drain: (ms) => sequencer.drain(ms),
+          stop: () => sequencer.stop(),
+          verifierKey: signer.verifierKey,
+          failed,
+        },
+        undo,
+      );
+      sequencer.start();
+    } else {
+      const replicas = config.natsReplicas ?? 1;
+      const replication = await openReplication(config.nats, signer.name, replicas, 'serve');
+      undo.add(() => replication.close());
+      const { nc, journal, feed } = replication;
       if (created && (await journal.lastSequence()) > 0) {
         // The journal holds this origin's log, signed by a key this data dir
         // no longer has: rebuilding under a new key would be another log with
         // the same name. Refuse; the log key must survive the data dir.
-        await unlink(keyFile);
-        throw new Error(
+        throw new StartError(
           `the journal of ${signer.name} is not empty but no log key was found in ${config.dataDir}: ` +
             'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
         );
@@ -280,46 +451,59 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
         journal,
         feed,
         lease,
-        store,
-        tiles,
-        admission,
+        store: local.store,
+        tiles: local.tiles,
+        admission: local.admission,
         signer,
         verifier,
-        metrics,
+        signerState,
+        metrics: local.metrics,
         sequencer: sequencing,
-        ...(config.log ? { log: (m: string) => console.error(`urna: ${m}`) } : {}),
+        log,
       });
-      const { app, url } = await listen(node, store, metrics, config);
-      lease.url = config.advertise ?? url;
+      undo.add(() => node.close());
+      running = await run(
+        config,
+        local,
+        node,
+        {
+          drain: (ms) => node.drain(ms),
+          stop: async () => {
+            await node.close();
+            await replication.close();
+          },
+          verifierKey: signer.verifierKey,
+          failed: new Promise<Error>(() => {}), // a replicated node steps down instead
+        },
+        undo,
+      );
+      lease.url = config.advertise ?? running.url;
       node.contend();
       // Ready once the first contention settled: leading (caught up and signed), or a standby that knows the leader.
       await node.settled;
-      return {
-        url,
-        async stop() {
-          await app.close();
-          await node.close();
+    }
+    if (created) log.info({ file: keyFile }, 'generated the log key');
+    log.info(
+      {
+        origin: signer.name,
+        url: running.url,
+        dataDir: config.dataDir,
+        role: config.nats ? 'replicated' : 'single',
+      },
+      'serving the log',
+    );
+    return running;
+  } catch (e) {
+    await undo.run();
+    if (e instanceof StoreBehindError || e instanceof UnusableStoreError)
+      throw new StartError(
+        `${errorText(e)}. Nothing is served or signed over this store. ${storeRemedy(config)}`,
+        {
+          cause: e,
         },
-      };
-    },
-  );
-  if (created) console.error(`urna: generated log key ${keyFile}`);
-  return { ...running, verifierKey: signer.verifierKey };
-}
-
-export interface MirrorConfig {
-  dataDir: string;
-  host: string;
-  port: number;
-  /** The log's verifier key (note format); its name is the origin. */
-  logKey: string;
-  /** NATS server URL(s), comma-separated. */
-  nats: string;
-  natsReplicas?: 1 | 3;
-  /** As for `serve`: the rules the log runs, and its trusted authorities (required with `election`). */
-  rules: 'election' | 'none';
-  authorities: string[];
-  log?: boolean;
+      );
+    throw e;
+  }
 }
 
 /** Starts a mirror of the log named by `logKey`; resolves once it listens. */
@@ -327,40 +511,62 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
   useNativeCrypto();
   const verifier = parseVerifierKey(config.logKey);
   if (config.rules === 'election' && config.authorities.length === 0)
-    throw new RangeError(
+    throw new StartError(
       'a mirror of an election log needs the authority keys the log trusts (--authority VKEY, as the sequencer has), ' +
         'or --rules none to mirror the entries without the election projections',
     );
-  await mkdir(config.dataDir, { recursive: true });
-  const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
-  const local = await openLocal(config.dataDir, authorities, config.rules);
-  const { store, metrics, tiles, admission } = local;
-  const running = await runReplicated(
-    local,
-    { nats: config.nats, origin: verifier.name, replicas: config.natsReplicas ?? 1, who: 'mirror' },
-    async ({ nc, journal, feed }) => {
-      const node = await Mirror.open({
-        store,
-        tiles,
-        admission,
-        verifier,
-        follow: (fromSeq, o) => journal.follow(fromSeq, { ...o, pollMs: 250 }),
-        checkpoints: feed,
-        leader: leaderHint(nc, verifier.name),
-        metrics,
-      });
-      const { app, url } = await listen(node, store, metrics, config);
-      node.start();
-      return {
-        url,
-        async stop() {
-          await app.close();
+  const undo = new Undo();
+  try {
+    await undo.mkdir(config.dataDir);
+    const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
+    await checkFileLimit(config);
+    const local = await openLocal(config, {
+      origin: verifier.name,
+      authorities,
+      rules: config.rules,
+      rebuild: true,
+      undo,
+    });
+    const replication = await openReplication(config.nats, verifier.name, config.natsReplicas ?? 1, 'mirror');
+    undo.add(() => replication.close());
+    const { nc, journal, feed } = replication;
+    const node = await Mirror.open({
+      store: local.store,
+      tiles: local.tiles,
+      admission: local.admission,
+      verifier,
+      follow: (fromSeq, o) => journal.follow(fromSeq, { ...o, pollMs: 250 }),
+      checkpoints: feed,
+      leader: leaderHint(nc, verifier.name),
+      metrics: local.metrics,
+      log: config.log,
+      retryMs: config.storage.retryMs,
+    });
+    const running = await run(
+      config,
+      local,
+      node,
+      {
+        drain: async () => {},
+        stop: async () => {
           await node.stop();
+          await replication.close();
         },
-      };
-    },
-  );
-  return { ...running, verifierKey: config.logKey };
+        verifierKey: config.logKey,
+        failed: new Promise<Error>(() => {}),
+      },
+      undo,
+    );
+    node.start();
+    config.log.info(
+      { origin: verifier.name, url: running.url, dataDir: config.dataDir },
+      'mirroring the log',
+    );
+    return running;
+  } catch (e) {
+    await undo.run();
+    throw e;
+  }
 }
 
 /** The leader's URL from the lease, refreshed in the background (for mirrors' not_leader answers). */

@@ -1,15 +1,26 @@
 /**
- * The log's HTTP API, composed in order: content types and errors, then the
- * routes (write path, tlog-tiles read path, proofs, operations). Process
- * concerns (listen, signals, shutdown) live in ../server.ts.
+ * The log's HTTP API, composed in order: content types, errors (one JSON
+ * shape for every error, the parser's and the rate limiter's included),
+ * limits, then the routes, each group under its rate budget (write path,
+ * tlog-tiles read path, proofs, election reads, operations). Process
+ * concerns (listen, signals, a bounded shutdown) live in ../server.ts.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type onRequestHookHandler } from 'fastify';
 import type { Registry } from '../metrics.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { LogStore } from '../storage/store.js';
-import { HttpError, sendError } from './errors.js';
+import { clientErrorHandler, HttpError, sendError } from './errors.js';
+import {
+  capConnections,
+  CostBudget,
+  rateLimiters,
+  serverOptions,
+  UNLIMITED,
+  type HttpLimits,
+} from './limits.js';
 import type { LogNode } from './log-node.js';
-import { StorageCorruptError } from '../sequencer/tile-reader.js';
+import { StorageCorruptError } from '../storage/errors.js';
 import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -21,7 +32,16 @@ export interface AppOptions {
   node: LogNode;
   store: LogStore;
   metrics: Registry;
-  logger?: FastifyServerOptions['logger'];
+  /** The process's logger (default: silent). */
+  log?: Logger;
+  /** Default: UNLIMITED (in-process tests). */
+  limits?: HttpLimits;
+}
+
+/** What every route plugin is given. */
+export interface RouteOptions extends AppOptions {
+  /** Proofs at tree sizes other than the latest, over all clients (see HttpLimits). */
+  oldSizeProofs: CostBudget;
 }
 
 /**
@@ -38,8 +58,23 @@ export function acceptRawBodies(app: FastifyInstance): void {
   );
 }
 
-export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: MAX_ENTRY_SIZE, return503OnClosing: true });
+/** An HTTP app that says it is shutting down: new requests get 503 `shutting_down` (see `closing`). */
+export type UrnaApp = FastifyInstance & { closing: boolean };
+
+export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
+  const log = opts.log ?? silentLogger;
+  const limits = opts.limits ?? UNLIMITED;
+  const app = Fastify({
+    loggerInstance: log as never,
+    disableRequestLogging: true,
+    bodyLimit: MAX_ENTRY_SIZE,
+    // Our own hook answers while closing, in the documented shape (below).
+    return503OnClosing: false,
+    clientErrorHandler: clientErrorHandler(log),
+    ...serverOptions(limits),
+  }) as unknown as UrnaApp;
+  app.closing = false;
+  capConnections(app.server, limits, log);
 
   acceptRawBodies(app);
   app.setErrorHandler((e, request, reply) => {
@@ -49,21 +84,46 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendError(new HttpError(404, 'not_found', `no route ${request.method} ${request.url}`), request, reply),
   );
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!app.closing) return;
+    reply.header('Connection', 'close');
+    throw new HttpError(
+      503,
+      'shutting_down',
+      'the node is shutting down, retry (another node, or shortly)',
+      2,
+    );
+  });
 
   const requests = opts.metrics.counter('urna_http_requests_total', 'HTTP requests answered.');
   const errors = opts.metrics.counter(
     'urna_http_errors_total',
     'HTTP requests answered with a 4xx or 5xx status.',
   );
+  const limited = opts.metrics.counter(
+    'urna_http_rate_limited_total',
+    'Requests answered 429 (rate limited).',
+  );
   app.addHook('onResponse', async (_req, reply) => {
     requests.inc();
     if (reply.statusCode >= 400) errors.inc();
+    if (reply.statusCode === 429) limited.inc();
   });
 
-  await app.register(writeRoutes, opts);
-  await app.register(readRoutes, opts);
-  await app.register(proofRoutes, opts);
-  await app.register(electionRoutes, opts);
-  await app.register(operationsRoutes, opts);
+  const budgets = await rateLimiters(app, limits);
+  const routeOptions: RouteOptions = {
+    ...opts,
+    oldSizeProofs: new CostBudget(limits.oldSizeProofsPerSecond),
+  };
+  const under = async (budget: onRequestHookHandler | null, routes: FastifyPluginAsync<RouteOptions>) =>
+    app.register(async (scope) => {
+      if (budget) scope.addHook('onRequest', budget);
+      await scope.register(routes, routeOptions);
+    });
+  await under(budgets.writes, writeRoutes);
+  await under(budgets.reads, readRoutes);
+  await under(budgets.proofs, proofRoutes);
+  await under(budgets.reads, electionRoutes);
+  await under(null, operationsRoutes);
   return app;
 }

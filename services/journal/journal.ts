@@ -56,6 +56,7 @@ import { checkIndex, readUint64BE, toHex, uint64BE } from '../../ledger/bytes.js
 import { MalformedError, UrnaError } from '../../ledger/errors.js';
 import { HASH_SIZE, type Hash } from '../../ledger/hash.js';
 import { journalStreamName, subjects } from './subjects.js';
+import { errorText } from '../log.js';
 
 export { logToken, subjects } from './subjects.js';
 
@@ -637,8 +638,4 @@ function checkSeq(seq: number): number {
   checkIndex('Journal: fromSeq', seq);
   if (seq < 1) throw new RangeError('Journal: fromSeq starts at 1');
   return seq;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

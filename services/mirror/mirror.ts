@@ -33,13 +33,14 @@ import type { Admission } from '../sequencer/admission.js';
 import {
   applyJournalBatch,
   committedJournalSeq,
-  errorText,
   loadAppender,
   withLookahead,
 } from '../sequencer/materialize.js';
 import { receiptsAt, type PublishedHead, type SubmitResult } from '../sequencer/receipts.js';
 import type { TileCache } from '../sequencer/tile-reader.js';
 import type { LogStore } from '../storage/store.js';
+import { errorText, silentLogger, type Logger } from '../log.js';
+import { isTransientIoError } from '../storage/errors.js';
 
 /** Reads the journal from `fromSeq` on, live, until `signal` aborts (Journal.follow). */
 export type FollowJournal = (
@@ -66,6 +67,10 @@ export interface MirrorOptions {
   /** The leader's submission URL as last known, for NotLeaderError. */
   leader?: () => string | null;
   metrics?: Registry;
+  /** Faults and recoveries. */
+  log?: Logger;
+  /** After a transient storage fault: retry every `retryMs` (default 1000). */
+  retryMs?: number;
 }
 
 export class Mirror implements LogNode {
@@ -89,6 +94,9 @@ export class Mirror implements LogNode {
   private failure: Error | null = null;
   /** Corrupt storage met while serving a read (see storageCorrupt). */
   private corruption: Error | null = null;
+  /** A transient storage fault being waited out (applying stops, reads go on), since when. */
+  private unavailable: { error: Error; since: number } | null = null;
+  private readonly log: Logger;
   private readonly m;
 
   private constructor(
@@ -106,6 +114,7 @@ export class Mirror implements LogNode {
     this.appender = appender;
     this.journalSeq = journalSeq;
     this.published = { size: 0, root: EMPTY_ROOT, checkpoint: '' };
+    this.log = opts.log ?? silentLogger;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -214,12 +223,22 @@ export class Mirror implements LogNode {
 
   /** LogNode: a read met corrupt storage; report not ok (keep following: what is new may still be good). */
   storageCorrupt(error: Error): void {
-    this.corruption ??= error;
+    if (this.corruption) return;
+    this.corruption = error;
+    this.log.error(
+      { err: error },
+      'storage is corrupt: reporting unhealthy; restore or rebuild the data dir',
+    );
   }
 
   status(): NodeStatus {
     const leader = this.leader();
-    const problem = this.failure ?? this.corruption;
+    const problem =
+      this.failure ??
+      this.corruption ??
+      (this.unavailable
+        ? new Error(`storage unavailable, retrying: ${this.unavailable.error.message}`)
+        : null);
     return {
       role: this.role,
       ok: problem === null,
@@ -238,23 +257,54 @@ export class Mirror implements LogNode {
     return this.serial(() => this.accept(note));
   }
 
+  /**
+   * Runs `f` after what is queued. A transient storage fault makes the
+   * mirror unavailable (the follow loop then waits and resumes); anything
+   * else stops it.
+   */
   private serial(f: () => Promise<void>): Promise<void> {
     const next = this.queue.then(() => (this.failure ? undefined : f()));
-    this.queue = next.catch((e: unknown) => this.fail(e));
+    this.queue = next.catch((e: unknown) => {
+      if (!isTransientIoError(e)) return this.fail(e);
+      if (this.unavailable === null)
+        this.log.warn({ err: e }, 'storage unavailable: applying paused, retrying');
+      this.unavailable ??= { error: e as Error, since: performance.now() };
+    });
     return this.queue;
   }
 
+  /**
+   * Follows the journal from the batch after the last committed one. After
+   * a transient storage fault: waits, reloads the tree from the store (the
+   * failed batch may or may not have been committed) and resumes after its
+   * last committed batch.
+   */
   private async follow(signal: AbortSignal): Promise<void> {
-    try {
-      const from = this.journalSeq + 1;
-      const records = withLookahead(this.opts.follow(from, { firstIndex: this.appender.size, signal }));
-      for await (const { value: record, more } of records) {
-        if (signal.aborted || this.failure) break;
-        await this.serial(() => this.apply(record, !more));
-        if (this.failure) break;
+    while (!signal.aborted && !this.failure) {
+      try {
+        const from = this.journalSeq + 1;
+        const records = withLookahead(this.opts.follow(from, { firstIndex: this.appender.size, signal }));
+        for await (const { value: record, more } of records) {
+          if (signal.aborted || this.failure || this.unavailable) break;
+          await this.serial(() => this.apply(record, !more));
+          if (this.failure || this.unavailable) break;
+        }
+        if (!this.unavailable) return;
+      } catch (e) {
+        if (signal.aborted) return;
+        if (!isTransientIoError(e)) return this.fail(e);
+        this.unavailable ??= { error: e as Error, since: performance.now() };
       }
-    } catch (e) {
-      if (!signal.aborted) this.fail(e);
+      await sleep(this.opts.retryMs ?? 1000, signal);
+      await this.serial(async () => {
+        this.appender = await loadAppender(this.store, this.tiles);
+        this.journalSeq = await committedJournalSeq(this.store, this.appender.size);
+        if (this.unavailable) {
+          const seconds = Math.round((performance.now() - this.unavailable.since) / 100) / 10;
+          this.log.info({ seconds }, 'storage recovered: applying the journal again');
+        }
+        this.unavailable = null;
+      });
     }
   }
 
@@ -348,6 +398,7 @@ export class Mirror implements LogNode {
   private fail(e: unknown): void {
     if (this.failure) return;
     this.failure = e instanceof Error ? e : new Error(errorText(e));
+    this.log.error({ err: this.failure }, `${this.role} stopped`);
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.abort?.abort();
@@ -357,4 +408,17 @@ export class Mirror implements LogNode {
   get fatal(): Error | null {
     return this.failure;
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }

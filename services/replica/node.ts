@@ -30,12 +30,15 @@ import { publishCheckpoint } from '../journal/subjects.js';
 import type { Registry } from '../metrics.js';
 import { Mirror } from '../mirror/mirror.js';
 import type { Admission } from '../sequencer/admission.js';
-import { errorText } from '../sequencer/materialize.js';
+import { errorText, silentLogger, type Logger } from '../log.js';
+import { InconsistentError } from '../../ledger/errors.js';
+import { StorageCorruptError } from '../storage/errors.js';
 import type { PublishedHead, SubmitResult } from '../sequencer/receipts.js';
 import type { Replicator } from '../sequencer/replicator.js';
 import { Sequencer, type SequencerOptions } from '../sequencer/sequencer.js';
 import type { TileCache } from '../sequencer/tile-reader.js';
 import type { LogStore } from '../storage/store.js';
+import type { SignerState } from '../storage/signer-state.js';
 import type { NatsConnection } from 'nats';
 
 export interface ReplicatedNodeOptions {
@@ -48,13 +51,18 @@ export interface ReplicatedNodeOptions {
   admission: Admission;
   signer: NoteSigner;
   verifier: NoteVerifier;
+  /** The signer's memory (the last checkpoint this node signed), kept outside the store. */
+  signerState: SignerState;
   metrics: Registry;
-  /** Batch settings and fault injection for the sequencer while leading. */
-  sequencer: Pick<SequencerOptions, 'batchPeriodMs' | 'maxBatch' | 'maxPending' | 'fault'>;
+  /** Batch settings, storage limits and fault injection for the sequencer while leading. */
+  sequencer: Pick<
+    SequencerOptions,
+    'batchPeriodMs' | 'maxBatch' | 'maxPending' | 'fault' | 'canWrite' | 'storageRetry'
+  >;
   /** How often a standby tries to take the lease (default 200 ms). */
   leasePollMs?: number;
-  /** Progress messages (role changes). */
-  log?: (message: string) => void;
+  /** Role changes and faults. */
+  log?: Logger;
 }
 
 export class ReplicatedNode implements LogNode {
@@ -66,6 +74,11 @@ export class ReplicatedNode implements LogNode {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private settle: () => void = () => {};
+  /** Corrupt storage met in any role (kept across role changes): the node is not ok and does not lead. */
+  private corruption: Error | null = null;
+  /** Why this node cannot lead at all (its store contradicts what the log key signed). */
+  private unfit: Error | null = null;
+  private readonly logger: Logger;
   /** Resolves once the first contention settled: this node leads, or another one holds the lease. */
   readonly settled: Promise<void> = new Promise((resolve) => (this.settle = resolve));
   private readonly m;
@@ -77,6 +90,7 @@ export class ReplicatedNode implements LogNode {
     this.origin = opts.signer.name;
     this.tiles = opts.tiles;
     this.current = standby;
+    this.logger = opts.log ?? silentLogger;
     const r = opts.metrics;
     this.m = {
       leader: r.gauge('urna_sequencer_leader', '1 while this sequencer holds the lease and sequences.', () =>
@@ -117,6 +131,7 @@ export class ReplicatedNode implements LogNode {
       role: 'standby',
       leader,
       metrics: opts.metrics,
+      ...(opts.log ? { log: opts.log } : {}),
     });
   }
 
@@ -133,16 +148,26 @@ export class ReplicatedNode implements LogNode {
   }
 
   status(): NodeStatus {
-    return this.current.status();
+    const status = this.current.status();
+    const problem = this.unfit ?? this.corruption;
+    return problem && status.ok ? { ...status, ok: false, error: problem.message } : status;
   }
 
+  /** LogNode: corrupt storage: not ok from now on, in every role; a leader steps down and does not lead again. */
   storageCorrupt(error: Error): void {
-    if (this.current instanceof Mirror) this.current.storageCorrupt(error);
+    this.corruption ??= error;
+    this.current.storageCorrupt(error);
+    if (this.current instanceof Sequencer) this.current.stepDown(`storage is corrupt: ${error.message}`);
   }
 
   /** Whether this node leads now. */
   get leading(): boolean {
     return this.current instanceof Sequencer && this.current.fatal === null;
+  }
+
+  /** A graceful stop's first step: a leader sequences what is pending (at most `ms`); then `close`. */
+  async drain(ms: number): Promise<void> {
+    if (this.current instanceof Sequencer) await this.current.drain(ms);
   }
 
   /** Stops: a leader stops sequencing and releases the lease; a standby stops following. */
@@ -152,8 +177,8 @@ export class ReplicatedNode implements LogNode {
     await this.loop;
   }
 
-  private log(message: string): void {
-    this.opts.log?.(message);
+  private log(message: string, fields: Record<string, unknown> = {}): void {
+    this.logger.info({ origin: this.origin, ...fields }, message);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -173,7 +198,7 @@ export class ReplicatedNode implements LogNode {
       // Standby: follow the journal and contend for the lease.
       while (!this.closed) {
         // A standby that cannot prove its own storage must not take over with it.
-        if (standby.status().ok) {
+        if (standby.status().ok && !this.corruption && !this.unfit) {
           try {
             if (await lease.tryAcquire()) break;
             this.leaderUrl = (await lease.holder())?.url ?? null;
@@ -191,17 +216,17 @@ export class ReplicatedNode implements LogNode {
         return;
       }
       // Leader: catch up to the journal's end, sign, sequence until the lease or the journal says stop.
-      this.log(`${this.origin}: took the lease at journal sequence ${standby.sequence}; catching up`);
+      this.log('took the lease; catching up', { journalSequence: standby.sequence });
       const stopped = await this.lead();
       this.m.stepdowns.inc();
-      this.log(`${this.origin}: stepped down: ${stopped}`);
+      this.logger.warn({ origin: this.origin, reason: stopped }, 'stepped down');
       await lease.release().catch(() => {});
       this.leaderUrl = null;
       if (this.closed) return;
       try {
         standby = await ReplicatedNode.openStandby(this.opts, () => this.leaderUrl);
       } catch (e) {
-        this.log(`${this.origin}: cannot reopen as a standby: ${errorText(e)}`);
+        this.logger.error({ origin: this.origin, err: e }, 'cannot reopen as a standby');
         this.settle();
         return; // the current (stopped) sequencer keeps answering 503 with its error
       }
@@ -238,6 +263,7 @@ export class ReplicatedNode implements LogNode {
       readAfter: (afterSeq, firstIndex) =>
         journal.readUntilEnd(afterSeq + 1, afterSeq === 0 ? {} : { firstIndex }),
       publishCheckpoint: (note) => publishCheckpoint(nc, journal.origin, note),
+      latestCheckpoint: () => this.opts.feed.latest(),
     };
     let sequencer: Sequencer;
     try {
@@ -248,11 +274,23 @@ export class ReplicatedNode implements LogNode {
         admission: this.opts.admission,
         signer: this.opts.signer,
         verifier: this.opts.verifier,
+        signerState: this.opts.signerState,
         metrics: this.opts.metrics,
         replicator,
         onStop: (e) => end(e.message),
+        ...(this.opts.log ? { log: this.opts.log } : {}),
       });
     } catch (e) {
+      // A store behind, or contradicting, what the log key signed, even after
+      // catching up with the journal: the journal lost batches this key
+      // signed (or the store is corrupt). Leading would fork the log.
+      if (e instanceof StorageCorruptError || e instanceof InconsistentError) {
+        this.unfit = e;
+        this.logger.error(
+          { origin: this.origin, err: e },
+          'cannot lead: the store contradicts what the log key signed',
+        );
+      }
       unlisten();
       this.wake = previousWake;
       lease.stopRenewing();
@@ -265,7 +303,7 @@ export class ReplicatedNode implements LogNode {
       this.m.takeovers.inc();
       sequencer.start();
       this.settle();
-      this.log(`${this.origin}: leading at size ${sequencer.head.size}`);
+      this.log('leading', { size: sequencer.head.size });
       await stopping;
     }
     this.settle();

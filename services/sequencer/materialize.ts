@@ -12,10 +12,12 @@ import { treeHash } from '../../ledger/merkle.js';
 import { TreeAppender } from '../../ledger/appender.js';
 import { entryBundlesForSize, parseEntryBundle, tilesForSize, TILE_WIDTH } from '../../ledger/tile.js';
 import type { LogStore } from '../storage/store.js';
+import { errorText } from '../log.js';
 import type { ReplicatedBatch } from './replicator.js';
 import { JOURNAL_SEQ_KEY } from './replicator.js';
 import { DEFER, type Admission } from './admission.js';
-import { StorageCorruptError, type TileCache } from './tile-reader.js';
+import { type TileCache } from './tile-reader.js';
+import { StorageCorruptError } from '../storage/errors.js';
 
 /**
  * Rebuilds the in-memory tree from the committed head and the partial tiles,
@@ -193,8 +195,4 @@ export async function* withLookahead<T>(
   } finally {
     if (!current.done) await it.return?.();
   }
-}
-
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

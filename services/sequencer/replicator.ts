@@ -30,6 +30,8 @@ export interface Replicator {
   readAfter(afterSeq: number, firstIndex: number): AsyncIterable<{ seq: number; batch: ReplicatedBatch }>;
   /** Announces a newly signed checkpoint (best effort, at most once). */
   publishCheckpoint(note: string): void;
+  /** The latest checkpoint announced for the log (by any of its sequencers), as published; null if none. */
+  latestCheckpoint(): Promise<string | null>;
 }
 
 /** The store's extra key holding the journal sequence of the last committed batch. */

@@ -18,8 +18,10 @@
  *     and tree head in one atomic synced write — a crash before this point
  *     loses only entries nobody has a receipt for; after it, the batch is in
  *     the log;
- *  5. sign the checkpoint (the guard refuses an inconsistent one), store it
- *     and announce it on the journal's checkpoint subject — a crash here is
+ *  5. sign the checkpoint (the guard refuses an inconsistent one), record it
+ *     durably in the signer state (outside the store: from then on a store
+ *     that lacks this tree is never served or signed over), store it and
+ *     announce it on the journal's checkpoint subject — a crash here is
  *     repaired at start-up by re-signing the committed head, which yields the
  *     same bytes (deterministic Ed25519);
  *  6. answer every submitter with a tlog-proof receipt at that checkpoint.
@@ -33,22 +35,22 @@
  * until restarted, which runs recovery (`open`) through the same steps 5–6.
  */
 import { equalBytes, toHex } from '../../ledger/bytes.js';
-import { parseCheckpoint } from '../../ledger/checkpoint.js';
+import { openCheckpoint } from '../../ledger/checkpoint.js';
 import { InconsistentError, UrnaError } from '../../ledger/errors.js';
-import { leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
-import { proveConsistency } from '../../ledger/merkle.js';
-import { openNote, type NoteSigner, type NoteVerifier } from '../../ledger/note.js';
+import { EMPTY_ROOT, leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
+import { proveConsistency, treeHash } from '../../ledger/merkle.js';
+import type { NoteSigner, NoteVerifier } from '../../ledger/note.js';
 import type { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import type { LogNode, NodeStatus } from '../api/log-node.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
+import { errorText, silentLogger, type Logger } from '../log.js';
 import { acceptAll, DEFER, type Admission } from './admission.js';
 import {
   applyJournalBatch,
   committedJournalSeq,
-  errorText,
   journalSeqExtra,
   loadAppender,
   withLookahead,
@@ -56,7 +58,14 @@ import {
 import { receiptsAt, type PublishedHead, type SubmitResult } from './receipts.js';
 import type { Replicator } from './replicator.js';
 import { CheckpointSigner } from './signer.js';
-import { StorageCorruptError, TileCache } from './tile-reader.js';
+import { TileCache } from './tile-reader.js';
+import {
+  isTransientIoError,
+  StorageCorruptError,
+  StorageUnavailableError,
+  StoreBehindError,
+} from '../storage/errors.js';
+import type { SignerState } from '../storage/signer-state.js';
 
 export { acceptAll, DEFER, type Admission, type BatchAdmission } from './admission.js';
 export type { PublishedHead, SubmitResult } from './receipts.js';
@@ -94,6 +103,8 @@ export interface SequencerOptions {
   store: LogStore;
   signer: NoteSigner;
   verifier: NoteVerifier;
+  /** The signer's memory outside the store: the last checkpoint signed (storage/signer-state.ts). */
+  signerState: SignerState;
   /** Milliseconds between ticks. */
   batchPeriodMs?: number;
   /** Entries per tick at most; a full pool starts a tick early. */
@@ -114,6 +125,28 @@ export interface SequencerOptions {
   replicator?: Replicator;
   /** Called once when the sequencer stops by itself (fatal error, or it stepped down). */
   onStop?: (error: UrnaError) => void;
+  /**
+   * Checked before a submission joins the pool and before each batch: an
+   * error refuses writes with it for now (the free-space floor: 503 with
+   * Retry-After; writes resume once it returns null).
+   */
+  canWrite?: () => UrnaError | null;
+  /**
+   * After a transient storage fault (StorageUnavailableError: a full disk,
+   * no file descriptors): retry every `retryMs` (default 1000) and halt
+   * after `giveUpMs` without success (default 60000).
+   */
+  storageRetry?: { retryMs?: number; giveUpMs?: number };
+  /** Faults, recoveries, step-downs and pushback episodes, once each. */
+  log?: Logger;
+}
+
+/** A checkpoint the log key signed, and where it was found. */
+interface SignedCheckpoint {
+  size: number;
+  root: Hash;
+  note: string;
+  where: string;
 }
 
 interface Pending {
@@ -136,7 +169,9 @@ export class Sequencer implements LogNode {
   private readonly batchPeriodMs: number;
   private readonly maxBatch: number;
   private readonly maxPending: number;
-  private readonly guard: CheckpointSigner;
+  private guard: CheckpointSigner;
+  private readonly verifier: NoteVerifier;
+  private readonly signerState: SignerState;
   private appender: TreeAppender;
   private published: PublishedHead;
   private pool: Pending[] = [];
@@ -152,15 +187,20 @@ export class Sequencer implements LogNode {
   /** The journal sequence of the last committed batch (0: none). */
   private journalSeq = 0;
   private steppedDown = false;
+  /** A transient storage fault the sequencer is waiting out (no batches, submissions 503), since when. */
+  private unavailable: { error: Error; since: number } | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Corrupt storage met (a read, the scrub): writes are refused from then on. */
+  private corruption: Error | null = null;
+  private pushingBack = false;
+  private draining = false;
+  private readonly canWrite: () => UrnaError | null;
+  private readonly retryMs: number;
+  private readonly giveUpMs: number;
+  private readonly log: Logger;
   private readonly m;
 
-  private constructor(
-    opts: SequencerOptions,
-    appender: TreeAppender,
-    guard: CheckpointSigner,
-    tiles: TileCache,
-    published: PublishedHead,
-  ) {
+  private constructor(opts: SequencerOptions, appender: TreeAppender, tiles: TileCache) {
     this.origin = opts.signer.name;
     this.store = opts.store;
     this.admission = opts.admission ?? acceptAll;
@@ -169,11 +209,17 @@ export class Sequencer implements LogNode {
     this.maxBatch = opts.maxBatch ?? 4096;
     this.maxPending = opts.maxPending ?? 65536;
     this.appender = appender;
-    this.guard = guard;
     this.tiles = tiles;
-    this.published = published;
+    this.verifier = opts.verifier;
+    this.signerState = opts.signerState;
+    this.guard = new CheckpointSigner(opts.signer.name, opts.signer, null);
+    this.published = { size: 0, root: appender.root(), checkpoint: '' };
     this.replicator = opts.replicator ?? null;
     this.onStop = opts.onStop;
+    this.canWrite = opts.canWrite ?? (() => null);
+    this.retryMs = opts.storageRetry?.retryMs ?? 1000;
+    this.giveUpMs = opts.storageRetry?.giveUpMs ?? 60_000;
+    this.log = opts.log ?? silentLogger;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -227,44 +273,81 @@ export class Sequencer implements LogNode {
   }
 
   /**
-   * Opens the log in `store`: loads the committed head, checks it against
-   * the stored tiles, and (re-)signs it through the normal publish step if
-   * the stored checkpoint is missing or older. Refuses to start on storage
-   * that contradicts itself.
+   * Opens the log in `store`: loads the committed head (checking the stored
+   * edge against it), catches up from the journal if there is one, then
+   * checks the store against every checkpoint this key is known to have
+   * signed — the signer state (kept outside the store), the checkpoint
+   * stored with the store, and the log's latest announced checkpoint (the
+   * journal's feed) — and (re-)signs the committed head through the normal
+   * publish step if it is beyond the last of them.
+   *
+   * Refuses to start (nothing is served or signed) on a store that is
+   * behind a signed checkpoint (StoreBehindError: it lost entries that may
+   * have receipts), that holds another tree at a signed size (signing over
+   * it would fork the log), or that contradicts itself (both
+   * StorageCorruptError).
    */
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const { store, signer, verifier } = opts;
     if (verifier.name !== signer.name) throw new RangeError('verifier and signer keys differ');
     const tiles = opts.tiles ?? new TileCache(store);
     const appender = await loadAppender(store, tiles);
-    let last: { size: number; root: Hash } | null = null;
-    let checkpoint = await store.readCheckpoint();
-    if (checkpoint !== null) {
-      const c = parseCheckpoint(openNote(checkpoint, [verifier]).text);
-      if (c.origin !== signer.name) throw new StorageCorruptError(`stored checkpoint is for ${c.origin}`);
-      if (c.size > appender.size) {
-        throw new StorageCorruptError(
-          `stored checkpoint size ${c.size} is beyond the committed tree ${appender.size}`,
-        );
-      }
-      last = { size: c.size, root: c.root };
-    }
-    const guard = new CheckpointSigner(signer.name, signer, last);
-    const published = { size: 0, root: appender.root(), checkpoint: checkpoint ?? '' };
-    const seq = new Sequencer(opts, appender, guard, tiles, published);
+    const seq = new Sequencer(opts, appender, tiles);
     // Before signing anything: apply the journal's batches after the last
     // committed one (a crash between 4a and 4, or an empty data dir).
     if (seq.replicator) await seq.catchUp();
     const size = seq.appender.size;
-    if (checkpoint === null || last!.size < size) {
-      checkpoint = await seq.publish(size, seq.appender.root());
-    } else {
-      seq.published = { size: last!.size, root: last!.root, checkpoint };
-      // The stored checkpoint must be for the committed root, not just its size.
-      if (!equalBytes(last!.root, seq.appender.root()))
-        throw new StorageCorruptError('stored checkpoint root differs from committed head');
+    const root = seq.appender.root();
+    const signed = await seq.signedCheckpoints();
+    // Every checkpoint the key signed must be a prefix of the committed tree.
+    const sizes = [...new Set(signed.map((c) => c.size))].filter((n) => n > 0 && n <= size);
+    const roots = new Map<number, Hash>();
+    if (sizes.length) {
+      const computed = await tiles.withHashes(size, (r) => sizes.map((n) => treeHash(n, r)), { size, root });
+      sizes.forEach((n, i) => roots.set(n, computed[i]!));
     }
+    let last: SignedCheckpoint | null = null;
+    for (const c of signed) {
+      if (c.size > size) throw new StoreBehindError(size, c.size, c.where);
+      const want = c.size === 0 ? EMPTY_ROOT : roots.get(c.size)!;
+      if (!equalBytes(want, c.root))
+        throw new StorageCorruptError(
+          `the log key signed root ${toHex(c.root)} at size ${c.size} (${c.where}), ` +
+            `but the store's tree at that size has root ${toHex(want)}: refusing to serve or sign over it\n${c.note}`,
+        );
+      if (last === null || c.size > last.size) last = c;
+    }
+    seq.guard = new CheckpointSigner(signer.name, signer, last);
+    if (last === null || last.size < size) await seq.publish(size, root);
+    else seq.published = { size, root, checkpoint: last.note };
     return seq;
+  }
+
+  /**
+   * The checkpoints this log key is known to have signed, verified: from
+   * the signer state, the store, and the journal's feed. A note in the
+   * signer state or the store that does not verify is corrupt storage; one
+   * on the feed that does not is ignored (anyone on NATS may publish there).
+   */
+  private async signedCheckpoints(): Promise<SignedCheckpoint[]> {
+    const out: SignedCheckpoint[] = [];
+    const add = (note: string | null, where: string, trusted: boolean) => {
+      if (note === null) return;
+      try {
+        const { checkpoint } = openCheckpoint(note, this.verifier);
+        out.push({ size: checkpoint.size, root: checkpoint.root, note, where });
+      } catch (e) {
+        if (trusted)
+          throw new StorageCorruptError(
+            `${where} does not hold a checkpoint signed by this log's key: ${errorText(e)}`,
+          );
+      }
+    };
+    add(await this.signerState.read(), `signer state ${this.signerState.where}`, true);
+    add(await this.store.readCheckpoint(), 'the checkpoint stored with the log', true);
+    if (this.replicator)
+      add(await this.replicator.latestCheckpoint(), "the journal's latest checkpoint", false);
+    return out;
   }
 
   /** The latest signed checkpoint and the tree it commits to. */
@@ -294,8 +377,22 @@ export class Sequencer implements LogNode {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     await this.ticking;
     this.failAll(new SequencerStoppedError('sequencer stopped'));
+  }
+
+  /**
+   * A graceful stop: takes no new submissions (503 shutting_down), sequences
+   * what is pending for at most `ms`, then stops (failing what is left).
+   */
+  async drain(ms: number): Promise<void> {
+    this.draining = true;
+    const deadline = performance.now() + ms;
+    while (this.pool.length > 0 && !this.stopped && !this.unavailable && performance.now() < deadline)
+      await this.tick();
+    await this.stop();
   }
 
   /** Runs one tick now (tests; also used when the pool fills). */
@@ -305,7 +402,7 @@ export class Sequencer implements LogNode {
   }
 
   private schedule(): void {
-    if (!this.running || this.timer || this.ticking || this.stopped) return;
+    if (!this.running || this.timer || this.ticking || this.stopped || this.unavailable) return;
     const wait = Math.max(0, this.lastTickStart + this.batchPeriodMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -314,7 +411,7 @@ export class Sequencer implements LogNode {
   }
 
   private kick(): void {
-    if (this.ticking || this.stopped) return;
+    if (this.ticking || this.stopped || this.unavailable) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.lastTickStart = performance.now();
@@ -329,10 +426,12 @@ export class Sequencer implements LogNode {
    * Submits an entry. Resolves with its receipt once the entry is durable and
    * covered by a signed checkpoint; an entry already in the log (or pending)
    * resolves to the same index. Rejects with the admission error, a
-   * PushbackError when the pool is full, or SequencerStoppedError.
+   * PushbackError when the pool is full, StorageUnavailableError (or the
+   * `canWrite` error) while storage cannot take writes, or
+   * SequencerStoppedError.
    */
   async submit(entry: Uint8Array): Promise<SubmitResult> {
-    if (this.stopped) throw this.stopped;
+    this.refuseWrites();
     if (entry.length === 0) throw new UrnaError('empty', 'empty entry');
     if (entry.length > MAX_ENTRY_SIZE)
       throw new UrnaError('too_large', `entry of ${entry.length} bytes exceeds ${MAX_ENTRY_SIZE}`);
@@ -348,8 +447,13 @@ export class Sequencer implements LogNode {
     const prepared = await this.admission.prepare(entry);
     const again = this.pending.get(key); // another identical submission may have raced us
     if (again) return again.promise;
-    if (this.stopped) throw this.stopped;
-    if (this.pending.size >= this.maxPending) throw new PushbackError('pool is full, retry later');
+    this.refuseWrites();
+    if (this.pending.size >= this.maxPending) {
+      if (!this.pushingBack)
+        this.log.warn({ pending: this.pending.size }, 'pool is full: answering 503 until it drains');
+      this.pushingBack = true;
+      throw new PushbackError('pool is full, retry later');
+    }
     let resolve!: (r: SubmitResult) => void;
     let reject!: (e: unknown) => void;
     const promise = new Promise<SubmitResult>((res, rej) => {
@@ -370,6 +474,25 @@ export class Sequencer implements LogNode {
     this.pool.push(p);
     if (this.pool.length >= this.maxBatch) this.kick();
     return promise;
+  }
+
+  /** Throws why this sequencer takes no entries now, if it does not. */
+  private refuseWrites(): void {
+    if (this.stopped) throw this.stopped;
+    if (this.draining) throw new UrnaError('shutting_down', 'the sequencer is shutting down, retry');
+    if (this.corruption)
+      throw new SequencerStoppedError(
+        `storage is corrupt, no entries are accepted: ${this.corruption.message}`,
+      );
+    if (this.unavailable) throw this.unavailableError();
+    const refused = this.canWrite();
+    if (refused) throw refused;
+  }
+
+  private unavailableError(): StorageUnavailableError {
+    const u = this.unavailable!;
+    const seconds = Math.round((performance.now() - u.since) / 1000);
+    return new StorageUnavailableError(`storage unavailable for ${seconds} s, retrying: ${u.error.message}`);
   }
 
   /**
@@ -427,6 +550,12 @@ export class Sequencer implements LogNode {
 
   private async runTick(): Promise<void> {
     if (this.pool.length === 0) return;
+    const refused = this.canWrite();
+    if (refused) {
+      // e.g. free space below the floor: nothing is written; the waiting submitters retry.
+      for (const p of this.pool.splice(0)) this.settle(p, refused);
+      return;
+    }
     const batch = this.takeBatch();
     const admitted: Array<{ p: Pending; index: number }> = [];
     const deferred: Pending[] = [];
@@ -494,8 +623,10 @@ export class Sequencer implements LogNode {
         this.halt(e, 'sequencer stepped down');
         return;
       }
-      for (const p of batch) this.settle(p, new PushbackError(`batch failed, retry: ${errorText(e)}`));
-      await this.reload();
+      const retry =
+        e instanceof StorageUnavailableError ? e : new PushbackError(`batch failed, retry: ${errorText(e)}`);
+      for (const p of batch) this.settle(p, retry);
+      await this.recover();
       return;
     }
     // Steps 5–6: the batch is durable; a failure now stops the sequencer.
@@ -517,7 +648,16 @@ export class Sequencer implements LogNode {
       });
       this.fault('after-answer');
     } catch (e) {
-      this.halt(e);
+      if (!isTransientIoError(e)) return this.halt(e);
+      // The batch is committed but not signed and recorded (e.g. the disk
+      // filled before the signer state was written): its submitters
+      // resubmit and get it as a duplicate once `recover` has signed it.
+      for (const { p } of admitted) this.settle(p, e);
+      await this.recover();
+    }
+    if (this.pushingBack && this.pending.size < this.maxPending / 2) {
+      this.pushingBack = false;
+      this.log.info({ pending: this.pending.size }, 'pool drained: pushback over');
     }
   }
 
@@ -533,8 +673,12 @@ export class Sequencer implements LogNode {
         : [];
     const checkpoint = this.guard.sign(size, root, proof);
     this.fault('after-sign');
-    await this.store.writeCheckpoint(checkpoint);
+    // The signer's memory first, durably: from here on no store that lacks
+    // this tree is served or signed over (see `open`). Then the store's copy
+    // (what a standby or mirror over this store serves first).
+    await this.signerState.write(checkpoint);
     this.fault('after-checkpoint-write');
+    await this.store.writeCheckpoint(checkpoint);
     this.published = { size, root, checkpoint };
     try {
       // At most once, to whoever listens now; a missed one is superseded by the next.
@@ -581,12 +725,42 @@ export class Sequencer implements LogNode {
     else p.resolve(result!);
   }
 
-  /** Reloads the in-memory tree from the committed head after a failed batch. */
-  private async reload(): Promise<void> {
+  /**
+   * After a failed batch: reloads the in-memory tree from the committed head
+   * (a failed commit may still have landed: written but not synced when the
+   * disk filled, then replayed when the store reopened) and signs it if it
+   * is beyond the published one, so that no entry is in the store without
+   * being in a signed tree. A transient storage fault on the way makes the
+   * sequencer unavailable — no batches, submissions answered 503 with
+   * Retry-After, pending ones failed so they retry — and this is retried
+   * every `retryMs` until it works, or halts after `giveUpMs`. Anything
+   * else halts at once.
+   */
+  private async recover(): Promise<void> {
     try {
       this.appender = await loadAppender(this.store, this.tiles);
+      if (this.appender.size > this.published.size)
+        await this.publish(this.appender.size, this.appender.root());
+      if (this.unavailable) {
+        const seconds = (performance.now() - this.unavailable.since) / 1000;
+        this.log.info({ seconds: Math.round(seconds * 10) / 10 }, 'storage recovered: sequencing again');
+        this.unavailable = null;
+        this.schedule();
+      }
     } catch (e) {
-      this.halt(e);
+      if (!isTransientIoError(e) || this.stopped) return this.halt(e);
+      const now = performance.now();
+      if (this.unavailable === null) {
+        this.unavailable = { error: e as Error, since: now };
+        this.log.warn({ err: e }, 'storage unavailable: refusing writes (503) and retrying');
+        this.failAll(this.unavailableError(), false);
+      } else if (now - this.unavailable.since > this.giveUpMs) {
+        return this.halt(e, `storage unavailable for more than ${this.giveUpMs / 1000} s`);
+      }
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.recover();
+      }, this.retryMs);
     }
   }
 
@@ -598,6 +772,9 @@ export class Sequencer implements LogNode {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.log.error({ err: e }, why);
     this.failAll(this.stopped);
     this.onStop?.(this.stopped);
   }
@@ -618,19 +795,37 @@ export class Sequencer implements LogNode {
     return this.stopped;
   }
 
+  /**
+   * LogNode: corrupt storage was met serving a read (or by the scrub):
+   * report not ok and accept no more entries (what the store says can no
+   * longer be trusted to admit them); verified reads go on.
+   */
+  storageCorrupt(error: Error): void {
+    if (this.corruption) return;
+    this.corruption = error;
+    this.log.error({ err: error }, 'storage is corrupt: refusing entries; restore the data dir');
+    this.failAll(new SequencerStoppedError(`storage is corrupt: ${error.message}`), false);
+  }
+
   /** LogNode: a sequencer with a journal is its log's leader (until it steps down). */
   status(): NodeStatus {
-    const fatal = this.stopped;
+    const problem =
+      this.stopped ??
+      this.corruption ??
+      (this.unavailable ? this.unavailableError() : null) ??
+      this.canWrite();
     return {
       role: this.replicator ? 'leader' : 'single',
-      ok: !fatal,
-      ...(fatal ? { error: fatal.message } : {}),
+      ok: !problem,
+      ...(problem ? { error: problem.message } : {}),
       ...(this.replicator ? { journal: { sequence: this.journalSeq, steppedDown: this.steppedDown } } : {}),
     };
   }
 
-  private failAll(e: UrnaError): void {
-    for (const p of [...this.pending.values()]) this.settle(p, e);
+  /** Fails every pending submission: all of them, or (`inFlight` false) those not in the running batch. */
+  private failAll(e: UrnaError, inFlight = true): void {
+    const waiting = inFlight ? [...this.pending.values()] : this.pool;
+    for (const p of [...waiting]) this.settle(p, e);
     this.pool = [];
   }
 }

@@ -25,13 +25,7 @@ import {
 } from '../../ledger/tile.js';
 import type { LogStore, TreeHead } from '../storage/store.js';
 import { tileKey } from '../storage/store.js';
-
-/** Stored data that contradicts itself or the tree head: the log must not serve it. */
-export class StorageCorruptError extends UrnaError {
-  constructor(message: string) {
-    super('storage_corrupt', message);
-  }
-}
+import { StorageCorruptError } from '../storage/errors.js';
 
 class MissingTiles {
   constructor(readonly tiles: Tile[]) {}

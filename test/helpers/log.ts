@@ -20,10 +20,12 @@ import { ElectionAdmission } from '../../services/election/admission.js';
 import { TileCache } from '../../services/sequencer/tile-reader.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import type { LogStore } from '../../services/storage/store.js';
+import { MemorySignerState, type SignerState } from '../../services/storage/signer-state.js';
 
 export interface TestLog {
   sequencer: Sequencer;
   store: LogStore;
+  signerState: SignerState;
   metrics: Registry;
   verifier: NoteVerifier;
   signerKey: string;
@@ -50,9 +52,10 @@ export async function openTestLog(
   const signer = keys.signer;
   const verifier = parseVerifierKey(signer.verifierKey);
   const store = opts.store ?? new MemoryStore();
+  const signerState = opts.signerState ?? new MemorySignerState();
   const metrics = new Registry();
-  const sequencer = await Sequencer.open({ ...opts, store, signer, verifier, metrics });
-  return { sequencer, store, metrics, verifier, signerKey: keys.signerKey };
+  const sequencer = await Sequencer.open({ ...opts, store, signerState, signer, verifier, metrics });
+  return { sequencer, store, signerState, metrics, verifier, signerKey: keys.signerKey };
 }
 
 /** Submits entries and runs one tick; resolves with every result. */

@@ -52,6 +52,7 @@ export class MemoryJournal {
           yield { seq: s, batch: this.batches[s - 1]! };
       }.bind(this),
       publishCheckpoint: (note) => void this.published.push(note),
+      latestCheckpoint: async () => this.published.at(-1) ?? null,
     };
   }
 

@@ -38,6 +38,7 @@ class MemoryJournal {
           yield { seq: s, batch: this.batches[s - 1]! };
       }.bind(this),
       publishCheckpoint: (note) => this.published.push(note),
+      latestCheckpoint: async () => this.published.at(-1) ?? null,
     };
   }
 }

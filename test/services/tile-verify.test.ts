@@ -16,7 +16,8 @@ import {
   type Tile,
 } from '../../ledger/tile.js';
 import { nativeSha256 } from '../../services/crypto/native-sha256.js';
-import { StorageCorruptError, TileCache } from '../../services/sequencer/tile-reader.js';
+import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { StorageCorruptError } from '../../services/storage/errors.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 
 /** A MemoryStore that counts tile reads (batched calls and tiles). */

@@ -13,10 +13,10 @@ import { ballotStatus, electionSummary } from '../../../ledger/rules.js';
 import { parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
 import { UrnaError } from '../../../ledger/errors.js';
 import { withState } from '../../election/state.js';
-import type { AppOptions } from '../app.js';
+import type { RouteOptions } from '../app.js';
 import { HttpError } from '../errors.js';
 
-export const electionRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, store }) => {
+export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, store }) => {
   app.get<{ Params: { id: string } }>('/elections/:id', async (request) => {
     const summary = await withState(store, (read) => electionSummary(read, request.params.id));
     if (!summary) throw new HttpError(404, 'not_found', `no election ${request.params.id}`);

@@ -1,8 +1,8 @@
 /** GET /healthz (liveness, role and replication state) and GET /metrics (Prometheus text format). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppOptions } from '../app.js';
+import type { RouteOptions } from '../app.js';
 
-export const operationsRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, metrics }) => {
+export const operationsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, metrics }) => {
   app.get('/healthz', async (_request, reply) => {
     const status = node.status();
     return reply.code(status.ok ? 200 : 503).send({ origin: node.origin, size: node.head.size, ...status });

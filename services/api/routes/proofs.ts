@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { fromHex, toBase64 } from '../../../ledger/bytes.js';
 import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
-import type { AppOptions } from '../app.js';
+import type { RouteOptions } from '../app.js';
 import { HttpError } from '../errors.js';
 
 /** Parses a decimal query parameter strictly (no sign, no leading zeros, safe integer). */
@@ -24,7 +24,7 @@ function sizeParam(query: unknown, name: string): number {
   return Number(value);
 }
 
-export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, store }) => {
+export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, store, oldSizeProofs }) => {
   app.get<{ Params: { hash: string } }>('/receipt/:hash', async (request, reply) => {
     const { hash } = request.params;
     if (!/^[0-9a-f]{64}$/.test(hash))
@@ -45,6 +45,7 @@ export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, s
     if (size > current)
       throw new HttpError(400, 'out_of_range', `size ${size} is beyond the tree size ${current}`);
     if (index >= size) throw new HttpError(400, 'out_of_range', `index ${index} is not below size ${size}`);
+    if (size !== current) oldSizeProofs.take('proofs at older tree sizes');
     const { proof, root } = await node.tiles.withHashes(
       current,
       (r) => ({ proof: proveInclusion(index, size, r), root: treeHash(size, r) }),
@@ -60,6 +61,7 @@ export const proofRoutes: FastifyPluginAsync<AppOptions> = async (app, { node, s
     if (to > current)
       throw new HttpError(400, 'out_of_range', `size ${to} is beyond the tree size ${current}`);
     if (from < 1 || from > to) throw new HttpError(400, 'out_of_range', 'need 1 <= from <= to');
+    if (to !== current) oldSizeProofs.take('proofs at older tree sizes');
     const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r), node.head);
     return { from, to, proof: proof.map(toBase64) };
   });

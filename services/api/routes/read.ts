@@ -7,7 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { MalformedError } from '../../../ledger/errors.js';
 import { parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
-import type { AppOptions } from '../app.js';
+import type { RouteOptions } from '../app.js';
 import { HttpError } from '../errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -17,7 +17,7 @@ function countAtLevel(size: number, level: number): number {
   return level < 0 ? size : Math.floor(size / 2 ** (TILE_HEIGHT * level));
 }
 
-export const readRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) => {
+export const readRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node }) => {
   app.get('/checkpoint', async (_request, reply) => {
     if (node.head.checkpoint === '')
       throw new HttpError(503, 'unavailable', 'no signed checkpoint proven yet (catching up)');

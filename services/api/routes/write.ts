@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { toHex } from '../../../ledger/bytes.js';
-import type { AppOptions } from '../app.js';
+import type { RouteOptions } from '../app.js';
 import { HttpError } from '../errors.js';
 
 /** The answer to a submission (serialised by fast-json-stringify from this schema). */
@@ -20,7 +20,7 @@ const receiptSchema = {
   },
 } as const;
 
-export const writeRoutes: FastifyPluginAsync<AppOptions> = async (app, { node }) => {
+export const writeRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node }) => {
   app.post(
     '/add',
     { schema: { response: { 200: receiptSchema, 201: receiptSchema } } },

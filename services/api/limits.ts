@@ -1,0 +1,134 @@
+/**
+ * Limits that hold under abuse: time limits on every request, caps on
+ * connections (in all and per client address), per-client rate limits with
+ * separate budgets for writes, proofs and other reads (429 with
+ * Retry-After), and a cost bound on proofs computed on demand.
+ *
+ * The point of each: a client that sends headers and never finishes its
+ * body is cut off (requestTimeout) instead of holding a file descriptor for
+ * ever; one address cannot take every connection; one client's flood of
+ * rejected records or of proofs for random tree sizes uses its own budget,
+ * not everyone's event loop.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { Logger } from '../log.js';
+import { HttpError, RateLimitedError } from './errors.js';
+
+export interface HttpLimits {
+  /** Open connections at most (the server refuses more). */
+  maxConnections: number;
+  /** Open connections from one client address at most (more are closed at once). */
+  maxConnectionsPerClient: number;
+  /** Time to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** Idle time allowed on a kept-alive connection between requests. */
+  keepAliveTimeoutMs: number;
+  /** Requests per second per client address, by budget; 0: unlimited. */
+  rate: Record<Budget, number>;
+  /**
+   * Proofs at tree sizes other than the latest checkpoint's (whose cost
+   * grows with the tiles they touch) computed per second, over all
+   * clients; beyond it they get 503 busy. 0: unlimited.
+   */
+  oldSizeProofsPerSecond: number;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
+}
+
+/** The kinds of requests with a budget each. */
+export type Budget = 'writes' | 'proofs' | 'reads';
+
+/** No limits (in-process tests with `inject`). */
+export const UNLIMITED: HttpLimits = {
+  maxConnections: 0,
+  maxConnectionsPerClient: 0,
+  headersTimeoutMs: 60_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 72_000,
+  rate: { writes: 0, proofs: 0, reads: 0 },
+  oldSizeProofsPerSecond: 0,
+  trustProxy: false,
+};
+
+/** The fastify server options that carry the time limits. */
+export function serverOptions(limits: HttpLimits) {
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    trustProxy: limits.trustProxy,
+    // Node checks the header and request deadlines on this interval (30 s by default).
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+  };
+}
+
+/** Caps open connections in all and per client address on `server` (0: no cap). */
+export function capConnections(server: Server, limits: HttpLimits, log: Logger): void {
+  if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
+  let warned = 0;
+  server.on('drop', () => {
+    if (Date.now() - warned > 10_000)
+      log.warn({ max: limits.maxConnections }, 'connection limit reached: refusing connections');
+    warned = Date.now();
+  });
+  if (limits.maxConnectionsPerClient <= 0) return;
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerClient) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, n);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
+}
+
+/** One onRequest hook per budget: counts the request against its client's budget, 429 beyond it. */
+export async function rateLimiters(
+  app: FastifyInstance,
+  limits: HttpLimits,
+): Promise<Record<Budget, onRequestHookHandler | null>> {
+  await app.register(rateLimit, { global: false });
+  const hook = (budget: Budget): onRequestHookHandler | null => {
+    const max = limits.rate[budget];
+    if (max <= 0) return null;
+    // One store per budget, shared by its routes; keyed by client address (IPv6 by /56).
+    const limiter = app.createRateLimit({ max, timeWindow: 1000 });
+    return async (request: FastifyRequest) => {
+      const r = await limiter(request);
+      if (!r.isAllowed && r.isExceeded) throw new RateLimitedError(budget, Math.max(1, r.ttlInSeconds));
+    };
+  };
+  return { writes: hook('writes'), proofs: hook('proofs'), reads: hook('reads') };
+}
+
+/**
+ * A rate over all clients for costly work (proofs at old sizes): `take`
+ * throws 503 busy once `perSecond` were taken in the current second.
+ */
+export class CostBudget {
+  private window = 0;
+  private used = 0;
+  constructor(private readonly perSecond: number) {}
+
+  take(what: string): void {
+    if (this.perSecond <= 0) return;
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== this.window) {
+      this.window = now;
+      this.used = 0;
+    }
+    if (++this.used > this.perSecond)
+      throw new HttpError(503, 'busy', `too many ${what} right now, retry later`, 1);
+  }
+}
