@@ -58,6 +58,27 @@ function checkTile(tile: Tile): void {
   }
 }
 
+/**
+ * The first `width` entries of an entry bundle, as bundle bytes (a prefix
+ * of `data`): what the partial bundle of `width` entries holds when only a
+ * wider one is at hand (a log may drop partial tiles once the full one
+ * exists, C2SP/C2SP#145).
+ *
+ * Throws MalformedError if `data` does not start with `width` whole entries;
+ * RangeError if `width` is not 1 to 256.
+ */
+export function entryBundlePrefix(data: Uint8Array, width: number): Uint8Array {
+  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH)
+    throw new RangeError('width: expected 1 to 256');
+  let o = 0;
+  for (let n = 0; n < width; n++) {
+    if (o + 2 > data.length) throw new MalformedError(`entry bundle: fewer than ${width} entries`);
+    o += 2 + ((data[o]! << 8) | data[o + 1]!);
+    if (o > data.length) throw new MalformedError(`entry bundle: fewer than ${width} entries`);
+  }
+  return data.subarray(0, o);
+}
+
 /** 256^level as a number (exact for the levels that fit a safe-integer tree). */
 function span(level: number): number {
   return 2 ** (TILE_HEIGHT * level);

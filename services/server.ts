@@ -131,6 +131,7 @@ export interface RunningNode {
   close(): Promise<void>;
   /** Resolves with the error if the node stops by itself for good (the process should then exit non-zero). */
   failed: Promise<Error>;
+  log: Logger;
 }
 
 /** The start could not go on: the message says what is wrong and what to do. */
@@ -346,6 +347,7 @@ async function run(
     url,
     verifierKey: how.verifierKey,
     failed: how.failed,
+    log,
     close: () => (closing ??= close()),
   };
 }

@@ -14,7 +14,8 @@
 import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { UrnaError } from '../ledger/errors.js';
-import { leafHash } from '../ledger/hash.js';
+import { HASH_SIZE, leafHash } from '../ledger/hash.js';
+import { entryBundlePrefix, TILE_WIDTH, tilePath, type Tile } from '../ledger/tile.js';
 import { parseNote, parseVerifierKey, type NoteVerifier } from '../ledger/note.js';
 import { verifyReceipt } from '../ledger/receipt.js';
 import type { Record as LogRecord } from '../ledger/record.js';
@@ -236,6 +237,32 @@ export class LogClient {
   /** `GET /receipt/<leaf hash hex>`: a fresh receipt for an entry in the log. */
   async receipt(leafHashHex: string): Promise<string> {
     return (await this.#request(`receipt/${encodeURIComponent(leafHashHex)}`)).text();
+  }
+
+  /**
+   * A tile or entry bundle (C2SP tlog-tiles) at exactly its width. A
+   * partial one the source no longer has (404) is cut from the full one
+   * (C2SP/C2SP#145: a log may drop partial tiles once the full tile exists).
+   * Not authenticated: check it against a signed tree before trusting it.
+   * Throws LogError.
+   */
+  async tile(tile: Tile): Promise<Uint8Array> {
+    try {
+      return new Uint8Array(await (await this.#request(tilePath(tile))).arrayBuffer());
+    } catch (e) {
+      if (!(e instanceof LogError) || e.status !== 404 || tile.width === TILE_WIDTH) throw e;
+    }
+    const full = new Uint8Array(
+      await (await this.#request(tilePath({ ...tile, width: TILE_WIDTH }))).arrayBuffer(),
+    );
+    if (tile.level >= 0 && full.length >= tile.width * HASH_SIZE)
+      return full.slice(0, tile.width * HASH_SIZE);
+    try {
+      if (tile.level < 0) return entryBundlePrefix(full, tile.width);
+    } catch {
+      // too short: below
+    }
+    throw new LogError('bad_response', 200, `${tilePath(tile)}: the full tile is too short for it`);
   }
 
   /** The URL of `path` under the log. */

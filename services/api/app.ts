@@ -5,7 +5,12 @@
  * tlog-tiles read path, proofs, election reads, operations). Process
  * concerns (listen, signals, a bounded shutdown) live in ../server.ts.
  */
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type onRequestHookHandler } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type onRequestHookHandler,
+} from 'fastify';
 import type { Registry } from '../metrics.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -20,7 +25,7 @@ import {
   type HttpLimits,
 } from './limits.js';
 import type { LogNode } from './log-node.js';
-import { StorageCorruptError } from '../storage/errors.js';
+import { StorageCorruptError, StorageUnavailableError } from '../storage/errors.js';
 import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -66,7 +71,7 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
   const limits = opts.limits ?? UNLIMITED;
   const app = Fastify({
     loggerInstance: log as never,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_ENTRY_SIZE,
     // Our own hook answers while closing, in the documented shape (below).
     return503OnClosing: false,
@@ -79,6 +84,7 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
   acceptRawBodies(app);
   app.setErrorHandler((e, request, reply) => {
     if (e instanceof StorageCorruptError) opts.node.storageCorrupt?.(e);
+    if (e instanceof StorageUnavailableError) opts.node.storageUnavailable?.(e);
     return sendError(e, request, reply);
   });
   app.setNotFoundHandler((request, reply) =>

@@ -53,6 +53,12 @@ export interface LogNode {
    * rotation, and a standby does not take over with it).
    */
   storageCorrupt?(error: Error): void;
+  /**
+   * Told when serving a read met a transient storage fault
+   * (StorageUnavailableError): the node reports itself not ok until its
+   * storage works again, and a sequencer takes no entries meanwhile.
+   */
+  storageUnavailable?(error: Error): void;
 }
 
 /** 503: this node does not sequence; submit to the leader (`leader`, when known). */

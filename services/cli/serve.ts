@@ -394,24 +394,28 @@ export const mirrorCommand: Command = {
  */
 export function untilStopped(node: RunningNode, shutdownMs: number): Promise<number> {
   let stopping = false;
+  const { log } = node;
   const stop = (why: string, code: number) => {
     if (stopping) process.exit(code || 1);
     stopping = true;
-    process.stderr.write(`urna: ${why}, shutting down\n`);
+    log.info({ why, boundMs: shutdownMs }, 'shutting down');
     setTimeout(() => {
-      process.stderr.write(`urna: shutdown took longer than ${shutdownMs + 5000} ms, exiting\n`);
+      log.error({ afterMs: shutdownMs + 5000 }, 'shutdown took too long: exiting');
       process.exit(1);
     }, shutdownMs + 5000);
     node.close().then(
-      () => process.exit(code),
+      () => {
+        log.info('stopped');
+        process.exit(code);
+      },
       (e: unknown) => {
-        process.stderr.write(`urna: shutdown failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        log.error({ err: e }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
   process.on('SIGINT', () => stop('SIGINT', 0));
   process.on('SIGTERM', () => stop('SIGTERM', 0));
-  void node.failed.then((e) => stop(`stopped after a fatal error (${e.message})`, 1));
+  void node.failed.then((e) => stop(`fatal: ${e.message}`, 1));
   return new Promise<number>(() => {}); // the process exits from `stop`
 }

@@ -231,6 +231,28 @@ export class Mirror implements LogNode {
     );
   }
 
+  /**
+   * LogNode: a read met a transient storage fault: report not ok, and probe
+   * the store every `retryMs` until it answers (the follow loop, if it is
+   * applying, recovers by itself the same way).
+   */
+  storageUnavailable(error: Error): void {
+    if (this.unavailable || this.failure) return;
+    this.unavailable = { error, since: performance.now() };
+    this.log.warn({ err: error }, 'storage unavailable: retrying');
+    const probe = () =>
+      setTimeout(() => {
+        void this.serial(async () => {
+          await this.store.readHead();
+          if (this.unavailable) this.log.info('storage recovered');
+          this.unavailable = null;
+        }).then(() => {
+          if (this.unavailable && !this.failure) probe();
+        });
+      }, this.opts.retryMs ?? 1000).unref();
+    probe();
+  }
+
   status(): NodeStatus {
     const leader = this.leader();
     const problem =

@@ -132,7 +132,7 @@ export class Scrubber {
         if (this.stopping) break;
         this.passes++;
         this.m?.passes.inc();
-        log.info(
+        log.debug(
           { entries: n, seconds: Math.round((performance.now() - t0) / 100) / 10 },
           'scrub pass complete',
         );

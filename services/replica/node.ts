@@ -153,6 +153,10 @@ export class ReplicatedNode implements LogNode {
     return problem && status.ok ? { ...status, ok: false, error: problem.message } : status;
   }
 
+  storageUnavailable(error: Error): void {
+    this.current.storageUnavailable(error);
+  }
+
   /** LogNode: corrupt storage: not ok from now on, in every role; a leader steps down and does not lead again. */
   storageCorrupt(error: Error): void {
     this.corruption ??= error;

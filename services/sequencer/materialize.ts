@@ -135,38 +135,106 @@ export async function applyJournalBatch(
       `journal batch ${seq} covers ${batch.firstIndex}..${batch.size} with ` +
         `${batch.entries.length} entries, expected to start at ${firstIndex}`,
     );
-  const items = await Promise.all(
-    batch.entries.map(async (entry, i) => {
+  const items = await prepareAll(m, batch.entries, `journal batch ${seq}`);
+  const { admission, leaves, deferred } = await admitAll(m, items, `journal batch ${seq}`);
+  if (deferred !== items.length)
+    throw new InconsistentError(
+      `journal batch ${seq}: the rules do not admit entry ${firstIndex + deferred}: deferred`,
+    );
+  const root = m.appender.root();
+  if (!equalBytes(root, batch.root))
+    throw new InconsistentError(`journal batch ${seq}: root at size ${batch.size} does not match`);
+  await commitAdmitted(
+    m,
+    leaves,
+    [...admission.extra(), journalSeqExtra(seq, m.appender.size)],
+    opts.durable ?? true,
+  );
+}
+
+/**
+ * Appends `entries` (the log's entries from index `m.appender.size` on, as
+ * a copy of the log holds them) through the same steps as a sequencer's
+ * ticks — admission, tree append, atomic commits — in as few batches as
+ * the rules allow: an entry the rules DEFER (a tally over entries of its
+ * own batch) starts a new batch, as it did at the sequencer. Throws
+ * InconsistentError if the rules reject an entry (nothing of its batch is
+ * committed). Signs nothing.
+ */
+export async function applyEntries(
+  m: Materialization,
+  entries: readonly Uint8Array[],
+  opts: { durable?: boolean; what?: string } = {},
+): Promise<void> {
+  const what = opts.what ?? 'entries';
+  let items = await prepareAll(m, entries, what);
+  while (items.length > 0) {
+    const { admission, leaves, deferred } = await admitAll(m, items, what);
+    if (deferred === 0)
+      throw new InconsistentError(
+        `${what}: the rules defer entry ${m.appender.size} even at the start of a batch`,
+      );
+    await commitAdmitted(m, leaves, admission.extra(), opts.durable ?? true);
+    items = items.slice(deferred);
+  }
+}
+
+type Prepared = { entry: Uint8Array; prepared: unknown };
+
+/** The admission's per-entry preparation of every entry (a rejection is an InconsistentError naming the entry). */
+async function prepareAll(
+  m: Materialization,
+  entries: readonly Uint8Array[],
+  what: string,
+): Promise<Prepared[]> {
+  const firstIndex = m.appender.size;
+  return Promise.all(
+    entries.map(async (entry, i) => {
       try {
         return { entry, prepared: await m.admission.prepare(entry) };
       } catch (e) {
-        throw new InconsistentError(
-          `journal batch ${seq}: the rules reject entry ${firstIndex + i}: ${errorText(e)}`,
-        );
+        throw new InconsistentError(`${what}: the rules reject entry ${firstIndex + i}: ${errorText(e)}`);
       }
     }),
   );
-  const admission = await m.admission.begin(items, firstIndex);
+}
+
+/**
+ * Admits `items` in order as one batch and appends them to the tree, up to
+ * the first one the rules DEFER (`deferred`: how many were admitted). A
+ * rejection is an InconsistentError (the tree in memory is then stale).
+ */
+async function admitAll(m: Materialization, items: Prepared[], what: string) {
+  const admission = await m.admission.begin(items, m.appender.size);
   const leaves: Array<{ leafHash: Hash; index: number }> = [];
-  for (const { entry, prepared } of items) {
+  let deferred = items.length;
+  for (let i = 0; i < items.length; i++) {
+    const { entry, prepared } = items[i]!;
     const index = m.appender.size;
     const rejection = admission.admit(entry, prepared, index);
+    if (rejection === DEFER) {
+      deferred = i;
+      break;
+    }
     if (rejection !== null)
-      throw new InconsistentError(
-        `journal batch ${seq}: the rules do not admit entry ${index}: ` +
-          (rejection === DEFER ? 'deferred' : rejection.message),
-      );
+      throw new InconsistentError(`${what}: the rules do not admit entry ${index}: ${rejection.message}`);
     const leafHash = computeLeafHash(entry);
     m.appender.appendEntry(entry, leafHash);
     leaves.push({ leafHash, index });
   }
-  const root = m.appender.root();
-  if (!equalBytes(root, batch.root))
-    throw new InconsistentError(`journal batch ${seq}: root at size ${batch.size} does not match`);
+  return { admission, leaves, deferred };
+}
+
+/** Commits what `admitAll` appended, with `extra`, in one atomic write; the tiles then go to the cache. */
+async function commitAdmitted(
+  m: Materialization,
+  leaves: Array<{ leafHash: Hash; index: number }>,
+  extra: Array<{ key: string; value: Uint8Array }>,
+  durable: boolean,
+): Promise<void> {
   const tiles = m.appender.takeTiles();
-  const head = { size: m.appender.size, root, edge: m.appender.edge() };
-  const extra = [...admission.extra(), journalSeqExtra(seq, head.size)];
-  await m.store.commit({ head, tiles, leaves, extra, durable: opts.durable ?? true });
+  const head = { size: m.appender.size, root: m.appender.root(), edge: m.appender.edge() };
+  await m.store.commit({ head, tiles, leaves, extra, durable });
   m.tiles.put(tiles);
 }
 

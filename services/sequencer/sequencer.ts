@@ -439,10 +439,10 @@ export class Sequencer implements LogNode {
     const key = toHex(leafHash);
     const inFlight = this.pending.get(key);
     if (inFlight) return inFlight.promise;
-    const existing = await this.lookupLeaf(leafHash);
+    const existing = await this.lookupLeaf(leafHash).catch((e: unknown) => this.storageFailed(e));
     if (existing !== null && existing !== undefined && existing < this.published.size) {
       this.m?.duplicates.inc();
-      return this.receiptFor(existing, leafHash, true);
+      return this.receiptFor(existing, leafHash, true).catch((e: unknown) => this.storageFailed(e));
     }
     const prepared = await this.admission.prepare(entry);
     const again = this.pending.get(key); // another identical submission may have raced us
@@ -749,19 +749,39 @@ export class Sequencer implements LogNode {
       }
     } catch (e) {
       if (!isTransientIoError(e) || this.stopped) return this.halt(e);
-      const now = performance.now();
-      if (this.unavailable === null) {
-        this.unavailable = { error: e as Error, since: now };
-        this.log.warn({ err: e }, 'storage unavailable: refusing writes (503) and retrying');
-        this.failAll(this.unavailableError(), false);
-      } else if (now - this.unavailable.since > this.giveUpMs) {
+      if (this.unavailable === null) return this.storageUnavailable(e as Error);
+      if (performance.now() - this.unavailable.since > this.giveUpMs)
         return this.halt(e, `storage unavailable for more than ${this.giveUpMs / 1000} s`);
-      }
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        void this.recover();
-      }, this.retryMs);
+      this.retryRecovery();
     }
+  }
+
+  /**
+   * LogNode: a transient storage fault was met (by a batch, a submission's
+   * lookup, or a read the API served): the sequencer becomes unavailable —
+   * no batches, submissions 503 with Retry-After, waiting ones failed so
+   * they retry — and tries to `recover` every `retryMs`.
+   */
+  storageUnavailable(error: Error): void {
+    if (this.stopped || this.unavailable) return;
+    this.unavailable = { error, since: performance.now() };
+    this.log.warn({ err: error }, 'storage unavailable: refusing writes (503) and retrying');
+    this.failAll(this.unavailableError(), false);
+    this.retryRecovery();
+  }
+
+  private retryRecovery(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.recover();
+    }, this.retryMs);
+  }
+
+  /** Rethrows `e`; a transient storage fault first makes the sequencer unavailable (see storageUnavailable). */
+  private storageFailed(e: unknown): never {
+    if (isTransientIoError(e)) this.storageUnavailable(e as Error);
+    throw e;
   }
 
   private halt(e: unknown, why = 'sequencer stopped after a fatal error'): void {

@@ -161,7 +161,9 @@ export class TileCache {
       const tile = tiles[i]!;
       const d = data[j];
       if (!d || !holds(tile, d)) {
-        throw new StorageCorruptError(`tile ${tileKey(tile)} width ${tile.width} missing from storage`);
+        throw new StorageCorruptError(
+          `${tilePath(tile)} is missing from storage or narrower than its width ${tile.width}: stored data is corrupt`,
+        );
       }
       this.set(tileKey(tile), d);
       out[i] = d;

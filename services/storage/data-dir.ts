@@ -121,7 +121,8 @@ function maxOpen(opts: OpenDataDirOptions): { maxOpenFiles?: number } {
   return opts.maxOpenFiles === undefined ? {} : { maxOpenFiles: opts.maxOpenFiles };
 }
 
-function newIdentity(origin: string): StoreIdentity {
+/** A new store identity for `origin`. */
+export function newIdentity(origin: string): StoreIdentity {
   return {
     format: 'urna-store/v1',
     id: randomBytes(16).toString('hex'),

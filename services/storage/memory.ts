@@ -7,6 +7,7 @@ import { equalBytes, toHex } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
 import type { CommitBatch, LogStore, TreeHead } from './store.js';
+import { StorageUnavailableError } from './errors.js';
 import { leafKey, tileKey } from './store.js';
 
 /** Where an injected fault fires. */
@@ -20,13 +21,25 @@ export class MemoryStore implements LogStore {
   private readonly extra = new Map<string, Uint8Array>();
   /** Set to make the next operation of that kind fail (the fault is consumed). */
   readonly failNext = new Set<StoreFault>();
+  /**
+   * While set, every operation fails with StorageUnavailableError, as a
+   * LevelStore does after a disk-full or out-of-file-descriptors error
+   * until it could reopen.
+   */
+  ioFault: string | null = null;
   commits = 0;
 
   private fault(kind: StoreFault): void {
+    this.io();
     if (this.failNext.delete(kind)) throw new Error(`injected ${kind} failure`);
   }
 
+  private io(): void {
+    if (this.ioFault !== null) throw new StorageUnavailableError(`storage unavailable: ${this.ioFault}`);
+  }
+
   async readHead(): Promise<TreeHead | null> {
+    this.io();
     return this.head;
   }
 
@@ -36,6 +49,7 @@ export class MemoryStore implements LogStore {
   }
 
   async lookupLeaves(leafHashes: readonly Hash[]): Promise<Array<number | null>> {
+    this.io();
     return leafHashes.map((h) => this.leaves.get(leafKey(toHex(h))) ?? null);
   }
 
@@ -55,6 +69,7 @@ export class MemoryStore implements LogStore {
   }
 
   async readCheckpoint(): Promise<string | null> {
+    this.io();
     return this.checkpoint;
   }
 
@@ -64,10 +79,12 @@ export class MemoryStore implements LogStore {
   }
 
   async readExtra(key: string): Promise<Uint8Array | null> {
+    this.io();
     return this.extra.get(key) ?? null;
   }
 
   async readExtras(keys: readonly string[]): Promise<Array<Uint8Array | null>> {
+    this.io();
     return keys.map((k) => this.extra.get(k) ?? null);
   }
 
@@ -77,6 +94,11 @@ export class MemoryStore implements LogStore {
       .sort()
       .slice(0, limit)
       .map((key) => ({ key, value: this.extra.get(key)! }));
+  }
+
+  /** Test hook: lose a leaf-index record, as a dropped write would. */
+  dropLeaf(leafHash: Hash): void {
+    this.leaves.delete(leafKey(toHex(leafHash)));
   }
 
   /** Test hook: overwrite a stored tile's bytes, as disk corruption would. */

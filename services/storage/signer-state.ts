@@ -57,7 +57,7 @@ export class FileSignerState implements SignerState {
   }
 }
 
-/** The signer state in memory, for tests: `failNext` makes the next write fail, as a full disk would. */
+/** The signer state in memory, for tests: `failNext` makes the next write fail as a full disk would (StorageUnavailableError). */
 export class MemorySignerState implements SignerState {
   readonly where = 'memory';
   failNext = false;
@@ -71,7 +71,7 @@ export class MemorySignerState implements SignerState {
   async write(note: string): Promise<void> {
     if (this.failNext) {
       this.failNext = false;
-      throw new Error('injected signer state write failure');
+      throw new StorageUnavailableError('injected signer state write failure (as a full disk)');
     }
     this.note = note;
     this.writes++;
