@@ -76,6 +76,9 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
     // Our own hook answers while closing, in the documented shape (below).
     return503OnClosing: false,
     clientErrorHandler: clientErrorHandler(log),
+    // Errors fastify meets before routing (a malformed URL): the same JSON shape.
+    frameworkErrors: (e, request, reply) =>
+      sendError(new HttpError(400, 'bad_request', e.message), request, reply),
     ...serverOptions(limits),
   }) as unknown as UrnaApp;
   app.closing = false;
