@@ -24,15 +24,18 @@ export class HttpError extends UrnaError {
   }
 }
 
+/** What each rate budget counts, for messages. */
+const BUDGET_NOUNS: Record<string, string> = {
+  writes: 'submissions',
+  proofs: 'proof requests',
+  reads: 'read requests',
+};
+
 /** 429: this client used its budget of a kind of request (writes, proofs, reads) for now. */
 export class RateLimitedError extends HttpError {
   constructor(budget: string, retryAfterSeconds: number) {
-    super(
-      429,
-      'rate_limited',
-      `too many ${budget} requests from this client, retry later`,
-      retryAfterSeconds,
-    );
+    const what = BUDGET_NOUNS[budget] ?? `${budget} requests`;
+    super(429, 'rate_limited', `too many ${what} from this client, retry later`, retryAfterSeconds);
   }
 }
 
