@@ -1,13 +1,22 @@
-/** What the `urna` client commands share: key files, the log client, number flags, output. */
+/** What the `urna` client commands share: the --log flag, key files, the log client, output. */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { toBase64 } from '../../ledger/bytes.js';
 import { decodeSignerKey, ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { LogClient } from '../../verifier/client.js';
+import type { Flag } from './command.js';
 import { UsageError } from './usage-error.js';
 
 /** The log a client talks to when `--log` is not given: `urna serve`'s default address. */
 export const DEFAULT_LOG_URL = 'http://127.0.0.1:8080';
+
+/** `--log URL`: the log a client command submits to. */
+export const LOG_FLAG: Flag = {
+  name: 'log',
+  value: 'URL',
+  default: DEFAULT_LOG_URL,
+  help: "the log's base URL (where urna serve listens)",
+};
 
 /** A record signing key read from a key file. */
 export type SigningKey = {
@@ -23,11 +32,11 @@ export type SigningKey = {
 
 /**
  * Reads a signer key file (`PRIVATE+KEY+name+keyid+base64(0x01||seed)`, as
- * `urna keygen` writes it). Throws UsageError if `file` is missing, and
- * MalformedError for a bad or non-Ed25519 (e.g. witness) key.
+ * `urna keygen` writes it), given by flag `flag` (named in errors). Throws
+ * MalformedError for a bad key, UsageError for a non-Ed25519 (e.g. witness)
+ * one.
  */
-export async function readSigningKey(file: string | undefined, flag: string): Promise<SigningKey> {
-  if (!file) throw new UsageError(`${flag} SKEYFILE is required`);
+export async function readSigningKey(file: string, flag: string): Promise<SigningKey> {
   const decoded = decodeSignerKey((await readFile(file, 'utf8')).trim());
   if (decoded.type !== ED25519_TYPE)
     throw new UsageError(`${flag} ${file}: not an Ed25519 signing key (type ${decoded.type})`);
@@ -45,41 +54,13 @@ export async function readVerifierKeyArg(value: string): Promise<string> {
 }
 
 /** The log client for `--log` (and `--log-key`, verifying receipts, when given). */
-export async function logClient(values: { log?: string | undefined; 'log-key'?: string | undefined }) {
-  const logKey = values['log-key'] === undefined ? undefined : await readVerifierKeyArg(values['log-key']);
+export async function logClient(log: string, logKeyArg?: string) {
+  const logKey = logKeyArg === undefined ? undefined : await readVerifierKeyArg(logKeyArg);
   try {
-    return new LogClient(values.log ?? DEFAULT_LOG_URL, logKey === undefined ? {} : { logKey });
+    return new LogClient(log, logKey === undefined ? {} : { logKey });
   } catch (e) {
     throw new UsageError(`--log/--log-key: ${e instanceof Error ? e.message : e}`);
   }
-}
-
-/** A required string flag. */
-export function required(value: string | undefined, flag: string): string {
-  if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
-  return value;
-}
-
-/** A non-negative integer flag (`fallback` when absent). Throws UsageError. */
-export function intFlag(value: string | undefined, flag: string, fallback?: number, min = 0): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new UsageError(`${flag} is required`);
-    return fallback;
-  }
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
-    throw new UsageError(`${flag} must be an integer of at least ${min}, got ${value}`);
-  return n;
-}
-
-/** A comma-separated list flag, without empty entries. */
-export function listFlag(value: string | undefined, flag: string): string[] {
-  const list = required(value, flag)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (list.length === 0) throw new UsageError(`${flag} is empty`);
-  return list;
 }
 
 /** Writes lines to stdout. */

@@ -5,9 +5,10 @@
  * --help`, `urna help`, the README's command table and docs/commands.md
  * (dev/docs.ts writes them; a test checks they are current).
  *
- * A flag's value is, in order: the flag, its environment variable, its
- * default. Parsed values are read through `Parsed`, which names the flag in
- * every UsageError.
+ * A command is named by one word or two (`serve`, `election create`); its
+ * positional arguments, if any, follow the name. A flag's value is, in
+ * order: the flag, its environment variable, its default. Parsed values are
+ * read through `Parsed`, which names the flag in every UsageError.
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './usage-error.js';
@@ -25,6 +26,12 @@ export interface Flag {
   default?: string;
   /** Must be given (by the flag or its environment variable). */
   required?: boolean;
+  /**
+   * A group name: exactly one flag of the group must be given (the synopsis
+   * shows `(--a A | --b B)` where the group's first flag is). Its flags have
+   * neither `required` nor `default`.
+   */
+  oneOf?: string;
   /** What it does. */
   help: string;
 }
@@ -32,7 +39,11 @@ export interface Flag {
 export interface Command {
   /** The words after `urna`: 'serve', 'election create'. */
   name: string;
-  /** The positional arguments as the synopsis shows them ('NAME', 'open|close|final'). */
+  /**
+   * The positional arguments as the synopsis shows them ('NAME',
+   * 'open|close|final'): one word each, all required (the parser checks how
+   * many are given). Absent: the command takes none.
+   */
   args?: string;
   /** One line: what it does (the command table). */
   summary: string;
@@ -83,11 +94,20 @@ export class Parsed {
     return fromEnv === '1' || fromEnv === 'true';
   }
 
-  /** A repeatable flag's values: given, else its environment variable split on whitespace and commas. */
+  /**
+   * A list flag's values: a repeatable flag's given values, or a single
+   * flag's given text split on commas; else its environment variable (or
+   * its default) split on whitespace and commas. Empty entries are dropped.
+   */
   list(name: string): string[] {
     const f = this.flag(name);
     const given = this.values[name];
     if (Array.isArray(given) && given.length) return given;
+    if (typeof given === 'string')
+      return given
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     const fromEnv = f.env === undefined ? '' : (this.env[f.env] ?? '');
     const text = fromEnv !== '' ? fromEnv : (f.default ?? '');
     return text.split(/[\s,]+/).filter(Boolean);
@@ -96,11 +116,7 @@ export class Parsed {
   /** An integer flag of at least `min` (undefined if absent and without default). */
   int(name: string, min = 0): number | undefined {
     const text = this.string(name);
-    if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min)
-      throw new UsageError(`--${name} must be an integer of at least ${min}, got ${text}`);
-    return n;
+    return text === undefined ? undefined : parseInteger(text, `--${name}`, min);
   }
 
   /** Like `int`, but a UsageError when absent. */
@@ -119,7 +135,37 @@ export class Parsed {
   }
 }
 
-/** Reads `args` against `command`'s flags. Throws UsageError on an unknown flag or a missing required one. */
+/** `text` as an integer of at least `min`; a UsageError naming `what` otherwise. */
+export function parseInteger(text: string, what: string, min = 0): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`${what} must be an integer of at least ${min}, got ${text}`);
+  return n;
+}
+
+/** The number of positional arguments `command` takes. */
+function arity(command: Command): number {
+  return (command.args ?? '').split(/\s+/).filter(Boolean).length;
+}
+
+/** The flags of each `oneOf` group, by group name, in the order they are described. */
+function groups(command: Command): Map<string, Flag[]> {
+  const out = new Map<string, Flag[]>();
+  for (const f of command.flags) if (f.oneOf) out.set(f.oneOf, [...(out.get(f.oneOf) ?? []), f]);
+  return out;
+}
+
+/** A flag as the synopsis shows it: `--name VALUE`. */
+function flagText(f: Flag): string {
+  return `--${f.name}${f.value ? ` ${f.value}` : ''}`;
+}
+
+/**
+ * Reads `args` against `command`'s flags. Throws UsageError (naming `urna
+ * NAME --help`) on an unknown flag or a wrong number of positional
+ * arguments, and UsageError on a missing required flag or a `oneOf` group
+ * without exactly one flag given.
+ */
 export function parseCommand(command: Command, args: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const f of command.flags)
@@ -133,6 +179,12 @@ export function parseCommand(command: Command, args: string[], env: NodeJS.Proce
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (urna ${command.name} --help)`);
   }
+  const want = arity(command);
+  if (parsed.positionals.length !== want)
+    throw new UsageError(
+      `expected ${want === 1 ? 'one argument' : `${want} arguments`} (${command.args}), ` +
+        `got ${parsed.positionals.length} (urna ${command.name} --help)`,
+    );
   const result = new Parsed(
     command,
     parsed.values as Record<string, string | boolean | string[] | undefined>,
@@ -140,26 +192,46 @@ export function parseCommand(command: Command, args: string[], env: NodeJS.Proce
     env,
   );
   for (const f of command.flags) if (f.required) result.required(f.name);
+  for (const group of groups(command).values()) {
+    const given = group.filter((f) => result.string(f.name) !== undefined);
+    if (given.length !== 1) throw new UsageError(`give exactly one of ${group.map(flagText).join(' and ')}`);
+  }
   return result;
 }
 
-/** The synopsis: `urna NAME ARGS --flag VALUE [--opt VALUE]...`. */
-export function synopsis(command: Command, opts: { flags?: boolean } = {}): string {
-  const parts = [`urna ${command.name}`];
-  if (command.args) parts.push(command.args);
-  if (opts.flags !== false)
-    for (const f of command.flags) {
-      const text = `--${f.name}${f.value ? ` ${f.value}` : ''}`;
-      parts.push(f.required ? text : `[${text}]${f.multiple ? '...' : ''}`);
-    }
-  return parts.join(' ');
+/**
+ * The synopsis: `urna NAME ARGS --flag VALUE (--a A | --b B) [--opt VALUE]...`;
+ * with `flags: 'required'` only the required flags and groups, with
+ * `flags: 'none'` none.
+ */
+export function synopsis(command: Command, opts: { flags?: 'all' | 'required' | 'none' } = {}): string {
+  return synopsisParts(command, opts.flags ?? 'all').join(' ');
 }
 
-/** Wraps `text` to `width` columns, each line after the first indented by `indent`. */
-function wrap(text: string, width: number, indent: string): string {
+/** The synopsis's parts: the name, the arguments, then one part per flag or group. */
+function synopsisParts(command: Command, which: 'all' | 'required' | 'none'): string[] {
+  const parts = [`urna ${command.name}`];
+  if (command.args) parts.push(command.args);
+  if (which === 'none') return parts;
+  const oneOf = groups(command);
+  for (const f of command.flags) {
+    if (f.oneOf) {
+      const group = oneOf.get(f.oneOf)!;
+      if (group[0] === f) parts.push(`(${group.map(flagText).join(' | ')})`);
+    } else if (f.required) parts.push(flagText(f));
+    else if (which === 'all') parts.push(`[${flagText(f)}]${f.multiple ? '...' : ''}`);
+  }
+  return parts;
+}
+
+/**
+ * Wraps `text` (its words, or the given units, kept whole) to `width`
+ * columns, each line after the first indented by `indent`.
+ */
+function wrap(text: string | string[], width: number, indent: string): string {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
+  for (const word of typeof text === 'string' ? text.split(/\s+/).filter(Boolean) : text) {
     if (line && line.length + 1 + word.length > width) {
       lines.push(line);
       line = indent + word;
@@ -171,15 +243,21 @@ function wrap(text: string, width: number, indent: string): string {
 
 /** What `urna NAME --help` prints. */
 export function helpText(command: Command): string {
-  const out = [`usage: ${wrap(synopsis(command), 78, '         ')}`, '', wrap(command.summary, 78, '')];
+  const out = [
+    wrap(['usage:', ...synopsisParts(command, 'all')], 78, '         '),
+    '',
+    wrap(command.summary, 78, ''),
+  ];
   for (const p of (command.description ?? '').split(/\n\s*\n/).filter((x) => x.trim()))
     out.push('', wrap(p.trim(), 78, ''));
   if (command.flags.length) {
     out.push('', 'flags:');
     for (const f of command.flags) {
-      const head = `  --${f.name}${f.value ? ` ${f.value}` : ''}`;
+      const head = `  ${flagText(f)}`;
+      const group = f.oneOf ? groups(command).get(f.oneOf)! : [];
       const notes = [
         f.required ? 'required' : null,
+        group.length ? `exactly one of ${group.map((x) => `--${x.name}`).join(' and ')}` : null,
         f.multiple ? 'repeatable' : null,
         f.env ? `env ${f.env}` : null,
         f.default !== undefined ? `default ${f.default === '' ? '""' : f.default}` : null,

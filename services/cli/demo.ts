@@ -1,6 +1,6 @@
 /**
- * `urna demo --log URL --authority-key SKEYFILE [--districts N] [--voters N]
- * [--seed S] [--election ID] [--concurrency C]`: a whole synthetic election
+ * `urna demo --authority-key SKEYFILE [--log URL] [--districts N] [--voters N]
+ * [--seed S] [--election ID] [--concurrency N]`: a whole synthetic election
  * night (demo-plan.ts) submitted to a running log, stage by stage, with
  * progress lines and, at the end, where to look.
  *
@@ -8,10 +8,10 @@
  * key, and the log answers an identical resubmission with the same index, so
  * running the demo again with the same seed resumes an interrupted run.
  */
-import { parseArgs } from 'node:util';
 import { toBase64 } from '../../ledger/bytes.js';
 import { LogError, type LogClient, type SubmitResult } from '../../verifier/client.js';
-import { intFlag, logClient, readSigningKey, say } from './client-common.js';
+import { LOG_FLAG, logClient, readSigningKey, say } from './client-common.js';
+import type { Command, Parsed } from './command.js';
 import { DEMO_CONTESTS, DEMO_DEFAULTS, DemoElection } from './demo-plan.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
@@ -51,30 +51,57 @@ async function runStage(
   }
 }
 
-export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      log: { type: 'string' },
-      'authority-key': { type: 'string' },
-      districts: { type: 'string' },
-      voters: { type: 'string' },
-      seed: { type: 'string' },
-      election: { type: 'string' },
-      concurrency: { type: 'string' },
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'a whole synthetic election night against a running log',
+  description: `Defines an election of DISTRICTS polling districts (with counties and municipalities above them),
+    issues VOTERS credentials, opens voting, casts ballots, re-votes and paper overrides, closes, reports preliminary
+    and final counts with a correction, tallies and makes the election final: stage by stage, with progress lines
+    and, at the end, the URLs to look at. The log must trust the authority key (urna serve --authority VKEY).
+
+    Every record but the tally is a function of the seed and the authority key, and the log answers an identical
+    resubmission with the same index, so running the demo again with the same seed resumes an interrupted run (and
+    does not tally a finished one again).`,
+  flags: [
+    {
+      name: 'authority-key',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the election authority's signer key file (every other role key is derived from it and the seed)",
     },
-  });
+    LOG_FLAG,
+    {
+      name: 'districts',
+      value: 'N',
+      default: String(DEMO_DEFAULTS.districts),
+      help: 'polling districts (at least 1)',
+    },
+    { name: 'voters', value: 'N', default: String(DEMO_DEFAULTS.voters), help: 'voters (credentials)' },
+    {
+      name: 'seed',
+      value: 'S',
+      default: DEMO_DEFAULTS.seed,
+      help: 'what every generated record derives from',
+    },
+    { name: 'election', value: 'ID', help: "the election's id (default: demo-SEED, if that is a valid id)" },
+    { name: 'concurrency', value: 'N', default: '64', help: 'submissions in flight at most (at least 1)' },
+  ],
+  run: runDemo,
+};
+
+async function runDemo(p: Parsed): Promise<number> {
   setEd25519Backend(nativeEd25519);
-  const authority = await readSigningKey(values['authority-key'], '--authority-key');
-  const concurrency = intFlag(values.concurrency, '--concurrency', 64, 1);
+  const authority = await readSigningKey(p.required('authority-key'), '--authority-key');
+  const concurrency = p.int('concurrency', 1)!;
+  const election = p.string('election');
   const demo = new DemoElection({
-    seed: values.seed ?? DEMO_DEFAULTS.seed,
+    seed: p.string('seed')!,
     authority: authority.seed,
-    districts: intFlag(values.districts, '--districts', DEMO_DEFAULTS.districts, 1),
-    voters: intFlag(values.voters, '--voters', DEMO_DEFAULTS.voters),
-    ...(values.election === undefined ? {} : { election: values.election }),
+    districts: p.int('districts', 1)!,
+    voters: p.int('voters')!,
+    ...(election === undefined ? {} : { election }),
   });
-  const client = await logClient(values);
+  const client = await logClient(p.required('log'));
   say(
     `demo election ${demo.id} (seed ${demo.seed}) on ${client.baseUrl}: ${demo.body.districts.length} districts ` +
       `(${demo.polling.length} polling districts), ${demo.voters.length} voters, contests ${DEMO_CONTESTS.join(', ')}`,

@@ -5,7 +5,6 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fromBase64, toBase64, toHex } from '../../ledger/bytes.js';
 import { ed25519, randomSeed } from '../../ledger/ed25519.js';
 import { hash } from '../../ledger/hash.js';
@@ -20,21 +19,15 @@ import {
   type Stage,
 } from '../../ledger/record.js';
 import type { SubmitResult } from '../../verifier/client.js';
-import {
-  intFlag,
-  listFlag,
-  logClient,
-  readSigningKey,
-  required,
-  say,
-  type SigningKey,
-} from './client-common.js';
+import { LOG_FLAG, logClient, readSigningKey, say, type SigningKey } from './client-common.js';
+import { parseInteger, type Command, type Flag } from './command.js';
 import { credentialRecords, normalizeRoles, planElection, recordKey, signAll } from './election-records.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
 import { UsageError } from './usage-error.js';
 
-const LOG_OPTION = { log: { type: 'string' } } as const;
+/** `--election ID`, required. */
+const ELECTION_FLAG: Flag = { name: 'election', value: 'ID', required: true, help: "the election's id" };
 
 function dup(r: SubmitResult): string {
   return r.duplicate ? ' (already in the log)' : '';
@@ -58,33 +51,47 @@ export function signElection(
   };
 }
 
-/** `urna election create --log URL --key AUTHORITY_SKEYFILE --manifest FILE`. */
-export async function electionCommand(args: string[]): Promise<number> {
-  const usage = 'usage: urna election create --log URL --key AUTHORITY_SKEYFILE --manifest FILE';
-  const [verb, ...rest] = args;
-  if (verb !== 'create') throw new UsageError(usage);
-  const { values } = parseArgs({
-    args: rest,
-    options: { ...LOG_OPTION, key: { type: 'string' }, manifest: { type: 'string' } },
-  });
-  const authority = await readSigningKey(values.key, '--key');
-  const file = required(values.manifest, '--manifest');
-  let manifest: ElectionBody;
-  try {
-    manifest = JSON.parse(await readFile(file, 'utf8')) as ElectionBody;
-  } catch (e) {
-    throw new UsageError(`--manifest ${file}: ${e instanceof Error ? e.message : e}`);
-  }
-  const { records, districts } = signElection(manifest, authority);
-  const client = await logClient(values);
-  say(`election ${manifest.id}`);
-  // In order: each districts record may need the ones before it.
-  for (const [i, bytes] of records.entries()) {
-    const r = await client.submit(bytes);
-    say(`index ${r.index} ${i === 0 ? 'election' : 'districts'} (${districts[i]} districts)${dup(r)}`);
-  }
-  return 0;
-}
+export const electionCreateCommand: Command = {
+  name: 'election create',
+  summary: 'defines an election from a manifest: its election record, then its districts records',
+  description: `The manifest (FILE, JSON) is the election body with its whole district tree; role keys (registrar,
+    counter, reporters) as base64 public keys or verifier keys, as urna keygen prints them. The election record holds
+    the root, the reporters' districts and whatever else fits; the rest follows in districts records, parents before
+    children, submitted in order. Prints the election id, then one "index N election|districts (K districts)" line per
+    record.
+
+    Running it again changes nothing: the log answers each identical record with its index ("already in the log").
+    The log must trust the authority key (urna serve --authority VKEY).`,
+  flags: [
+    {
+      name: 'key',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the election authority's signer key file (as urna keygen writes it)",
+    },
+    { name: 'manifest', value: 'FILE', required: true, help: 'the election manifest (JSON)' },
+    LOG_FLAG,
+  ],
+  async run(p) {
+    const authority = await readSigningKey(p.required('key'), '--key');
+    const file = p.required('manifest');
+    let manifest: ElectionBody;
+    try {
+      manifest = JSON.parse(await readFile(file, 'utf8')) as ElectionBody;
+    } catch (e) {
+      throw new UsageError(`--manifest ${file}: ${e instanceof Error ? e.message : e}`);
+    }
+    const { records, districts } = signElection(manifest, authority);
+    const client = await logClient(p.required('log'));
+    say(`election ${manifest.id}`);
+    // In order: each districts record may need the ones before it.
+    for (const [i, bytes] of records.entries()) {
+      const r = await client.submit(bytes);
+      say(`index ${r.index} ${i === 0 ? 'election' : 'districts'} (${districts[i]} districts)${dup(r)}`);
+    }
+    return 0;
+  },
+};
 
 /** A new credential key pair: the key file text and the public key in record form. */
 function newCredential(name: string): { file: string; key: string } {
@@ -104,202 +111,270 @@ async function readCredentialList(file: string, district: string | undefined): P
     const [key, d = district, weight, ...extra] = line.split(/\s+/);
     if (!d || extra.length) throw new UsageError(`--keys ${file}:${n + 1}: expected KEY [DISTRICT [WEIGHT]]`);
     const c: CredentialDef = { key: recordKey(key!), district: d };
-    if (weight !== undefined) c.weight = intFlag(weight, `--keys ${file}:${n + 1} weight`, undefined, 1);
+    if (weight !== undefined) c.weight = parseInteger(weight, `--keys ${file}:${n + 1} weight`, 1);
     list.push(c);
   }
   return list;
 }
 
-/**
- * `urna credentials issue --log URL --key REGISTRAR_SKEYFILE --election ID
- * (--count N --district D --out DIR | --keys FILE [--district D])`.
- */
-export async function credentialsCommand(args: string[]): Promise<number> {
-  const usage =
-    'usage: urna credentials issue --log URL --key REGISTRAR_SKEYFILE --election ID\n' +
-    '         (--count N --district D --out DIR | --keys FILE [--district D])';
-  const [verb, ...rest] = args;
-  if (verb !== 'issue') throw new UsageError(usage);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      ...LOG_OPTION,
-      key: { type: 'string' },
-      election: { type: 'string' },
-      count: { type: 'string' },
-      district: { type: 'string' },
-      out: { type: 'string' },
-      keys: { type: 'string' },
+export const credentialsIssueCommand: Command = {
+  name: 'credentials issue',
+  summary: "publishes an election's voting credentials: new keys written to a directory, or existing keys",
+  description: `With --count N: generates N credential keys for district D, writes each to DIR (mode 0600, never
+    overwriting a file) before anything is published, then publishes their public keys. With --keys FILE: publishes
+    the keys listed in FILE, one per line as KEY [DISTRICT [WEIGHT]] (KEY base64 or a verifier key; DISTRICT defaults
+    to --district; # starts a comment).
+
+    The records are signed with the registrar's key named in the election manifest. Prints one "index N credentials
+    (K credentials)" line per record.`,
+  flags: [
+    {
+      name: 'key',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the election registrar's signer key file",
     },
-  });
-  setEd25519Backend(nativeEd25519);
-  const registrar = await readSigningKey(values.key, '--key');
-  const election = required(values.election, '--election');
-  let credentials: CredentialDef[];
-  if (values.keys !== undefined) {
-    if (values.count !== undefined || values.out !== undefined)
-      throw new UsageError('--keys excludes --count and --out');
-    credentials = await readCredentialList(values.keys, values.district);
-  } else {
-    const count = intFlag(values.count, '--count', undefined, 1);
-    const district = required(values.district, '--district');
-    const out = required(values.out, '--out');
-    await mkdir(out, { recursive: true, mode: 0o700 });
-    credentials = [];
-    // Keys are written before anything is published: a voter never holds a
-    // published credential whose key was lost. 'wx': never overwrite a key.
-    for (let i = 0; i < count; i++) {
-      const { file, key } = newCredential(`${election}/credential`);
-      const name = `credential-${toHex(hash(fromBase64(key))).slice(0, 16)}.key`;
-      await writeFile(join(out, name), file, { mode: 0o600, flag: 'wx' });
-      credentials.push({ key, district });
+    ELECTION_FLAG,
+    { name: 'count', value: 'N', oneOf: 'credentials', help: 'generate N new credential keys (at least 1)' },
+    {
+      name: 'keys',
+      value: 'FILE',
+      oneOf: 'credentials',
+      help: 'publish the keys listed in FILE instead (excludes --out)',
+    },
+    {
+      name: 'district',
+      value: 'D',
+      help: "the credentials' district (required with --count; with --keys, for lines that name none)",
+    },
+    { name: 'out', value: 'DIR', help: 'where to write the new key files (required with --count)' },
+    LOG_FLAG,
+  ],
+  async run(p) {
+    setEd25519Backend(nativeEd25519);
+    const registrar = await readSigningKey(p.required('key'), '--key');
+    const election = p.required('election');
+    let credentials: CredentialDef[];
+    const keys = p.string('keys');
+    if (keys !== undefined) {
+      if (p.string('out') !== undefined) throw new UsageError('--keys excludes --count and --out');
+      credentials = await readCredentialList(keys, p.string('district'));
+    } else {
+      const count = p.requiredInt('count', 1);
+      const district = p.required('district');
+      const out = p.required('out');
+      await mkdir(out, { recursive: true, mode: 0o700 });
+      credentials = [];
+      // Keys are written before anything is published: a voter never holds a
+      // published credential whose key was lost. 'wx': never overwrite a key.
+      for (let i = 0; i < count; i++) {
+        const { file, key } = newCredential(`${election}/credential`);
+        const name = `credential-${toHex(hash(fromBase64(key))).slice(0, 16)}.key`;
+        await writeFile(join(out, name), file, { mode: 0o600, flag: 'wx' });
+        credentials.push({ key, district });
+      }
+      say(`wrote ${count} credential key files to ${out}`);
     }
-    say(`wrote ${count} credential key files to ${out}`);
-  }
-  if (credentials.length === 0) throw new UsageError('no credentials to issue');
-  const unsigned = [...credentialRecords(election, credentials)];
-  const records = signAll(unsigned, registrar.seed);
-  const client = await logClient(values);
-  // Credentials records are independent of each other.
-  const results = await client.submitMany(records, 8);
-  results.forEach((r, i) => {
-    const n = (unsigned[i]!.body as { credentials: unknown[] }).credentials.length;
-    say(`index ${r.index} credentials (${n} credentials)${dup(r)}`);
-  });
-  say(`issued ${credentials.length} credentials in ${results.length} records`);
-  return 0;
-}
+    if (credentials.length === 0) throw new UsageError('no credentials to issue');
+    const unsigned = [...credentialRecords(election, credentials)];
+    const records = signAll(unsigned, registrar.seed);
+    const client = await logClient(p.required('log'));
+    // Credentials records are independent of each other.
+    const results = await client.submitMany(records, 8);
+    results.forEach((r, i) => {
+      const n = (unsigned[i]!.body as { credentials: unknown[] }).credentials.length;
+      say(`index ${r.index} credentials (${n} credentials)${dup(r)}`);
+    });
+    say(`issued ${credentials.length} credentials in ${results.length} records`);
+    return 0;
+  },
+};
 
-/** `urna phase --log URL --key AUTHORITY_SKEYFILE --election ID open|close|final`. */
-export async function phaseCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { ...LOG_OPTION, key: { type: 'string' }, election: { type: 'string' } },
-    allowPositionals: true,
-  });
-  const [phase, ...extra] = positionals;
-  if (!['open', 'close', 'final'].includes(phase ?? '') || extra.length)
-    throw new UsageError(
-      'usage: urna phase --log URL --key AUTHORITY_SKEYFILE --election ID open|close|final',
-    );
-  const authority = await readSigningKey(values.key, '--key');
-  const election = required(values.election, '--election');
-  const bytes = signRecord(
-    { v: 1, type: 'phase', election, body: { phase: phase as Phase } },
-    authority.seed,
-  );
-  const client = await logClient(values);
-  const r = await client.submit(bytes);
-  say(`index ${r.index} phase ${phase}${dup(r)}`);
-  return 0;
-}
+const PHASES: readonly Phase[] = ['open', 'close', 'final'];
 
-/**
- * `urna cast --log URL --credential SKEYFILE --election ID --contests a,b
- * (--ciphertext-file FILE | --ciphertext-base64 B64) [--receipt-out FILE]
- * [--log-key VKEY]`: prints the ballot tracker, then submits, then saves
- * (and with --log-key verifies) the receipt.
- */
-export async function castCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...LOG_OPTION,
-      credential: { type: 'string' },
-      election: { type: 'string' },
-      contests: { type: 'string' },
-      'ciphertext-file': { type: 'string' },
-      'ciphertext-base64': { type: 'string' },
-      'receipt-out': { type: 'string' },
-      'log-key': { type: 'string' },
+export const phaseCommand: Command = {
+  name: 'phase',
+  args: 'open|close|final',
+  summary: 'opens voting, closes it, or makes the election final',
+  description: `Submits a phase record signed by the election's authority. An election moves setup, open, close,
+    final, one step at a time and never back: open accepts ballots, close ends them and accepts reports, final ends
+    the reports. Prints "index N phase PHASE".`,
+  flags: [
+    {
+      name: 'key',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the election authority's signer key file",
     },
-  });
-  const credential = await readSigningKey(values.credential, '--credential');
-  const election = required(values.election, '--election');
-  const contests = listFlag(values.contests, '--contests');
-  const file = values['ciphertext-file'];
-  const b64 = values['ciphertext-base64'];
-  if ((file === undefined) === (b64 === undefined))
-    throw new UsageError('give exactly one of --ciphertext-file FILE and --ciphertext-base64 B64');
-  const ciphertext = file !== undefined ? toBase64(await readFile(file)) : b64!;
-  const client = await logClient(values);
-  const bytes = signRecord(
-    { v: 1, type: 'ballot', election, body: { contests, ciphertext } },
-    credential.seed,
-  );
-  const tracker = ballotTracker(bytes);
-  // The voter keeps the tracker even if the submission fails.
-  say(`tracker ${tracker}`);
-  const result = await client.submit(bytes);
-  const out = values['receipt-out'] ?? `${tracker}.receipt`;
-  await writeFile(out, result.receipt);
-  say(`index ${result.index}${dup(result)}`, `receipt ${out}`);
-  if (client.verifier) {
-    // LogClient.submit verified it already; say what was checked.
-    const { checkpoint } = verifyReceipt(result.receipt, { entry: bytes }, client.verifier);
-    say(`verified inclusion in ${checkpoint.origin} at size ${checkpoint.size}`);
-  }
-  return 0;
-}
+    ELECTION_FLAG,
+    LOG_FLAG,
+  ],
+  async run(p) {
+    const [phase] = p.positionals as [string];
+    if (!(PHASES as readonly string[]).includes(phase))
+      throw new UsageError(`expected open, close or final, got ${phase} (urna phase --help)`);
+    const authority = await readSigningKey(p.required('key'), '--key');
+    const election = p.required('election');
+    const bytes = signRecord(
+      { v: 1, type: 'phase', election, body: { phase: phase as Phase } },
+      authority.seed,
+    );
+    const client = await logClient(p.required('log'));
+    const r = await client.submit(bytes);
+    say(`index ${r.index} phase ${phase}${dup(r)}`);
+    return 0;
+  },
+};
 
-/** Parses `opt=n,opt=n`. */
-function parseCounts(text: string): { [option: string]: number } {
+export const castCommand: Command = {
+  name: 'cast',
+  summary:
+    'casts a ballot: prints its tracker first, then submits it and saves (with --log-key, verifies) the receipt',
+  description: `Signs a ballot record (the contests it answers and the encrypted ballot) with the credential's key,
+    prints "tracker TRACKER" (the record's leaf hash, which the voter keeps even if the submission fails), submits it,
+    and saves the receipt (a c2sp.org/tlog-proof) to --receipt-out; with --log-key it also verifies the receipt's
+    inclusion proof and checkpoint signature and says so. A later ballot of the same credential supersedes this one
+    (when the election allows re-voting).`,
+  flags: [
+    {
+      name: 'credential',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the voter's credential key file (as urna credentials issue writes it)",
+    },
+    ELECTION_FLAG,
+    {
+      name: 'contests',
+      value: 'A,B',
+      required: true,
+      help: 'the ids of the contests the ballot answers, comma-separated',
+    },
+    {
+      name: 'ciphertext-file',
+      value: 'FILE',
+      oneOf: 'ciphertext',
+      help: 'the encrypted ballot: the bytes of FILE',
+    },
+    {
+      name: 'ciphertext-base64',
+      value: 'B64',
+      oneOf: 'ciphertext',
+      help: 'the encrypted ballot, base64',
+    },
+    {
+      name: 'receipt-out',
+      value: 'FILE',
+      help: 'where to save the receipt (default: TRACKER.receipt in the working directory)',
+    },
+    LOG_FLAG,
+    {
+      name: 'log-key',
+      value: 'VKEY',
+      help: "the log's verifier key (text, or a file holding it): verify the receipt with it",
+    },
+  ],
+  async run(p) {
+    const credential = await readSigningKey(p.required('credential'), '--credential');
+    const election = p.required('election');
+    const contests = p.list('contests');
+    if (contests.length === 0) throw new UsageError('--contests is empty');
+    const file = p.string('ciphertext-file');
+    const ciphertext = file !== undefined ? toBase64(await readFile(file)) : p.string('ciphertext-base64')!;
+    const client = await logClient(p.required('log'), p.string('log-key'));
+    const bytes = signRecord(
+      { v: 1, type: 'ballot', election, body: { contests, ciphertext } },
+      credential.seed,
+    );
+    const tracker = ballotTracker(bytes);
+    // The voter keeps the tracker even if the submission fails.
+    say(`tracker ${tracker}`);
+    const result = await client.submit(bytes);
+    const out = p.string('receipt-out') ?? `${tracker}.receipt`;
+    await writeFile(out, result.receipt);
+    say(`index ${result.index}${dup(result)}`, `receipt ${out}`);
+    if (client.verifier) {
+      // LogClient.submit verified it already; say what was checked.
+      const { checkpoint } = verifyReceipt(result.receipt, { entry: bytes }, client.verifier);
+      say(`verified inclusion in ${checkpoint.origin} at size ${checkpoint.size}`);
+    }
+    return 0;
+  },
+};
+
+/** Parses `--counts opt=n,opt=n` (its entries). */
+function parseCounts(parts: string[]): { [option: string]: number } {
+  if (parts.length === 0) throw new UsageError('--counts is empty');
   const counts: { [option: string]: number } = {};
-  for (const part of listFlag(text, '--counts')) {
+  for (const part of parts) {
     const m = /^([^=\s]+)=(\d+)$/.exec(part);
     if (!m) throw new UsageError(`--counts: expected OPTION=N, got ${part}`);
     if (Object.hasOwn(counts, m[1]!)) throw new UsageError(`--counts: ${m[1]} given twice`);
-    counts[m[1]!] = intFlag(m[2], `--counts ${m[1]}`);
+    counts[m[1]!] = parseInteger(m[2]!, `--counts ${m[1]}`);
   }
   return counts;
 }
 
-/**
- * `urna report --log URL --key REPORTER_SKEYFILE --election E --district D
- * --contest C --stage preliminary|final --counts opt=n,... [--blank N]
- * [--invalid N] --protocol FILE`.
- */
-export async function reportCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      ...LOG_OPTION,
-      key: { type: 'string' },
-      election: { type: 'string' },
-      district: { type: 'string' },
-      contest: { type: 'string' },
-      stage: { type: 'string' },
-      counts: { type: 'string' },
-      blank: { type: 'string' },
-      invalid: { type: 'string' },
-      protocol: { type: 'string' },
-    },
-  });
-  const reporter = await readSigningKey(values.key, '--key');
-  const stage = required(values.stage, '--stage');
-  if (stage !== 'preliminary' && stage !== 'final')
-    throw new UsageError('--stage must be preliminary or final');
-  const protocolFile = required(values.protocol, '--protocol');
-  const protocol = toHex(hash(await readFile(protocolFile)));
-  const bytes = signRecord(
+const STAGES: readonly Stage[] = ['preliminary', 'final'];
+
+export const reportCommand: Command = {
+  name: 'report',
+  summary: "reports a district's count for one contest, with the SHA-256 of the scanned protocol",
+  description: `Submits a report record signed by a reporter key the manifest names for a district containing D:
+    the votes per option, blank and invalid ballots, and the SHA-256 of FILE (the signed paper protocol, e.g. its
+    scan), which it prints as "protocol HEX". Reports are accepted while the election is closed; a final report
+    follows the preliminary one for the same district and contest, after which no preliminary one is accepted.`,
+  flags: [
     {
-      v: 1,
-      type: 'report',
-      election: required(values.election, '--election'),
-      body: {
-        district: required(values.district, '--district'),
-        contest: required(values.contest, '--contest'),
-        stage: stage as Stage,
-        counts: parseCounts(required(values.counts, '--counts')),
-        blank: intFlag(values.blank, '--blank', 0),
-        invalid: intFlag(values.invalid, '--invalid', 0),
-        protocol,
-      },
+      name: 'key',
+      value: 'SKEYFILE',
+      required: true,
+      help: "the reporter's signer key file",
     },
-    reporter.seed,
-  );
-  const client = await logClient(values);
-  const r = await client.submit(bytes);
-  say(`index ${r.index} report ${stage}${dup(r)}`, `protocol ${protocol}`);
-  return 0;
-}
+    ELECTION_FLAG,
+    { name: 'district', value: 'D', required: true, help: 'the district counted' },
+    { name: 'contest', value: 'C', required: true, help: 'the contest counted' },
+    { name: 'stage', value: 'preliminary|final', required: true, help: 'which count this is' },
+    {
+      name: 'counts',
+      value: 'OPT=N,OPT=N',
+      required: true,
+      help: 'the votes for each option, comma-separated',
+    },
+    {
+      name: 'protocol',
+      value: 'FILE',
+      required: true,
+      help: 'the protocol file whose SHA-256 the report carries',
+    },
+    { name: 'blank', value: 'N', default: '0', help: 'blank ballots' },
+    { name: 'invalid', value: 'N', default: '0', help: 'invalid ballots' },
+    LOG_FLAG,
+  ],
+  async run(p) {
+    const reporter = await readSigningKey(p.required('key'), '--key');
+    const stage = p.choice('stage', STAGES)!;
+    const protocolFile = p.required('protocol');
+    const protocol = toHex(hash(await readFile(protocolFile)));
+    const bytes = signRecord(
+      {
+        v: 1,
+        type: 'report',
+        election: p.required('election'),
+        body: {
+          district: p.required('district'),
+          contest: p.required('contest'),
+          stage,
+          counts: parseCounts(p.list('counts')),
+          blank: p.int('blank')!,
+          invalid: p.int('invalid')!,
+          protocol,
+        },
+      },
+      reporter.seed,
+    );
+    const client = await logClient(p.required('log'));
+    const r = await client.submit(bytes);
+    say(`index ${r.index} report ${stage}${dup(r)}`, `protocol ${protocol}`);
+    return 0;
+  },
+};

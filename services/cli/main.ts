@@ -1,61 +1,14 @@
 /**
  * The `urna` command: one entry point, one Command (services/cli/command.ts)
- * per subcommand, from which its parser and its help are made.
+ * per subcommand, listed in services/cli/commands.ts, from which its parser
+ * and its help are made.
  * Exit codes: 0 success, 1 failure, 2 usage or unreadable input.
  */
-import { demoCommand } from './demo.js';
-import { castCommand, credentialsCommand, electionCommand, phaseCommand, reportCommand } from './election.js';
-import { keygen } from './keygen.js';
-import { helpText, parseCommand, synopsis, type Command } from './command.js';
+import { helpText, parseCommand } from './command.js';
+import { findCommand, groupUsage, usage } from './commands.js';
 import { UsageError } from './usage-error.js';
-import { mirrorCommand, serveCommand } from './serve.js';
-import { verifyCommand } from './verify.js';
 
-/** A command not yet described by a Command: its own parser and usage line (being converted). */
-interface LegacyCommand {
-  name: string;
-  usage: string;
-  legacy: (args: string[]) => Promise<number>;
-}
-
-/** Every command, in the order `urna help` lists them. */
-export const COMMANDS: Array<Command | LegacyCommand> = [
-  serveCommand,
-  mirrorCommand,
-  { name: 'keygen', usage: 'urna keygen NAME --out FILE [--witness]', legacy: keygen },
-  { name: 'verify', usage: 'urna verify proofs', legacy: verifyCommand },
-  {
-    name: 'election',
-    usage: 'urna election create --log URL --key SKEYFILE --manifest FILE',
-    legacy: electionCommand,
-  },
-  { name: 'credentials', usage: 'urna credentials issue ...', legacy: credentialsCommand },
-  { name: 'phase', usage: 'urna phase ...', legacy: phaseCommand },
-  { name: 'cast', usage: 'urna cast ...', legacy: castCommand },
-  { name: 'report', usage: 'urna report ...', legacy: reportCommand },
-  { name: 'demo', usage: 'urna demo ...', legacy: demoCommand },
-];
-
-/** What `urna help` prints: every command's synopsis and summary. */
-export function usage(): string {
-  const lines = ['urna — a verifiable election ledger', '', 'usage:'];
-  for (const c of COMMANDS) {
-    if ('legacy' in c) lines.push(`  ${c.usage}`);
-    else lines.push(`  ${synopsis(c, { flags: false })} [flags]`, `      ${c.summary}`);
-  }
-  lines.push('', "`urna COMMAND --help` describes a command's flags.", '');
-  return lines.join('\n');
-}
-
-/** The command named by the first words of `argv` (the longest match), and the rest. */
-function lookup(argv: string[]): { command: Command | LegacyCommand; rest: string[] } | null {
-  for (let n = 2; n >= 1; n--) {
-    const name = argv.slice(0, n).join(' ');
-    const command = COMMANDS.find((c) => c.name === name);
-    if (command) return { command, rest: argv.slice(n) };
-  }
-  return null;
-}
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
 
 async function main(argv: string[]): Promise<number> {
   const [first] = argv;
@@ -63,26 +16,31 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return 0;
   }
-  const found = lookup(argv);
+  const found = findCommand(argv);
   if (!found) {
     process.stderr.write(`urna: unknown command ${first}\n\n${usage()}`);
     return 2;
   }
+  if ('group' in found) {
+    // `urna election --help`: the help of each `urna election ...` command; a missing or wrong verb: a listing.
+    if (wantsHelp(argv)) {
+      process.stdout.write(found.commands.map(helpText).join('\n'));
+      return 0;
+    }
+    const why = argv[1] === undefined ? '' : `urna: unknown command ${first} ${argv[1]}\n\n`;
+    process.stderr.write(why + groupUsage(found.group, found.commands));
+    return 2;
+  }
   const { command, rest } = found;
   try {
-    if ('legacy' in command) return await command.legacy(rest);
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (wantsHelp(rest)) {
       process.stdout.write(helpText(command));
       return 0;
     }
     return await command.run(parseCommand(command, rest));
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`urna ${command.name}: ${(e as Error).message}\n`);
-      return 2;
-    }
     process.stderr.write(`urna ${command.name}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    return e instanceof UsageError ? 2 : 1;
   }
 }
 

@@ -98,6 +98,13 @@ export class TileCache {
    */
   private readonly hashes = new Map<number, Hash>();
   /**
+   * Stored hashes read from tiles that {@link fetchVerified} authenticated
+   * against a signed head. A stored hash is the root of a complete subtree,
+   * the same in every later tree of a log that never forks, so it stays
+   * authentic: authenticated runs of {@link withHashes} read from here.
+   */
+  private readonly verifiedHashes = new Map<number, Hash>();
+  /**
    * Stored data objects (as held in `map`) that {@link fetchVerified}
    * authenticated: full hash tiles and full entry bundles, which never
    * change. Keyed by the object, not the tile, so a tile evicted and read
@@ -375,14 +382,17 @@ export class TileCache {
     );
   }
 
-  /** A HashReader answering from the stored-hash memo first, then from tiles. */
-  private memoized(tiles: HashReader): HashReader {
+  /**
+   * A HashReader answering from `memo` first, then from tiles; what it reads
+   * from tiles goes into `into` (default `memo`), bounded by hashCapacity.
+   */
+  private memoized(tiles: HashReader, memo: Map<number, Hash>, into = memo): HashReader {
     return {
       readHashes: (indexes) => {
         const out: Hash[] = new Array<Hash>(indexes.length);
         const missing: number[] = [];
         indexes.forEach((index, i) => {
-          const h = this.hashes.get(index);
+          const h = memo.get(index);
           if (h) out[i] = h;
           else missing.push(i);
         });
@@ -390,9 +400,9 @@ export class TileCache {
         const read = tiles.readHashes(missing.map((i) => indexes[i]!));
         missing.forEach((i, j) => {
           out[i] = read[j]!;
-          this.hashes.set(indexes[i]!, read[j]!);
+          into.set(indexes[i]!, read[j]!);
         });
-        while (this.hashes.size > this.hashCapacity) this.hashes.delete(this.hashes.keys().next().value!);
+        trim(into, this.hashCapacity);
         return out;
       },
     };
@@ -426,11 +436,20 @@ export class TileCache {
         if (missing.length) throw new MissingTiles(missing);
         return out;
       });
-      // Authenticated runs skip the stored-hash memo: its hashes may come from unchecked tiles.
-      const reader = head ? tileReader : this.memoized(tileReader);
+      // Authenticated runs read only hashes that came from authenticated
+      // tiles: those of `verifiedHashes`, and those read now, which join it
+      // once the tiles they came from are authenticated.
+      const fresh = new Map<number, Hash>();
+      const reader = head
+        ? this.memoized(tileReader, this.verifiedHashes, fresh)
+        : this.memoized(tileReader, this.hashes);
       try {
         const result = compute(reader);
-        if (head) await this.fetchVerified([...read.values()], head);
+        if (head) {
+          await this.fetchVerified([...read.values()], head);
+          for (const [index, hash] of fresh) this.verifiedHashes.set(index, hash);
+          trim(this.verifiedHashes, this.hashCapacity);
+        }
         return result;
       } catch (e) {
         if (!(e instanceof MissingTiles) || round >= 3) throw e;
@@ -438,4 +457,9 @@ export class TileCache {
       }
     }
   }
+}
+
+/** Drops the oldest entries of `map` beyond `capacity`. */
+function trim<K, V>(map: Map<K, V>, capacity: number): void {
+  while (map.size > capacity) map.delete(map.keys().next().value!);
 }

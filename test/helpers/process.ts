@@ -27,14 +27,34 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * The environment the suites run nodes with: no per-client rate limits
+ * (every test client comes from 127.0.0.1, and the suites load a node far
+ * harder than one client should), no scrub. The suites that test those
+ * set them (flags win over the environment).
+ */
+export const TEST_NODE_ENV: Record<string, string> = {
+  URNA_RATE_WRITES: '0',
+  URNA_RATE_PROOFS: '0',
+  URNA_RATE_READS: '0',
+  URNA_OLD_PROOFS_PER_SECOND: '0',
+  URNA_SCRUB_RATE: '0',
+};
+
 /** Starts `urna mirror` on a free loopback port and waits until it listens (StartError if it exits first). */
 export function startMirror(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  return startListening([URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], env);
+  return startListening([URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], {
+    ...TEST_NODE_ENV,
+    ...env,
+  });
 }
 
 /** Starts `urna serve` on a free loopback port and waits until it listens. */
 export function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  return startListening([URNA_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], env);
+  return startListening([URNA_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
+    ...TEST_NODE_ENV,
+    ...env,
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../ledger/bytes.js';
 import { leafHash } from '../../ledger/hash.js';
-import { UrnaError } from '../../ledger/errors.js';
+import type { UrnaError } from '../../ledger/errors.js';
 import { silentLogger } from '../../services/log.js';
 import { Scrubber } from '../../services/node/scrub.js';
 import { openDataDir, UnusableStoreError } from '../../services/storage/data-dir.js';
@@ -20,7 +20,8 @@ import {
   StoreBehindError,
   StorageUnavailableError,
 } from '../../services/storage/errors.js';
-import { LevelStore, WalDroppedError } from '../../services/storage/level.js';
+import type { LevelStore } from '../../services/storage/level.js';
+import { WalDroppedError } from '../../services/storage/level.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { FileSignerState, MemorySignerState } from '../../services/storage/signer-state.js';
 import { entries, openTestLog, submitAndTick, tempDir, waitForPool } from '../helpers/log.js';

@@ -342,7 +342,9 @@ describe('urna election clients against a running log', () => {
 
   it('rejects bad command lines with exit code 2', async () => {
     expect((await urna(['election', 'frobnicate'])).code).toBe(2);
-    expect((await urna(['phase', '--election', 'x', 'sideways'])).code).toBe(2);
+    const sideways = await urna(['phase', '--key', keys.authority!.file, '--election', 'x', 'sideways']);
+    expect(sideways.code).toBe(2);
+    expect(sideways.stderr).toMatch(/sideways/);
     expect(
       (await urna(['cast', '--credential', keys.voter!.file, '--election', 'x', '--contests', 'a'])).code,
     ).toBe(2);

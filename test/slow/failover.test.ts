@@ -181,7 +181,6 @@ async function startLog(name: string): Promise<Topology> {
         ...['--data', join(dir, `log-${n}-${id}`), '--key', keyFile],
         ...['--nats', nats, '--nats-replicas', '3', '--rules', 'none'],
         ...['--node-id', id, '--lease-ms', String(LEASE_MS), '--batch-ms', '20'],
-        '--log', // role changes ("took the lease", "stepped down: ...") and errors, for failure messages
       ],
       startServer,
     );
