@@ -146,7 +146,9 @@ export class LevelStore implements LogStore {
   private classify(what: string, e: unknown): Error {
     const code = (e as { code?: unknown }).code;
     if (code === 'LEVEL_CORRUPTION')
-      return new StorageCorruptError(`LevelDB ${what}: ${(e as Error).message}`, { cause: e });
+      return new StorageCorruptError(`stored data is corrupt (LevelDB, ${what}): ${(e as Error).message}`, {
+        cause: e,
+      });
     if (this.closed) return e as Error;
     if (isTransientIoError(e) || code === 'LEVEL_DATABASE_NOT_OPEN') {
       this.faulted ??= { error: e as Error, at: performance.now() };
