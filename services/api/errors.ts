@@ -61,6 +61,7 @@ export const STATUS_BY_CODE: Record<string, number> = {
   not_leader: 503,
   unavailable: 503,
   storage_unavailable: 503,
+  storage_full: 503,
   shutting_down: 503,
   busy: 503,
   storage_corrupt: 500,

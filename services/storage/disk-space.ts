@@ -7,14 +7,26 @@
  */
 import { statfs } from 'node:fs/promises';
 import type { Logger } from '../log.js';
-import { StorageUnavailableError } from './errors.js';
+import { UrnaError } from '../../ledger/errors.js';
 
 const MiB = 1024 * 1024;
+
+/** 503: free space is below the floor; no new batches until space is freed (not a fault of the store). */
+export class BelowFloorError extends UrnaError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super('storage_full', message);
+  }
+}
 
 export class FreeSpaceFloor {
   private free = Infinity;
   private timer: NodeJS.Timeout | null = null;
   private below = false;
+  private readAt = -Infinity;
+  private reading = false;
 
   constructor(
     readonly dir: string,
@@ -40,10 +52,15 @@ export class FreeSpaceFloor {
     return this.free;
   }
 
-  /** Null while there is room; else why writes are refused (503, Retry-After). */
-  check(): StorageUnavailableError | null {
+  /**
+   * Null while there is room; else why writes are refused (503, Retry-After).
+   * Answers from the last reading, and reads again in the background when
+   * that is older than a batch or two (writes can fill a disk fast).
+   */
+  check(): BelowFloorError | null {
+    if (performance.now() - this.readAt > 20 && !this.reading) void this.poll();
     if (this.free >= this.minFreeBytes) return null;
-    return new StorageUnavailableError(
+    return new BelowFloorError(
       `only ${(this.free / MiB).toFixed(1)} MiB free on ${this.dir}, below the floor of ` +
         `${(this.minFreeBytes / MiB).toFixed(0)} MiB (--min-free-mb): no new batches until space is freed`,
       5,
@@ -51,12 +68,16 @@ export class FreeSpaceFloor {
   }
 
   private async poll(): Promise<void> {
+    this.reading = true;
     try {
       const s = await statfs(this.dir);
       this.free = s.bavail * s.bsize;
+      this.readAt = performance.now();
     } catch (e) {
       this.log.warn({ err: e, dir: this.dir }, 'cannot read the free space of the data dir');
       return;
+    } finally {
+      this.reading = false;
     }
     const below = this.free < this.minFreeBytes;
     if (below !== this.below) {

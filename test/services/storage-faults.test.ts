@@ -15,6 +15,7 @@ import type { UrnaError } from '../../ledger/errors.js';
 import { silentLogger } from '../../services/log.js';
 import { Scrubber } from '../../services/node/scrub.js';
 import { openDataDir, UnusableStoreError } from '../../services/storage/data-dir.js';
+import { BelowFloorError } from '../../services/storage/disk-space.js';
 import {
   StorageCorruptError,
   StoreBehindError,
@@ -142,9 +143,9 @@ describe('transient storage faults', () => {
   });
 
   it('the free-space floor refuses batches with its error and lets them through once it clears', async () => {
-    let refuse: UrnaError | null = new StorageUnavailableError('only 1 MiB free, below the floor', 5);
+    let refuse: UrnaError | null = new BelowFloorError('only 1 MiB free, below the floor');
     const log = await openTestLog({ canWrite: () => refuse });
-    await expect(log.sequencer.submit(utf8('x'))).rejects.toMatchObject({ code: 'storage_unavailable' });
+    await expect(log.sequencer.submit(utf8('x'))).rejects.toMatchObject({ code: 'storage_full' });
     expect(log.sequencer.status().ok).toBe(false);
     expect(log.sequencer.head.size).toBe(0);
     refuse = null;
