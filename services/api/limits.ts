@@ -62,7 +62,11 @@ export function serverOptions(limits: HttpLimits) {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     trustProxy: limits.trustProxy,
     // Node checks the header and request deadlines on this interval (30 s by default).
-    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    http: {
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
   };
 }
 
@@ -106,7 +110,12 @@ export async function rateLimiters(
     const limiter = app.createRateLimit({ max, timeWindow: 1000 });
     return async (request: FastifyRequest) => {
       const r = await limiter(request);
-      if (!r.isAllowed && r.isExceeded) throw new RateLimitedError(budget, Math.max(1, r.ttlInSeconds));
+      if (r.isAllowed || !r.isExceeded) return;
+      // Answered when the client's window ends (a tarpit): a client that
+      // ignores 429 gets at most one answer per connection per window, so
+      // its flood costs the event loop little more than its budget.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, r.ttl))));
+      throw new RateLimitedError(budget, Math.max(1, r.ttlInSeconds));
     };
   };
   return { writes: hook('writes'), proofs: hook('proofs'), reads: hook('reads') };

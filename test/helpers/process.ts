@@ -50,11 +50,16 @@ export function startMirror(args: string[], env: Record<string, string> = {}): P
 }
 
 /** Starts `urna serve` on a free loopback port and waits until it listens. */
-export function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  return startListening([URNA_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    ...TEST_NODE_ENV,
-    ...env,
-  });
+export function startServer(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { prefix?: string[] } = {},
+): Promise<ServerProcess> {
+  return startListening(
+    [URNA_BIN, 'serve', '--listen', '127.0.0.1:0', ...args],
+    { ...TEST_NODE_ENV, ...env },
+    opts,
+  );
 }
 
 /**
@@ -65,8 +70,11 @@ export function startServer(args: string[], env: Record<string, string> = {}): P
 export async function startListening(
   nodeArgs: string[],
   env: Record<string, string> = {},
+  opts: { prefix?: string[] } = {},
 ): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, nodeArgs, {
+  // `prefix`: a command that runs node, e.g. ['prlimit', '--nofile=1024'] (it must exec it: signals go to node).
+  const [command, ...args] = [...(opts.prefix ?? []), process.execPath, ...nodeArgs];
+  const proc = spawn(command!, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,277 @@
+/**
+ * `urna serve` under abuse, with real processes and sockets on loopback
+ * (attackers and legitimate clients from different loopback addresses,
+ * 127.0.0.2 and up, so that per-address limits tell them apart):
+ *  - thousands of half-sent requests (headers, then a body that never
+ *    comes) under a low `ulimit -n`: legitimate clients keep getting
+ *    receipts, and new connections work after the attack without a restart;
+ *    a configuration that cannot fit in `ulimit -n` is refused at start;
+ *  - one client flooding rejected records and proofs at random tree sizes:
+ *    it gets 429 (and 503 busy), and another client's p99 submission latency
+ *    stays within 2x of the figure measured unloaded in the same run;
+ *  - SIGTERM with slow clients attached: the process exits within its
+ *    bound, and every receipted entry is there after a restart.
+ */
+import { request, Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
+import { signRecord } from '../../ledger/record.js';
+import { checkLog, load, type Receipted } from '../helpers/audit.js';
+import { buildElection, testKey } from '../helpers/election.js';
+import { tempDir } from '../helpers/log.js';
+import { StartError, startServer, type ServerProcess } from '../helpers/process.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let logs = 0;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('urna-abuse-'));
+});
+afterAll(async () => cleanup?.());
+
+/** The shipped rate limits (the suites' default environment turns them off). */
+const SHIPPED_LIMITS = {
+  URNA_RATE_WRITES: '',
+  URNA_RATE_PROOFS: '',
+  URNA_RATE_READS: '',
+  URNA_OLD_PROOFS_PER_SECOND: '',
+};
+
+/** An HTTP client bound to one loopback address (keep-alive, up to `sockets` connections). */
+function clientFrom(localAddress: string, sockets = 16) {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets, localAddress } as ConstructorParameters<
+    typeof Agent
+  >[0]);
+  const send = (url: string, method: string, body?: Uint8Array, timeoutMs = 30_000) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(url, {
+        method,
+        agent,
+        headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
+        timeout: timeoutMs,
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(body ? Buffer.from(body) : undefined);
+    });
+  return { send, close: () => agent.destroy() };
+}
+
+/** Opens a connection from `localAddress` that sends headers and a few bytes of a 60 KB body, then nothing. */
+function halfSent(port: number, localAddress: string): Promise<Socket> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress }, () => {
+      s.write(
+        'POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 60000\r\n\r\nslow',
+      );
+      resolve(s);
+    });
+    s.on('error', () => resolve(s));
+  });
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+describe('file descriptors', () => {
+  it('are not exhausted by thousands of half-sent requests under ulimit -n 1024', async () => {
+    const data = join(dir, `fd-${++logs}`);
+    const server = await startServer(
+      ['--data', data, '--rules', 'none', '--batch-ms', '20', '--max-open-files', '64'],
+      { URNA_HEADERS_TIMEOUT_MS: '3000', URNA_REQUEST_TIMEOUT_MS: '3000' },
+      { prefix: ['prlimit', '--nofile=1024:1024'] },
+    );
+    const port = Number(new URL(server.url).port);
+    const legit = clientFrom('127.0.0.9', 4);
+    const statuses: number[] = [];
+    let attacking = true;
+    let opened = 0;
+    const open = new Set<Socket>();
+    try {
+      // Four attacker addresses, each keeping as many half-sent requests open as it can.
+      const attackers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map(async (address) => {
+        while (attacking) {
+          if (open.size >= 1600) {
+            await new Promise((r) => setTimeout(r, 20));
+            continue;
+          }
+          const s = await halfSent(port, address);
+          opened++;
+          open.add(s);
+          s.on('close', () => open.delete(s));
+        }
+      });
+      let n = 0;
+      const legitimate = Array.from({ length: 4 }, async (_, c) => {
+        while (attacking) {
+          const r = await legit
+            .send(`${server.url}/add`, 'POST', utf8(`legit ${c} ${n++}`))
+            .catch(() => ({ status: 0 }));
+          statuses.push(r.status);
+        }
+      });
+      await new Promise((r) => setTimeout(r, 12_000));
+      attacking = false;
+      await Promise.all([...attackers, ...legitimate]);
+      for (const s of open) s.destroy();
+      expect(opened, 'half-sent requests opened').toBeGreaterThan(2000);
+      expect(statuses.length).toBeGreaterThan(100);
+      expect(statuses.filter((s) => s !== 201).length, `legit answers ${[...new Set(statuses)]}`).toBe(0);
+      // After the attack: new connections, writes and health, without a restart.
+      const after = clientFrom('127.0.0.10', 1);
+      expect((await after.send(`${server.url}/add`, 'POST', utf8('after the attack'))).status).toBe(201);
+      expect((await after.send(`${server.url}/healthz`, 'GET')).status).toBe(200);
+      after.close();
+      expect(server.output()).not.toMatch(/EMFILE|Too many open files|storage unavailable/);
+      console.info(
+        `half-sent requests: ${opened} opened by the attackers, ${statuses.length} legitimate receipts`,
+      );
+    } finally {
+      attacking = false;
+      for (const s of open) s.destroy();
+      legit.close();
+      await server.stop();
+    }
+  });
+
+  it('a configuration that does not fit in ulimit -n is refused at start, naming it', async () => {
+    const data = join(dir, `fd-${++logs}`);
+    const err = await startServer(
+      ['--data', data, '--rules', 'none', '--max-connections', '1000'],
+      {},
+      { prefix: ['prlimit', '--nofile=512:512'] },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StartError);
+    expect((err as StartError).code).toBe(1);
+    expect((err as StartError).out).toMatch(/ulimit -n/);
+  });
+});
+
+describe('a flood from one client', () => {
+  it('gets 429, and another client keeps its unloaded p99 within 2x', async () => {
+    const f = buildElection({ id: 'flood-2026', voters: 40 });
+    const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
+    const data = join(dir, `flood-${++logs}`);
+    const server = await startServer(['--data', data, '--authority', authority], SHIPPED_LIMITS);
+    const legit = clientFrom('127.0.0.7', 4);
+    const attacker = clientFrom('127.0.0.8', 64);
+    try {
+      for (const r of [f.election(), f.credentials(), f.phase('open')])
+        expect((await legit.send(`${server.url}/add`, 'POST', r)).status).toBe(201);
+      // Enough entries for proofs at random sizes to touch many tiles.
+      let voter = 0;
+      const ballot = () => f.ballot(f.voters[voter++ % f.voters.length]!);
+      const preload = clientFrom('127.0.0.6', 32);
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          for (let i = 0; i < 63; i++)
+            expect((await preload.send(`${server.url}/add`, 'POST', ballot())).status).toBe(201);
+        }),
+      );
+      preload.close();
+      const latencies = async (n: number) => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          const r = await legit.send(`${server.url}/add`, 'POST', ballot());
+          expect(r.status, r.text).toBe(201);
+          out.push(performance.now() - t0);
+        }
+        return out;
+      };
+      const unloaded = await latencies(150);
+      const size = 2003;
+      // The flood: rejected records (bad signatures; valid signatures for an election that does not exist) and proofs at random sizes.
+      const stranger = testKey('stranger');
+      const answers = new Map<number, number>();
+      let flooding = true;
+      const flood = Array.from({ length: 64 }, async (_, c) => {
+        for (let i = 0; flooding; i++) {
+          let r: { status: number };
+          if (c % 2 === 0) {
+            const record =
+              i % 2
+                ? signRecord(
+                    { v: 1, type: 'phase', election: `nowhere-${c}-${i}`, body: { phase: 'open' } },
+                    stranger.seed,
+                  )
+                : utf8(
+                    `{"v":1,"type":"ballot","election":"flood-2026","body":{},"signer":"${toBase64(new Uint8Array(32))}","sig":"x${i}"}`,
+                  );
+            r = await attacker.send(`${server.url}/add`, 'POST', record).catch(() => ({ status: 0 }));
+          } else {
+            const n = 1 + Math.floor(Math.random() * size);
+            const q =
+              i % 2
+                ? `inclusion?index=${Math.floor(Math.random() * n)}&size=${n}`
+                : `consistency?from=${1 + Math.floor(Math.random() * n)}&to=${n}`;
+            r = await attacker.send(`${server.url}/proof/${q}`, 'GET').catch(() => ({ status: 0 }));
+          }
+          answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
+        }
+      });
+      await new Promise((r) => setTimeout(r, 1000)); // the flood at full speed first
+      const loaded = await latencies(150);
+      flooding = false;
+      await Promise.all(flood);
+      const [p99u, p99l] = [percentile(unloaded, 0.99), percentile(loaded, 0.99)];
+      console.info(
+        `flood: legitimate p99 ${p99u.toFixed(1)} ms unloaded, ${p99l.toFixed(1)} ms under the flood ` +
+          `(x${(p99l / p99u).toFixed(2)}); attacker answers ${JSON.stringify(Object.fromEntries(answers))}`,
+      );
+      expect(answers.get(429) ?? 0).toBeGreaterThan(100);
+      expect(p99l).toBeLessThanOrEqual(2 * p99u);
+    } finally {
+      legit.close();
+      attacker.close();
+      await server.stop();
+    }
+  });
+});
+
+describe('SIGTERM', () => {
+  it('with slow clients attached exits within its bound, and every receipted entry is there after a restart', async () => {
+    const data = join(dir, `term-${++logs}`);
+    const args = ['--data', data, '--rules', 'none', '--batch-ms', '20', '--shutdown-ms', '2000'];
+    const server = await startServer(args, {
+      URNA_REQUEST_TIMEOUT_MS: '600000',
+      URNA_HEADERS_TIMEOUT_MS: '600000',
+    });
+    const port = Number(new URL(server.url).port);
+    const slow: Socket[] = [];
+    try {
+      for (let i = 0; i < 100; i++) slow.push(await halfSent(port, `127.0.0.${2 + (i % 4)}`));
+      const receipted: Receipted[] = [];
+      const seen = new Set<string>();
+      const loading = load(server, 'before SIGTERM', 3000, receipted, seen);
+      await new Promise((r) => setTimeout(r, 1000));
+      const t0 = performance.now();
+      server.proc.kill('SIGTERM');
+      const code = await server.exited;
+      const ms = performance.now() - t0;
+      await loading;
+      console.info(`SIGTERM with ${slow.length} slow clients: exited ${code} after ${ms.toFixed(0)} ms`);
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(2000 + 5000);
+      const again = await startServer(args);
+      try {
+        await checkLog(again, receipted, seen);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      for (const s of slow) s.destroy();
+      await server.kill();
+    }
+  });
+});
