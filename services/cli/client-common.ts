@@ -5,6 +5,7 @@ import { toBase64 } from '../../ledger/bytes.js';
 import { decodeSignerKey, ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { LogClient } from '../../verifier/client.js';
 import type { Flag } from './command.js';
+import { readKeyFile } from '../key-file.js';
 import { UsageError } from './usage-error.js';
 
 /** The log a client talks to when `--log` is not given: `urna serve`'s default address. */
@@ -33,11 +34,12 @@ export type SigningKey = {
 /**
  * Reads a signer key file (`PRIVATE+KEY+name+keyid+base64(0x01||seed)`, as
  * `urna keygen` writes it), given by flag `flag` (named in errors). Throws
- * MalformedError for a bad key, UsageError for a non-Ed25519 (e.g. witness)
- * one.
+ * KeyFileError for a missing file or one that group or others may read,
+ * MalformedError for a bad key, UsageError for a non-Ed25519 (e.g.
+ * witness) one.
  */
 export async function readSigningKey(file: string, flag: string): Promise<SigningKey> {
-  const decoded = decodeSignerKey((await readFile(file, 'utf8')).trim());
+  const decoded = decodeSignerKey(await readKeyFile(file));
   if (decoded.type !== ED25519_TYPE)
     throw new UsageError(`${flag} ${file}: not an Ed25519 signing key (type ${decoded.type})`);
   return {
