@@ -1,7 +1,8 @@
 /**
  * `npm run docs`: writes what the `urna` command descriptions
- * (services/cli/commands.ts) make besides the parser and `--help`: the
- * README's command table, between its `commands:begin`/`commands:end`
+ * (services/cli/commands.ts) and the API's error codes
+ * (services/api/errors.ts) make besides the parser and `--help`: the
+ * README's command and error tables, between their `NAME:begin`/`NAME:end`
  * markers, and the reference docs/commands.md.
  *
  * The output depends only on the descriptions (running it twice writes the
@@ -14,12 +15,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as prettier from 'prettier';
 import { helpText, synopsis, type Command } from '../services/cli/command.js';
 import { COMMANDS } from '../services/cli/commands.js';
+import { ERROR_CODES } from '../services/api/errors.js';
+import { RECORD_ERROR_STATUS } from '../ledger/record.js';
+import { RULE_ERROR_STATUS } from '../ledger/rules.js';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 export const COMMANDS_DOC = fileURLToPath(new URL('../docs/commands.md', import.meta.url));
-
-const BEGIN = /<!-- commands:begin\b[^\n]*?-->/;
-const END = '<!-- commands:end -->';
 
 /** `text` formatted by prettier as the file `file` (its config, its parser). */
 async function format(text: string, file: string): Promise<string> {
@@ -52,13 +53,51 @@ export function commandTable(commands: Command[] = COMMANDS): string {
   ].join('\n');
 }
 
-/** `readme` with the text between its command markers replaced by the current command table. */
-export async function readmeWith(readme: string, commands: Command[] = COMMANDS): Promise<string> {
-  const begin = BEGIN.exec(readme);
-  const end = readme.indexOf(END);
-  if (!begin || end < begin.index) throw new Error(`README.md: no ${BEGIN.source} ... ${END} markers`);
-  const table = await format(commandTable(commands), README);
-  return `${readme.slice(0, begin.index)}${begin[0]}\n\n${table}\n${readme.slice(end)}`;
+/**
+ * The README's error table: each code of the API (ERROR_CODES) with its
+ * status and meaning, then the codes records and rules bring, by status.
+ */
+export function errorTable(): string {
+  const rows = Object.entries(ERROR_CODES)
+    .sort(([a, [sa]], [b, [sb]]) => sa - sb || (a < b ? -1 : 1))
+    .map(([c, [status, meaning]]) => `| ${status} | ${code(c)} | ${meaning} |`);
+  const byStatus = (table: Record<string, number>, what: string) =>
+    [...new Set(Object.values(table))].sort().map(
+      (status) =>
+        `| ${status} | ${Object.keys(table)
+          .filter((c) => table[c] === status)
+          .map(code)
+          .join(', ')} | ${what} |`,
+    );
+  return [
+    '| status | code | meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    ...byStatus(RECORD_ERROR_STATUS, 'a record that is not valid by itself (ledger/record.ts)'),
+    ...byStatus(
+      RULE_ERROR_STATUS,
+      "a record the election rules refuse given the log's state (ledger/rules.ts)",
+    ),
+    '',
+  ].join('\n');
+}
+
+/** The README's generated blocks: each between `<!-- NAME:begin ... -->` and `<!-- NAME:end -->`. */
+const BLOCKS: Record<string, () => string> = { commands: () => commandTable(), errors: errorTable };
+
+/** `readme` with every generated block replaced by what it is now. */
+export async function readmeWith(readme: string): Promise<string> {
+  let out = readme;
+  for (const [name, make] of Object.entries(BLOCKS)) {
+    const begin = new RegExp(`<!-- ${name}:begin\\b[^\\n]*?-->`).exec(out);
+    const endMark = `<!-- ${name}:end -->`;
+    const end = out.indexOf(endMark);
+    if (!begin || end < begin.index)
+      throw new Error(`README.md: no <!-- ${name}:begin --> ... ${endMark} markers`);
+    const block = await format(make(), README);
+    out = `${out.slice(0, begin.index)}${begin[0]}\n\n${block}\n${out.slice(end)}`;
+  }
+  return out;
 }
 
 /** The heading of a command's section, and its anchor as GitHub makes it. */

@@ -243,7 +243,8 @@ export type RecordErrorCode =
   | 'bad_reference'
   | 'bad_tree';
 
-const RECORD_ERROR_STATUS: { [code in RecordErrorCode]: number } = {
+/** Codes of {@link RecordError}, each with its HTTP status. */
+export const RECORD_ERROR_STATUS: { [code in RecordErrorCode]: number } = {
   too_large: 413,
   non_canonical: 400,
   unknown_type: 400,

@@ -77,8 +77,7 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
     return503OnClosing: false,
     clientErrorHandler: clientErrorHandler(log),
     // Errors fastify meets before routing (a malformed URL): the same JSON shape.
-    frameworkErrors: (e, request, reply) =>
-      sendError(new HttpError(400, 'bad_request', e.message), request, reply),
+    frameworkErrors: (e, request, reply) => sendError(e, request, reply),
     ...serverOptions(limits),
   }) as unknown as UrnaApp;
   app.closing = false;

@@ -39,34 +39,51 @@ export class RateLimitedError extends HttpError {
   }
 }
 
-/** The status of every error code the API answers with. */
-export const STATUS_BY_CODE: Record<string, number> = {
-  malformed: 400,
-  empty: 400,
-  bad_request: 400,
-  out_of_range: 400,
-  bad_proof: 400,
-  bad_signature: 403,
-  unverified: 403,
-  forbidden: 403,
-  not_found: 404,
-  timeout: 408,
-  inconsistent: 409,
-  conflict: 409,
-  too_large: 413,
-  unsupported_media_type: 415,
-  headers_too_large: 431,
-  rate_limited: 429,
-  pushback: 503,
-  not_leader: 503,
-  unavailable: 503,
-  storage_unavailable: 503,
-  storage_full: 503,
-  shutting_down: 503,
-  busy: 503,
-  storage_corrupt: 500,
-  internal: 500,
-};
+/**
+ * Every error code of the API itself, its status, and what it means: the
+ * one description the status mapping and the README's error table
+ * (dev/docs.ts) are made from. Records and rules bring their own codes
+ * (ledger/record.ts RECORD_ERROR_STATUS, ledger/rules.ts RULE_ERROR_STATUS).
+ */
+export const ERROR_CODES = {
+  malformed: [400, 'the entry, a tile path or a leaf hash does not parse'],
+  empty: [400, 'an empty entry'],
+  bad_request: [400, 'a malformed request: query parameters, URL, HTTP syntax'],
+  out_of_range: [400, 'an index or size outside the tree'],
+  bad_proof: [400, 'a proof that does not verify'],
+  bad_signature: [403, 'a signature that does not verify'],
+  unverified: [403, 'a note without a signature by a known key'],
+  forbidden: [403, 'the signer lacks the role'],
+  not_found: [404, 'no such route, entry, tile, election or ballot (yet)'],
+  timeout: [408, 'the request did not arrive within --request-timeout-ms'],
+  inconsistent: [409, "conflicts with the log's state"],
+  conflict: [409, "conflicts with the log's state"],
+  too_large: [413, 'an entry over 65,535 bytes'],
+  unsupported_media_type: [415, 'a body that is neither application/octet-stream nor application/json'],
+  rate_limited: [429, 'this client used its budget of submissions, proofs or reads for now (Retry-After)'],
+  uri_too_long: [414, 'a path segment longer than the route allows'],
+  headers_too_large: [431, 'request headers too large'],
+  storage_corrupt: [
+    500,
+    'stored data does not authenticate against the signed checkpoint; the node reports itself unhealthy',
+  ],
+  internal: [500, 'a bug: logged, with no details in the answer'],
+  pushback: [503, 'the pool is full (Retry-After)'],
+  not_leader: [503, 'a standby or mirror: submit to the leader in `error.leader` / `Urna-Leader`'],
+  unavailable: [503, 'the sequencer stopped or stepped down, or storage is corrupt'],
+  storage_unavailable: [
+    503,
+    'storage failed for now (disk full, out of file descriptors); the node retries by itself',
+  ],
+  storage_full: [503, 'free space is below --min-free-mb; writes resume once space is freed'],
+  shutting_down: [503, 'the node is shutting down'],
+  busy: [503, 'too many proofs at older tree sizes right now (--old-proofs-per-second)'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+/** The status of every error code the API answers with (from ERROR_CODES). */
+export const STATUS_BY_CODE: Record<string, number> = Object.fromEntries(
+  Object.entries(ERROR_CODES).map(([code, [status]]) => [code, status]),
+);
 
 /** The HTTP status for an error: its own `status` if it has one, else by code (422 for a rule's code); 500 for anything unknown. */
 export function statusFor(e: unknown): number {
@@ -92,14 +109,11 @@ function fromFastify(e: FastifyError): HttpError | null {
       if (e.validation) return new HttpError(400, 'bad_request', e.message);
       const status = e.statusCode;
       if (typeof status === 'number' && status >= 400 && status < 600 && status !== 500) {
-        const code =
-          status === 408
-            ? 'timeout'
-            : status === 413
-              ? 'too_large'
-              : status >= 500
-                ? 'unavailable'
-                : 'bad_request';
+        // The code of that status in ERROR_CODES where it has one of its own, else the generic one.
+        const own = { 408: 'timeout', 413: 'too_large', 414: 'uri_too_long', 431: 'headers_too_large' }[
+          status
+        ];
+        const code = own ?? (status >= 500 ? 'unavailable' : 'bad_request');
         return new HttpError(status, code, e.message);
       }
       return null;
@@ -148,7 +162,7 @@ export function clientErrorHandler(log: Logger) {
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'headers_too_large', 'request headers too large']
           : err.code === 'HPE_URI_TOO_LONG'
-            ? [414, 'bad_request', 'request URI too long']
+            ? [414, 'uri_too_long', 'request URI too long']
             : [400, 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`];
     log.debug({ err, status }, 'client error');
     if (socket.writable) {

@@ -3,6 +3,7 @@
 // `name  value unit  (note)`. Add benches to BENCHES.
 // URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
 import { benchBallots } from './election.js';
+import { benchFloods, benchStartupAndScrub } from './faults.js';
 import { benchHttp } from './http.js';
 import { benchLedger } from './ledger.js';
 import { benchReplication } from './replication.js';
@@ -17,6 +18,13 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
   ['http', (report) => benchHttp(report, { seconds })],
   ['ballots', (report) => benchBallots(report, { seconds })],
   ['replication', (report) => benchReplication(report, { seconds })],
+  [
+    'faults',
+    async (report) => {
+      await benchStartupAndScrub(report, Number(process.env.URNA_BENCH_ENTRIES ?? 1_000_000));
+      await benchFloods(report, Math.min(seconds, 20));
+    },
+  ],
 ];
 const wanted = process.argv.slice(2);
 

@@ -92,11 +92,14 @@ describe('rate limits', () => {
 });
 
 describe('the error shape', () => {
-  it('is kept for a malformed URL and while shutting down (503 with Retry-After)', async () => {
+  it('is kept for a malformed URL, a path segment too long, and while shutting down (503 with Retry-After)', async () => {
     const { app } = await setup({});
     const bad = await app.inject({ url: '/%zz' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject(ERROR_SHAPE);
+    const long = await app.inject({ url: `/ballots/${'a'.repeat(150)}` });
+    expect(long.statusCode).toBe(414);
+    expect(long.json()).toMatchObject({ error: { code: 'uri_too_long' } });
     app.closing = true;
     const closing = await app.inject({ url: '/checkpoint' });
     expect(closing.statusCode).toBe(503);

@@ -1,0 +1,297 @@
+/**
+ * What keeping the promises under faults and abuse costs
+ * (`npm run bench -- faults`):
+ *  - the start-up check (the stored edge against the head, the store
+ *    against the signer state) and a scrub pass, per million entries, on a
+ *    LevelDB log built in process, beside the raw native SHA-256 rate;
+ *  - a legitimate client's p99 submission latency unloaded, then under each
+ *    flood from one other address (rejected records, proofs at random
+ *    sizes, half-sent requests), with the shipped limits, in one run.
+ */
+import { createHash } from 'node:crypto';
+import { request, Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import { setSha256Backend } from '../../ledger/hash.js';
+import {
+  ED25519_TYPE,
+  formatVerifierKey,
+  generateSignerKey,
+  parseSignerKey,
+  parseVerifierKey,
+} from '../../ledger/note.js';
+import { signRecord } from '../../ledger/record.js';
+import { nativeSha256 } from '../../services/crypto/native-sha256.js';
+import { silentLogger } from '../../services/log.js';
+import { Scrubber } from '../../services/node/scrub.js';
+import { Sequencer } from '../../services/sequencer/sequencer.js';
+import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { openDataDir } from '../../services/storage/data-dir.js';
+import { FileSignerState } from '../../services/storage/signer-state.js';
+import { buildElection, testKey } from '../helpers/election.js';
+import { tempDir } from '../helpers/log.js';
+import { startServer } from '../helpers/process.js';
+import type { Report } from './report.js';
+
+/** Native SHA-256 of 64-byte inputs per second, for `ms` milliseconds. */
+function nativeSha256Rate(ms: number): number {
+  const input = Buffer.alloc(64, 1);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let i = 0; i < 1000; i++) createHash('sha256').update(input).digest();
+    n += 1000;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** Builds a LevelDB log of `n` opaque entries in `dir` through the sequencer, in big batches. */
+async function buildLog(dir: string, n: number) {
+  const { signerKey } = generateSignerKey('bench.example/log');
+  const signer = parseSignerKey(signerKey);
+  const verifier = parseVerifierKey(signer.verifierKey);
+  const signerState = new FileSignerState(join(dir, 'log.key.checkpoint'));
+  const { store } = await openDataDir(join(dir, 'data'), { origin: signer.name });
+  const sequencer = await Sequencer.open({
+    store,
+    signer,
+    verifier,
+    signerState,
+    maxBatch: 8192,
+    maxPending: 1 << 20,
+  });
+  for (let i = 0; i < n;) {
+    const batch: Array<Promise<unknown>> = [];
+    for (let j = 0; j < 8192 && i < n; j++, i++)
+      batch.push(sequencer.submit(utf8(`bench entry ${i} ${'e'.repeat(80)}`)));
+    while (sequencer.poolSize < batch.length) await new Promise((r) => setImmediate(r));
+    await sequencer.tick();
+    await Promise.all(batch);
+  }
+  await sequencer.stop();
+  await store.close();
+  return { signer, verifier, signerState };
+}
+
+export async function benchStartupAndScrub(report: Report, entries: number): Promise<void> {
+  setSha256Backend(nativeSha256);
+  const sha = nativeSha256Rate(1000);
+  report('native sha256 64-byte input', sha, 'hash/s', 'limit');
+  const { dir, cleanup } = await tempDir('urna-bench-faults-');
+  try {
+    let t0 = performance.now();
+    const { signer, verifier, signerState } = await buildLog(dir, entries);
+    report(
+      `built a LevelDB log of ${entries.toLocaleString('en-US')} entries`,
+      (performance.now() - t0) / 1000,
+      's',
+    );
+    // The start-up check: open the data dir, check the edge against the head and the store against the signer state.
+    const starts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t0 = performance.now();
+      const { store } = await openDataDir(join(dir, 'data'), { origin: signer.name });
+      const s = await Sequencer.open({ store, signer, verifier, signerState });
+      starts.push(performance.now() - t0);
+      await s.stop();
+      await store.close();
+    }
+    starts.sort((a, b) => a - b);
+    report(
+      'start-up check (open, edge, signer state)',
+      starts[2]!,
+      'ms',
+      `median of 5, at ${entries.toLocaleString('en-US')} entries`,
+    );
+    // A scrub pass at an unbounded rate: wall and CPU time per million entries.
+    const { store } = await openDataDir(join(dir, 'data'), { origin: signer.name });
+    const s = await Sequencer.open({ store, signer, verifier, signerState, tiles: new TileCache(store) });
+    const scrub = new Scrubber({
+      store,
+      head: () => s.head,
+      entriesPerSecond: 1e12,
+      onCorrupt: () => {},
+      log: silentLogger,
+    });
+    const cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    const n = await scrub.pass();
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    report(
+      'scrub pass, per million entries',
+      (wall * 1e6) / n,
+      's',
+      `${Math.round(n / wall).toLocaleString('en-US')} entries/s`,
+    );
+    report(
+      '  cpu per million entries',
+      (cpuSeconds * 1e6) / n,
+      's',
+      `${((cpuSeconds * sha) / n).toFixed(1)} native hashes' worth per entry`,
+    );
+    await s.stop();
+    await store.close();
+  } finally {
+    await cleanup();
+  }
+}
+
+/** An HTTP client bound to one loopback address. */
+function clientFrom(localAddress: string, sockets: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets, localAddress } as ConstructorParameters<
+    typeof Agent
+  >[0]);
+  const send = (url: string, method: string, body?: Uint8Array) =>
+    new Promise<number>((resolve) => {
+      const req = request(url, {
+        method,
+        agent,
+        headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end(body ? Buffer.from(body) : undefined);
+    });
+  return { send, close: () => agent.destroy() };
+}
+
+function p99(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]!;
+}
+
+export async function benchFloods(report: Report, seconds: number): Promise<void> {
+  const f = buildElection({ id: 'bench-flood', voters: 64 });
+  const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
+  const { dir, cleanup } = await tempDir('urna-bench-flood-');
+  // The shipped limits (the test environment turns them off).
+  const shipped = {
+    URNA_RATE_WRITES: '',
+    URNA_RATE_PROOFS: '',
+    URNA_RATE_READS: '',
+    URNA_OLD_PROOFS_PER_SECOND: '',
+  };
+  const server = await startServer(['--data', join(dir, 'data'), '--authority', authority], shipped);
+  const legit = clientFrom('127.0.0.7', 1);
+  try {
+    for (const r of [f.election(), f.credentials(), f.phase('open')])
+      await legit.send(`${server.url}/add`, 'POST', r);
+    let voter = 0;
+    const ballot = () => f.ballot(f.voters[voter++ % f.voters.length]!);
+    const preload = clientFrom('127.0.0.6', 32);
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let i = 0; i < 100; i++) await preload.send(`${server.url}/add`, 'POST', ballot());
+      }),
+    );
+    preload.close();
+    const size = 3203;
+    /** The legitimate client's latencies, one submission after another, for `seconds`. */
+    const measure = async () => {
+      const out: number[] = [];
+      const end = performance.now() + seconds * 1000;
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const status = await legit.send(`${server.url}/add`, 'POST', ballot());
+        if (status !== 201) throw new Error(`legitimate submission answered ${status}`);
+        out.push(performance.now() - t0);
+      }
+      return out;
+    };
+    const unloaded = p99(await measure());
+    report('legitimate p99, unloaded (batch period 100 ms)', unloaded, 'ms', 'baseline');
+    const stranger = testKey('stranger');
+    const floods: Record<string, (stop: () => boolean) => Promise<Map<number, number>>> = {
+      'rejected records': async (stop) => {
+        const c = clientFrom('127.0.0.8', 64);
+        const answers = new Map<number, number>();
+        await Promise.all(
+          Array.from({ length: 64 }, async (_, k) => {
+            for (let i = 0; !stop(); i++) {
+              const record =
+                i % 2
+                  ? signRecord(
+                      { v: 1, type: 'phase', election: `nowhere-${k}-${i}`, body: { phase: 'open' } },
+                      stranger.seed,
+                    )
+                  : utf8(
+                      `{"v":1,"type":"ballot","election":"bench-flood","body":{},"signer":"${toBase64(new Uint8Array(32))}","sig":"x${i}"}`,
+                    );
+              const s = await c.send(`${server.url}/add`, 'POST', record);
+              answers.set(s, (answers.get(s) ?? 0) + 1);
+            }
+          }),
+        );
+        c.close();
+        return answers;
+      },
+      'proofs at random sizes': async (stop) => {
+        const c = clientFrom('127.0.0.9', 64);
+        const answers = new Map<number, number>();
+        await Promise.all(
+          Array.from({ length: 64 }, async (_, k) => {
+            for (let i = 0; !stop(); i++) {
+              const n = 1 + Math.floor(Math.random() * size);
+              const q =
+                (i + k) % 2
+                  ? `inclusion?index=${Math.floor(Math.random() * n)}&size=${n}`
+                  : `consistency?from=${1 + Math.floor(Math.random() * n)}&to=${n}`;
+              const s = await c.send(`${server.url}/proof/${q}`, 'GET');
+              answers.set(s, (answers.get(s) ?? 0) + 1);
+            }
+          }),
+        );
+        c.close();
+        return answers;
+      },
+      'half-sent requests': async (stop) => {
+        const port = Number(new URL(server.url).port);
+        const open = new Set<Socket>();
+        let opened = 0;
+        while (!stop()) {
+          if (open.size >= 1000) {
+            await new Promise((r) => setTimeout(r, 20));
+            continue;
+          }
+          const s = connect({ port, host: '127.0.0.1', localAddress: `127.0.0.${10 + (opened % 8)}` }, () =>
+            s.write('POST /add HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\nslow'),
+          );
+          s.on('error', () => {});
+          s.on('close', () => open.delete(s));
+          open.add(s);
+          opened++;
+          if (opened % 50 === 0) await new Promise((r) => setImmediate(r));
+        }
+        for (const s of open) s.destroy();
+        return new Map([[0, opened]]);
+      },
+    };
+    for (const [name, flood] of Object.entries(floods)) {
+      let flooding = true;
+      const running = flood(() => !flooding);
+      await new Promise((r) => setTimeout(r, 1000));
+      const loaded = p99(await measure());
+      flooding = false;
+      const answers = await running;
+      const seen = [...answers]
+        .map(([s, k]) => `${s === 0 ? 'connections' : s}: ${k.toLocaleString('en-US')}`)
+        .join(', ');
+      report(
+        `legitimate p99, flood of ${name}`,
+        loaded,
+        'ms',
+        `x${(loaded / unloaded).toFixed(2)} of unloaded; flood ${seen}`,
+      );
+    }
+  } finally {
+    legit.close();
+    await server.stop();
+    await cleanup();
+  }
+}
