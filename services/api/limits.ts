@@ -13,7 +13,7 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { Logger } from '../log.js';
 import { HttpError, RateLimitedError } from './errors.js';
 
@@ -97,12 +97,46 @@ export function capConnections(server: Server, limits: HttpLimits, log: Logger):
   });
 }
 
+/**
+ * The rate limiter's counts: a fixed window per key, in an LRU map bounded
+ * to `MAX_CLIENTS` keys. It answers each count with a snapshot:
+ * @fastify/rate-limit's LocalStore hands out its live counter object, which
+ * requests counted in the same turn of the event loop go on changing before
+ * each reads it, so all of them saw the last one's count and all were
+ * refused once one was.
+ */
+class WindowStore implements FastifyRateLimitStore {
+  private readonly windows = new Map<string, { count: number; start: number }>();
+
+  incr(
+    key: string,
+    cb: (e: Error | null, r?: { current: number; ttl: number }) => void,
+    timeWindow: number,
+  ): void {
+    const now = Date.now();
+    let w = this.windows.get(key);
+    if (!w || w.start + timeWindow <= now) w = { count: 0, start: now };
+    w.count++;
+    this.windows.delete(key); // most recently used last
+    this.windows.set(key, w);
+    if (this.windows.size > MAX_CLIENTS) this.windows.delete(this.windows.keys().next().value!);
+    cb(null, { current: w.count, ttl: w.start + timeWindow - now });
+  }
+
+  child(): FastifyRateLimitStore {
+    return new WindowStore();
+  }
+}
+
+/** Client addresses whose counts are kept (the least recently seen go first). */
+const MAX_CLIENTS = 100_000;
+
 /** One onRequest hook per budget: counts the request against its client's budget, 429 beyond it. */
 export async function rateLimiters(
   app: FastifyInstance,
   limits: HttpLimits,
 ): Promise<Record<Budget, onRequestHookHandler | null>> {
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, { global: false, store: WindowStore });
   const hook = (budget: Budget): onRequestHookHandler | null => {
     const max = limits.rate[budget];
     if (max <= 0) return null;
