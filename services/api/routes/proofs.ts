@@ -38,6 +38,26 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node,
     return reply.header('Content-Type', 'text/plain; charset=utf-8').send(receipt);
   });
 
+  /**
+   * Proofs at the latest checkpoint's size, as answered: many clients ask
+   * for the same ones (monitors, from the sizes they saw, to the latest), and
+   * a proof between two sizes never changes, so they are kept (LRU). Proofs
+   * at older sizes are not kept (asking for random ones is the costly
+   * abuse); they are bounded by `oldSizeProofs` instead.
+   */
+  const answers = new Map<string, object>();
+  const answer = async (key: string, latest: boolean, compute: () => Promise<object>) => {
+    const kept = answers.get(key);
+    if (kept) return kept;
+    if (!latest) oldSizeProofs.take('proofs at older tree sizes');
+    const body = await compute();
+    if (latest) {
+      answers.set(key, body);
+      if (answers.size > PROOF_ANSWERS) answers.delete(answers.keys().next().value!);
+    }
+    return body;
+  };
+
   app.get('/proof/inclusion', async (request) => {
     const index = sizeParam(request.query, 'index');
     const size = sizeParam(request.query, 'size');
@@ -45,13 +65,14 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node,
     if (size > current)
       throw new HttpError(400, 'out_of_range', `size ${size} is beyond the tree size ${current}`);
     if (index >= size) throw new HttpError(400, 'out_of_range', `index ${index} is not below size ${size}`);
-    if (size !== current) oldSizeProofs.take('proofs at older tree sizes');
-    const { proof, root } = await node.tiles.withHashes(
-      current,
-      (r) => ({ proof: proveInclusion(index, size, r), root: treeHash(size, r) }),
-      node.head,
-    );
-    return { index, size, root: toBase64(root), proof: proof.map(toBase64) };
+    return answer(`i/${index}/${size}`, size === current, async () => {
+      const { proof, root } = await node.tiles.withHashes(
+        current,
+        (r) => ({ proof: proveInclusion(index, size, r), root: treeHash(size, r) }),
+        node.head,
+      );
+      return { index, size, root: toBase64(root), proof: proof.map(toBase64) };
+    });
   });
 
   app.get('/proof/consistency', async (request) => {
@@ -61,8 +82,12 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node,
     if (to > current)
       throw new HttpError(400, 'out_of_range', `size ${to} is beyond the tree size ${current}`);
     if (from < 1 || from > to) throw new HttpError(400, 'out_of_range', 'need 1 <= from <= to');
-    if (to !== current) oldSizeProofs.take('proofs at older tree sizes');
-    const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r), node.head);
-    return { from, to, proof: proof.map(toBase64) };
+    return answer(`c/${from}/${to}`, to === current, async () => {
+      const proof = await node.tiles.withHashes(current, (r) => proveConsistency(from, to, r), node.head);
+      return { from, to, proof: proof.map(toBase64) };
+    });
   });
 };
+
+/** Proof answers at the latest sizes kept. */
+const PROOF_ANSWERS = 4096;
