@@ -9,6 +9,7 @@ import { leafHash } from '../../ledger/hash.js';
 import { MemoryHashStore, proveInclusion, treeHash } from '../../ledger/merkle.js';
 import { generateSignerKey, parseSignerKey } from '../../ledger/note.js';
 import { formatReceipt } from '../../ledger/receipt.js';
+import { formatEntryBundle } from '../../ledger/tile.js';
 import { LogClient, LogError, type LogClientOptions } from '../../verifier/client.js';
 
 type Handler = (url: string, init: RequestInit | undefined) => Response | Promise<Response>;
@@ -280,5 +281,38 @@ describe('LogClient reads', () => {
     const other = fakeLog();
     const wrong = client(() => new Response(other.add(entry(1)).checkpoint), { logKey: log.verifierKey });
     await expect(wrong.c.checkpoint()).rejects.toThrow();
+  });
+});
+
+describe('LogClient.tile', () => {
+  const bundle = formatEntryBundle([utf8('a'), utf8('bb'), utf8('ccc')]);
+  const full = formatEntryBundle(Array.from({ length: 256 }, (_, i) => utf8(`e${i}`)));
+
+  it('reads a tile at its width, and a partial one that is gone from the full one (C2SP#145)', async () => {
+    const { c, calls } = client((url) =>
+      url.endsWith('/tile/entries/000.p/3')
+        ? new Response(null, { status: 404 })
+        : url.endsWith('/tile/entries/000')
+          ? new Response(full)
+          : url.endsWith('/tile/0/001.p/2')
+            ? new Response(new Uint8Array(64).fill(7))
+            : new Response(null, { status: 404 }),
+    );
+    expect(await c.tile({ level: -1, index: 0, width: 3 })).toEqual(
+      formatEntryBundle([utf8('e0'), utf8('e1'), utf8('e2')]),
+    );
+    expect(calls).toEqual([
+      'GET http://log.test/base/tile/entries/000.p/3',
+      'GET http://log.test/base/tile/entries/000',
+    ]);
+    expect(await c.tile({ level: 0, index: 1, width: 2 })).toEqual(new Uint8Array(64).fill(7));
+  });
+
+  it('says so when neither the partial nor a long enough full tile is there', async () => {
+    const { c } = client((url) =>
+      url.endsWith('/tile/entries/000') ? new Response(bundle) : new Response(null, { status: 404 }),
+    );
+    await expect(c.tile({ level: -1, index: 0, width: 5 })).rejects.toMatchObject({ code: 'bad_response' });
+    await expect(c.tile({ level: -1, index: 1, width: 5 })).rejects.toMatchObject({ status: 404 });
   });
 });
