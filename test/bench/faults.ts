@@ -9,10 +9,9 @@
  *    sizes, half-sent requests), with the shipped limits, in one run.
  */
 import { createHash } from 'node:crypto';
-import { request, Agent } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import { fromBase64, utf8 } from '../../ledger/bytes.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import {
   ED25519_TYPE,
@@ -21,7 +20,6 @@ import {
   parseSignerKey,
   parseVerifierKey,
 } from '../../ledger/note.js';
-import { signRecord } from '../../ledger/record.js';
 import { nativeSha256 } from '../../services/crypto/native-sha256.js';
 import { silentLogger } from '../../services/log.js';
 import { Scrubber } from '../../services/node/scrub.js';
@@ -29,7 +27,8 @@ import { Sequencer } from '../../services/sequencer/sequencer.js';
 import { TileCache } from '../../services/sequencer/tile-reader.js';
 import { openDataDir } from '../../services/storage/data-dir.js';
 import { FileSignerState } from '../../services/storage/signer-state.js';
-import { buildElection, testKey } from '../helpers/election.js';
+import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';
+import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { startServer } from '../helpers/process.js';
 import type { Report } from './report.js';
@@ -139,33 +138,6 @@ export async function benchStartupAndScrub(report: Report, entries: number): Pro
   }
 }
 
-/** An HTTP client bound to one loopback address. */
-function clientFrom(localAddress: string, sockets: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets, localAddress } as ConstructorParameters<
-    typeof Agent
-  >[0]);
-  const send = (url: string, method: string, body?: Uint8Array) =>
-    new Promise<number>((resolve) => {
-      const req = request(url, {
-        method,
-        agent,
-        headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
-      });
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', () => resolve(0));
-      req.end(body ? Buffer.from(body) : undefined);
-    });
-  return { send, close: () => agent.destroy() };
-}
-
-function p99(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]!;
-}
-
 export async function benchFloods(report: Report, seconds: number): Promise<void> {
   const f = buildElection({ id: 'bench-flood', voters: 64 });
   const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
@@ -198,58 +170,46 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
       const end = performance.now() + seconds * 1000;
       while (performance.now() < end) {
         const t0 = performance.now();
-        const status = await legit.send(`${server.url}/add`, 'POST', ballot());
+        const { status } = await legit.send(`${server.url}/add`, 'POST', ballot());
         if (status !== 201) throw new Error(`legitimate submission answered ${status}`);
         out.push(performance.now() - t0);
       }
       return out;
     };
-    const unloaded = p99(await measure());
+    const unloaded = percentile(await measure(), 0.99);
     report('legitimate p99, unloaded (batch period 100 ms)', unloaded, 'ms', 'baseline');
-    const stranger = testKey('stranger');
+    /** 64 clients from one address sending `path(k, i)` (with `body(k, i)`, a POST) until `stop()`; the answers by status. */
+    const flooder =
+      (
+        address: string,
+        path: (k: number, i: number) => string,
+        body?: (k: number, i: number) => Uint8Array,
+      ) =>
+      async (stop: () => boolean) => {
+        const c = clientFrom(address, 64);
+        const answers = new Map<number, number>();
+        await Promise.all(
+          Array.from({ length: 64 }, async (_, k) => {
+            for (let i = 0; !stop(); i++) {
+              const { status } = await c.send(
+                `${server.url}/${path(k, i)}`,
+                body ? 'POST' : 'GET',
+                body?.(k, i),
+              );
+              answers.set(status, (answers.get(status) ?? 0) + 1);
+            }
+          }),
+        );
+        c.close();
+        return answers;
+      };
     const floods: Record<string, (stop: () => boolean) => Promise<Map<number, number>>> = {
-      'rejected records': async (stop) => {
-        const c = clientFrom('127.0.0.8', 64);
-        const answers = new Map<number, number>();
-        await Promise.all(
-          Array.from({ length: 64 }, async (_, k) => {
-            for (let i = 0; !stop(); i++) {
-              const record =
-                i % 2
-                  ? signRecord(
-                      { v: 1, type: 'phase', election: `nowhere-${k}-${i}`, body: { phase: 'open' } },
-                      stranger.seed,
-                    )
-                  : utf8(
-                      `{"v":1,"type":"ballot","election":"bench-flood","body":{},"signer":"${toBase64(new Uint8Array(32))}","sig":"x${i}"}`,
-                    );
-              const s = await c.send(`${server.url}/add`, 'POST', record);
-              answers.set(s, (answers.get(s) ?? 0) + 1);
-            }
-          }),
-        );
-        c.close();
-        return answers;
-      },
-      'proofs at random sizes': async (stop) => {
-        const c = clientFrom('127.0.0.9', 64);
-        const answers = new Map<number, number>();
-        await Promise.all(
-          Array.from({ length: 64 }, async (_, k) => {
-            for (let i = 0; !stop(); i++) {
-              const n = 1 + Math.floor(Math.random() * size);
-              const q =
-                (i + k) % 2
-                  ? `inclusion?index=${Math.floor(Math.random() * n)}&size=${n}`
-                  : `consistency?from=${1 + Math.floor(Math.random() * n)}&to=${n}`;
-              const s = await c.send(`${server.url}/proof/${q}`, 'GET');
-              answers.set(s, (answers.get(s) ?? 0) + 1);
-            }
-          }),
-        );
-        c.close();
-        return answers;
-      },
+      'rejected records': flooder(
+        '127.0.0.8',
+        () => 'add',
+        (k, i) => rejectedRecord('bench-flood', k, i),
+      ),
+      'proofs at random sizes': flooder('127.0.0.9', (k, i) => randomProofPath(size, k + i)),
       'half-sent requests': async (stop) => {
         const port = Number(new URL(server.url).port);
         const open = new Set<Socket>();
@@ -259,14 +219,10 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
-          const s = connect({ port, host: '127.0.0.1', localAddress: `127.0.0.${10 + (opened % 8)}` }, () =>
-            s.write('POST /add HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\nslow'),
-          );
-          s.on('error', () => {});
+          const s = await halfSent(port, `127.0.0.${10 + (opened % 8)}`);
           s.on('close', () => open.delete(s));
           open.add(s);
           opened++;
-          if (opened % 50 === 0) await new Promise((r) => setImmediate(r));
         }
         for (const s of open) s.destroy();
         return new Map([[0, opened]]);
@@ -276,7 +232,7 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
       let flooding = true;
       const running = flood(() => !flooding);
       await new Promise((r) => setTimeout(r, 1000));
-      const loaded = p99(await measure());
+      const loaded = percentile(await measure(), 0.99);
       flooding = false;
       const answers = await running;
       const seen = [...answers]

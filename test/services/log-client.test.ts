@@ -293,7 +293,7 @@ describe('LogClient.tile', () => {
       url.endsWith('/tile/entries/000.p/3')
         ? new Response(null, { status: 404 })
         : url.endsWith('/tile/entries/000')
-          ? new Response(full)
+          ? new Response(full as Uint8Array<ArrayBuffer>)
           : url.endsWith('/tile/0/001.p/2')
             ? new Response(new Uint8Array(64).fill(7))
             : new Response(null, { status: 404 }),
@@ -310,7 +310,9 @@ describe('LogClient.tile', () => {
 
   it('says so when neither the partial nor a long enough full tile is there', async () => {
     const { c } = client((url) =>
-      url.endsWith('/tile/entries/000') ? new Response(bundle) : new Response(null, { status: 404 }),
+      url.endsWith('/tile/entries/000')
+        ? new Response(bundle as Uint8Array<ArrayBuffer>)
+        : new Response(null, { status: 404 }),
     );
     await expect(c.tile({ level: -1, index: 0, width: 5 })).rejects.toMatchObject({ code: 'bad_response' });
     await expect(c.tile({ level: -1, index: 1, width: 5 })).rejects.toMatchObject({ status: 404 });

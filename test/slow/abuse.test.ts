@@ -12,17 +12,16 @@
  *  - SIGTERM with slow clients attached: the process exits within its
  *    bound, and every receipted entry is there after a restart.
  */
-import { request, Agent } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import { fromBase64, utf8 } from '../../ledger/bytes.js';
 import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
-import { signRecord } from '../../ledger/record.js';
 import { checkLog, load, type Receipted } from '../helpers/audit.js';
-import { buildElection, testKey } from '../helpers/election.js';
+import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';
+import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
-import { StartError, startServer, type ServerProcess } from '../helpers/process.js';
+import { StartError, startServer } from '../helpers/process.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -39,49 +38,6 @@ const SHIPPED_LIMITS = {
   URNA_RATE_READS: '',
   URNA_OLD_PROOFS_PER_SECOND: '',
 };
-
-/** An HTTP client bound to one loopback address (keep-alive, up to `sockets` connections). */
-function clientFrom(localAddress: string, sockets = 16) {
-  const agent = new Agent({ keepAlive: true, maxSockets: sockets, localAddress } as ConstructorParameters<
-    typeof Agent
-  >[0]);
-  const send = (url: string, method: string, body?: Uint8Array, timeoutMs = 30_000) =>
-    new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(url, {
-        method,
-        agent,
-        headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
-        timeout: timeoutMs,
-      });
-      req.on('response', (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(body ? Buffer.from(body) : undefined);
-    });
-  return { send, close: () => agent.destroy() };
-}
-
-/** Opens a connection from `localAddress` that sends headers and a few bytes of a 60 KB body, then nothing. */
-function halfSent(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress }, () => {
-      s.write(
-        'POST /add HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 60000\r\n\r\nslow',
-      );
-      resolve(s);
-    });
-    s.on('error', () => resolve(s));
-  });
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
 
 describe('file descriptors', () => {
   it('are not exhausted by thousands of half-sent requests under ulimit -n 1024', async () => {
@@ -114,9 +70,7 @@ describe('file descriptors', () => {
       let n = 0;
       const legitimate = Array.from({ length: 4 }, async (_, c) => {
         while (attacking) {
-          const r = await legit
-            .send(`${server.url}/add`, 'POST', utf8(`legit ${c} ${n++}`))
-            .catch(() => ({ status: 0 }));
+          const r = await legit.send(`${server.url}/add`, 'POST', utf8(`legit ${c} ${n++}`));
           statuses.push(r.status);
         }
       });
@@ -192,31 +146,14 @@ describe('a flood from one client', () => {
       const unloaded = await latencies(150);
       const size = 2003;
       // The flood: rejected records (bad signatures; valid signatures for an election that does not exist) and proofs at random sizes.
-      const stranger = testKey('stranger');
       const answers = new Map<number, number>();
       let flooding = true;
       const flood = Array.from({ length: 64 }, async (_, c) => {
         for (let i = 0; flooding; i++) {
-          let r: { status: number };
-          if (c % 2 === 0) {
-            const record =
-              i % 2
-                ? signRecord(
-                    { v: 1, type: 'phase', election: `nowhere-${c}-${i}`, body: { phase: 'open' } },
-                    stranger.seed,
-                  )
-                : utf8(
-                    `{"v":1,"type":"ballot","election":"flood-2026","body":{},"signer":"${toBase64(new Uint8Array(32))}","sig":"x${i}"}`,
-                  );
-            r = await attacker.send(`${server.url}/add`, 'POST', record).catch(() => ({ status: 0 }));
-          } else {
-            const n = 1 + Math.floor(Math.random() * size);
-            const q =
-              i % 2
-                ? `inclusion?index=${Math.floor(Math.random() * n)}&size=${n}`
-                : `consistency?from=${1 + Math.floor(Math.random() * n)}&to=${n}`;
-            r = await attacker.send(`${server.url}/proof/${q}`, 'GET').catch(() => ({ status: 0 }));
-          }
+          const r =
+            c % 2 === 0
+              ? await attacker.send(`${server.url}/add`, 'POST', rejectedRecord('flood-2026', c, i))
+              : await attacker.send(`${server.url}/${randomProofPath(size, i)}`, 'GET');
           answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
         }
       });

@@ -97,19 +97,24 @@ async function recovers(server: ServerProcess, answers: Answers, tag: string): P
   throw new Error(`writes did not resume within 30 s:\n${server.output().slice(-3000)}`);
 }
 
+/** `urna serve` of opaque entries with its data dir (key and signer state included) on `disk`, and this free-space floor. */
+function serveOn(disk: { data: string }, minFreeMb: number): Promise<ServerProcess> {
+  return startServer([
+    '--data',
+    disk.data,
+    '--rules',
+    'none',
+    '--batch-ms',
+    '10',
+    '--min-free-mb',
+    String(minFreeMb),
+  ]);
+}
+
 describe('a full disk', () => {
   it('without a floor: LevelDB meets it; 503 with Retry-After, recovery without restart once space is freed', async () => {
     const disk = await smallDisk(40, 12);
-    const server = await startServer([
-      '--data',
-      disk.data,
-      '--rules',
-      'none',
-      '--batch-ms',
-      '10',
-      '--min-free-mb',
-      '0',
-    ]);
+    const server = await serveOn(disk, 0);
     try {
       const answers: Answers = { receipted: [], seen: new Set(), refusals: [] };
       await fill(server, 'fill', answers, () => answers.refusals.length >= 40, 90_000);
@@ -140,16 +145,7 @@ describe('a full disk', () => {
   it('with a floor: writes are refused (503, Retry-After) before the disk is full, and resume when space is freed', async () => {
     // LevelDB's compactions need room beyond the floor: a few table files of each level they merge.
     const disk = await smallDisk(96, 16);
-    const server = await startServer([
-      '--data',
-      disk.data,
-      '--rules',
-      'none',
-      '--batch-ms',
-      '10',
-      '--min-free-mb',
-      '40',
-    ]);
+    const server = await serveOn(disk, 40);
     try {
       const answers: Answers = { receipted: [], seen: new Set(), refusals: [] };
       await fill(server, 'fill', answers, () => answers.refusals.length >= 20, 90_000);

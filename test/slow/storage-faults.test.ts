@@ -53,6 +53,26 @@ function urna(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
+/** `urna restore` of `log`'s data dir from a static copy of tiles served from `tiles` (the log's key, no rules). */
+async function restoreFrom(tiles: string, log: { data: string; keyFile: string }) {
+  const source = await serveDir(tiles);
+  try {
+    return await urna([
+      'restore',
+      '--from',
+      source.url,
+      '--data',
+      log.data,
+      '--key',
+      log.keyFile,
+      '--rules',
+      'none',
+    ]);
+  } finally {
+    await source.close();
+  }
+}
+
 /** Starts the node, or returns the output of a start it refused (exit 1, before listening). */
 async function startOrRefusal(args: string[]): Promise<ServerProcess | { refused: string }> {
   try {
@@ -192,24 +212,9 @@ describe('a damaged store of a single node', () => {
         console.info(`storage faults: ${name}, round ${round}: ${outcome}`);
         if (outcome === 'intact') continue;
         // The remedy it names: rebuild from any copy of the tiles.
-        const source = await serveDir(log.tiles);
-        try {
-          const r = await urna([
-            'restore',
-            '--from',
-            source.url,
-            '--data',
-            log.data,
-            '--key',
-            log.keyFile,
-            '--rules',
-            'none',
-          ]);
-          expect(r.code, r.out).toBe(0);
-          expect(r.out).toMatch(/restored \d+ entries/);
-        } finally {
-          await source.close();
-        }
+        const r = await restoreFrom(log.tiles, log);
+        expect(r.code, r.out).toBe(0);
+        expect(r.out).toMatch(/restored \d+ entries/);
         const restored = await startServer(log.args);
         try {
           await checkLog(restored, log.receipted, log.seen);
@@ -255,24 +260,9 @@ describe('a damaged store of a single node', () => {
       [early, /behind the checkpoint of size/],
       [late, /does not hold the log the key signed|rules reject|give root/],
     ] as const) {
-      const source = await serveDir(tiles);
-      try {
-        const r = await urna([
-          'restore',
-          '--from',
-          source.url,
-          '--data',
-          log.data,
-          '--key',
-          log.keyFile,
-          '--rules',
-          'none',
-        ]);
-        expect(r.code, r.out).toBe(1);
-        expect(r.out).toMatch(why);
-      } finally {
-        await source.close();
-      }
+      const r = await restoreFrom(tiles, log);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toMatch(why);
     }
     // Nothing changed: the data dir is as it was, and serves the whole log.
     expect(await readdir(log.data)).toEqual(before);
