@@ -22,6 +22,7 @@ import {
   rateLimiters,
   serverOptions,
   UNLIMITED,
+  type BudgetHooks,
   type HttpLimits,
 } from './limits.js';
 import type { LogNode } from './log-node.js';
@@ -123,15 +124,19 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
     ...opts,
     oldSizeProofs: new CostBudget(limits.oldSizeProofsPerSecond),
   };
-  const under = async (budget: onRequestHookHandler | null, routes: FastifyPluginAsync<RouteOptions>) =>
+  const under = async (hooks: Array<BudgetHooks | null>, routes: FastifyPluginAsync<RouteOptions>) =>
     app.register(async (scope) => {
-      if (budget) scope.addHook('onRequest', budget);
+      for (const h of hooks) {
+        if (!h) continue;
+        scope.addHook('onRequest', h.onRequest);
+        if (h.onResponse) scope.addHook('onResponse', h.onResponse);
+      }
       await scope.register(routes, routeOptions);
     });
-  await under(budgets.writes, writeRoutes);
-  await under(budgets.reads, readRoutes);
-  await under(budgets.proofs, proofRoutes);
-  await under(budgets.reads, electionRoutes);
-  await under(null, operationsRoutes);
+  await under([budgets.writes, budgets.rejected], writeRoutes);
+  await under([budgets.reads], readRoutes);
+  await under([budgets.proofs], proofRoutes);
+  await under([budgets.reads], electionRoutes);
+  await under([], operationsRoutes);
   return app;
 }

@@ -27,6 +27,7 @@ export class HttpError extends UrnaError {
 /** What each rate budget counts, for messages. */
 const BUDGET_NOUNS: Record<string, string> = {
   writes: 'submissions',
+  rejected: 'refused submissions',
   proofs: 'proof requests',
   reads: 'read requests',
 };

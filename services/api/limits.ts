@@ -12,7 +12,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { Logger } from '../log.js';
 import { HttpError, RateLimitedError } from './errors.js';
@@ -28,7 +28,11 @@ export interface HttpLimits {
   requestTimeoutMs: number;
   /** Idle time allowed on a kept-alive connection between requests. */
   keepAliveTimeoutMs: number;
-  /** Requests per second per client address, by budget; 0: unlimited. */
+  /**
+   * Per client address and budget, 0 for unlimited: requests per second
+   * (`writes`, `proofs`, `reads`), and refused submissions per 10 seconds
+   * (`rejected`).
+   */
   rate: Record<Budget, number>;
   /**
    * Proofs at tree sizes other than the latest checkpoint's (whose cost
@@ -41,7 +45,7 @@ export interface HttpLimits {
 }
 
 /** The kinds of requests with a budget each. */
-export type Budget = 'writes' | 'proofs' | 'reads';
+export type Budget = 'writes' | 'rejected' | 'proofs' | 'reads';
 
 /** No limits (in-process tests with `inject`). */
 export const UNLIMITED: HttpLimits = {
@@ -50,7 +54,7 @@ export const UNLIMITED: HttpLimits = {
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 72_000,
-  rate: { writes: 0, proofs: 0, reads: 0 },
+  rate: { writes: 0, rejected: 0, proofs: 0, reads: 0 },
   oldSizeProofsPerSecond: 0,
   trustProxy: false,
 };
@@ -108,15 +112,20 @@ export function capConnections(server: Server, limits: HttpLimits, log: Logger):
 class WindowStore implements FastifyRateLimitStore {
   private readonly windows = new Map<string, { count: number; start: number }>();
 
-  incr(
-    key: string,
-    cb: (e: Error | null, r?: { current: number; ttl: number }) => void,
-    timeWindow: number,
-  ): void {
+  incr(key: string, cb: StoreCallback, timeWindow: number): void {
+    this.count(key, cb, timeWindow, 1);
+  }
+
+  /** The count without counting (`{ increment: false }`). */
+  read(key: string, cb: StoreCallback, timeWindow: number): void {
+    this.count(key, cb, timeWindow, 0);
+  }
+
+  private count(key: string, cb: StoreCallback, timeWindow: number, by: number): void {
     const now = Date.now();
     let w = this.windows.get(key);
     if (!w || w.start + timeWindow <= now) w = { count: 0, start: now };
-    w.count++;
+    w.count += by;
     this.windows.delete(key); // most recently used last
     this.windows.set(key, w);
     if (this.windows.size > MAX_CLIENTS) this.windows.delete(this.windows.keys().next().value!);
@@ -128,32 +137,78 @@ class WindowStore implements FastifyRateLimitStore {
   }
 }
 
+type StoreCallback = (e: Error | null, r?: { current: number; ttl: number }) => void;
+
 /** Client addresses whose counts are kept (the least recently seen go first). */
 const MAX_CLIENTS = 100_000;
 
-/** One onRequest hook per budget: counts the request against its client's budget, 429 beyond it. */
+/** The hooks that hold a group of routes to a budget. */
+export interface BudgetHooks {
+  onRequest: onRequestHookHandler;
+  onResponse?: onResponseHookHandler;
+}
+
+/**
+ * Answers 429 for `budget` when the client's window ends (a tarpit): a
+ * client that ignores 429 gets at most one answer per connection per
+ * window, so its flood costs the event loop little more than its budget.
+ */
+async function refuse(budget: string, ttlMs: number): Promise<never> {
+  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, ttlMs))));
+  throw new RateLimitedError(budget, Math.max(1, Math.ceil(ttlMs / 1000)));
+}
+
+/**
+ * The hooks of each budget (null: unlimited), keyed by client address
+ * (IPv6 by /56): `writes`, `proofs` and `reads` count every request;
+ * `rejected` counts the submissions the log refused (4xx), and once a
+ * client has more than its budget of those in a window, its submissions
+ * are refused at once (429) for the rest of it — a flood of crafted
+ * records is stopped before each costs a signature check and a batch slot,
+ * while a client whose records are accepted keeps the whole write budget.
+ */
 export async function rateLimiters(
   app: FastifyInstance,
   limits: HttpLimits,
-): Promise<Record<Budget, onRequestHookHandler | null>> {
+): Promise<Record<Budget, BudgetHooks | null>> {
   await app.register(rateLimit, { global: false, store: WindowStore });
-  const hook = (budget: Budget): onRequestHookHandler | null => {
+  const counting = (budget: Exclude<Budget, 'rejected'>): BudgetHooks | null => {
     const max = limits.rate[budget];
     if (max <= 0) return null;
-    // One store per budget, shared by its routes; keyed by client address (IPv6 by /56).
+    // One store per budget, shared by its routes.
     const limiter = app.createRateLimit({ max, timeWindow: 1000 });
-    return async (request: FastifyRequest) => {
-      const r = await limiter(request);
-      if (r.isAllowed || !r.isExceeded) return;
-      // Answered when the client's window ends (a tarpit): a client that
-      // ignores 429 gets at most one answer per connection per window, so
-      // its flood costs the event loop little more than its budget.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, r.ttl))));
-      throw new RateLimitedError(budget, Math.max(1, r.ttlInSeconds));
+    return {
+      onRequest: async (request: FastifyRequest) => {
+        const r = await limiter(request);
+        if (!r.isAllowed && r.isExceeded) await refuse(budget, r.ttl);
+      },
     };
   };
-  return { writes: hook('writes'), proofs: hook('proofs'), reads: hook('reads') };
+  const rejected = (): BudgetHooks | null => {
+    const max = limits.rate.rejected;
+    if (max <= 0) return null;
+    const limiter = app.createRateLimit({ max, timeWindow: REJECTED_WINDOW_MS });
+    return {
+      onRequest: async (request: FastifyRequest) => {
+        const r = await limiter(request, { increment: false });
+        if (!r.isAllowed && r.remaining === 0) await refuse('rejected', r.ttl);
+      },
+      onResponse: async (request, reply) => {
+        const status = reply.statusCode;
+        if (status >= 400 && status < 500 && status !== 429) await limiter(request);
+      },
+    };
+  };
+  return {
+    writes: counting('writes'),
+    rejected: rejected(),
+    proofs: counting('proofs'),
+    reads: counting('reads'),
+  };
 }
+
+/** The window of the rejected-submissions budget. */
+const REJECTED_WINDOW_MS = 10_000;
 
 /**
  * A rate over all clients for costly work (proofs at old sizes): `take`

@@ -95,6 +95,15 @@ const NODE_FLAGS: Flag[] = [
     help: 'submissions (POST /add) per second per client address (429 beyond; 0: unlimited)',
   },
   {
+    name: 'rate-rejected',
+    value: 'N',
+    env: 'URNA_RATE_REJECTED',
+    default: '100',
+    help:
+      'refused submissions (4xx) per 10 seconds per client address, beyond which its submissions get 429 at once ' +
+      'for the rest of the 10 s (0: unlimited)',
+  },
+  {
     name: 'rate-proofs',
     value: 'N',
     env: 'URNA_RATE_PROOFS',
@@ -112,7 +121,7 @@ const NODE_FLAGS: Flag[] = [
     name: 'old-proofs-per-second',
     value: 'N',
     env: 'URNA_OLD_PROOFS_PER_SECOND',
-    default: '50',
+    default: '20',
     help: 'proofs at tree sizes other than the latest checkpoint, per second over all clients (503 busy beyond; 0: unlimited)',
   },
   {
@@ -152,7 +161,7 @@ const NODE_FLAGS: Flag[] = [
     name: 'scrub-rate',
     value: 'N',
     env: 'URNA_SCRUB_RATE',
-    default: '10000',
+    default: '5000',
     help: 'entries per second the background scrub re-verifies against the signed head (0: off)',
   },
   {
@@ -192,7 +201,12 @@ async function nodeConfig(p: Parsed, defaults: { data: string }): Promise<NodeCo
     headersTimeoutMs: p.int('headers-timeout-ms', 1)!,
     requestTimeoutMs: p.int('request-timeout-ms', 1)!,
     keepAliveTimeoutMs: p.int('keep-alive-ms', 1)!,
-    rate: { writes: p.int('rate-writes')!, proofs: p.int('rate-proofs')!, reads: p.int('rate-reads')! },
+    rate: {
+      writes: p.int('rate-writes')!,
+      rejected: p.int('rate-rejected')!,
+      proofs: p.int('rate-proofs')!,
+      reads: p.int('rate-reads')!,
+    },
     oldSizeProofsPerSecond: p.int('old-proofs-per-second')!,
     trustProxy: p.bool('trust-proxy'),
   };

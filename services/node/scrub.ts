@@ -24,8 +24,8 @@ import { TileCache } from '../sequencer/tile-reader.js';
 import { isTransientIoError, StorageCorruptError } from '../storage/errors.js';
 import type { LogStore } from '../storage/store.js';
 
-/** Level-0 tiles (of 256 entries) verified per step. */
-const STEP_TILES = 16;
+/** Level-0 tiles (of 256 entries) verified per step: small, so one step holds the event loop only a few milliseconds. */
+const STEP_TILES = 2;
 
 export interface ScrubOptions {
   store: LogStore;

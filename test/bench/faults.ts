@@ -57,15 +57,15 @@ async function buildLog(dir: string, n: number) {
     signer,
     verifier,
     signerState,
+    batchPeriodMs: 1,
     maxBatch: 8192,
     maxPending: 1 << 20,
   });
+  sequencer.start();
   for (let i = 0; i < n;) {
     const batch: Array<Promise<unknown>> = [];
-    for (let j = 0; j < 8192 && i < n; j++, i++)
+    for (let j = 0; j < 16_384 && i < n; j++, i++)
       batch.push(sequencer.submit(utf8(`bench entry ${i} ${'e'.repeat(80)}`)));
-    while (sequencer.poolSize < batch.length) await new Promise((r) => setImmediate(r));
-    await sequencer.tick();
     await Promise.all(batch);
   }
   await sequencer.stop();
@@ -145,9 +145,11 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
   // The shipped limits (the test environment turns them off).
   const shipped = {
     URNA_RATE_WRITES: '',
+    URNA_RATE_REJECTED: '',
     URNA_RATE_PROOFS: '',
     URNA_RATE_READS: '',
     URNA_OLD_PROOFS_PER_SECOND: '',
+    URNA_SCRUB_RATE: '',
   };
   const server = await startServer(['--data', join(dir, 'data'), '--authority', authority], shipped);
   const legit = clientFrom('127.0.0.7', 1);

@@ -35,6 +35,7 @@ export class StartError extends Error {
  */
 export const TEST_NODE_ENV: Record<string, string> = {
   URNA_RATE_WRITES: '0',
+  URNA_RATE_REJECTED: '0',
   URNA_RATE_PROOFS: '0',
   URNA_RATE_READS: '0',
   URNA_OLD_PROOFS_PER_SECOND: '0',

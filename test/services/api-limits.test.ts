@@ -35,7 +35,7 @@ const ERROR_SHAPE = { error: { code: expect.any(String), message: expect.any(Str
 
 describe('rate limits', () => {
   it('answer 429 with Retry-After in the error shape, per client and per budget', async () => {
-    const { app } = await setup({ rate: { writes: 0, proofs: 3, reads: 5 } });
+    const { app } = await setup({ rate: { writes: 0, rejected: 0, proofs: 3, reads: 5 } });
     const proof = (ip: string) => app.inject({ url: '/proof/inclusion?index=1&size=10', remoteAddress: ip });
     // Five at once: three fit the budget; the other two are answered 429 when the window ends.
     const five = await Promise.all(Array.from({ length: 5 }, () => proof('10.0.0.1')));
@@ -55,7 +55,7 @@ describe('rate limits', () => {
   });
 
   it('limit submissions apart from reads', async () => {
-    const { app } = await setup({ rate: { writes: 2, proofs: 0, reads: 0 } });
+    const { app } = await setup({ rate: { writes: 2, rejected: 0, proofs: 0, reads: 0 } });
     const add = (body: string) =>
       app.inject({
         method: 'POST',
@@ -71,6 +71,26 @@ describe('rate limits', () => {
     expect(third.statusCode).toBe(429);
     expect(third.json()).toMatchObject({ error: { code: 'rate_limited' } });
     expect((await app.inject({ url: '/checkpoint', remoteAddress: '10.0.0.9' })).statusCode).toBe(200);
+  });
+
+  it("stop a client's submissions once it has had its budget of refusals, not another client's", async () => {
+    const { app } = await setup({ rate: { writes: 0, rejected: 3, proofs: 0, reads: 0 } });
+    const add = (body: string, ip: string, type = 'application/octet-stream') =>
+      app.inject({
+        method: 'POST',
+        url: '/add',
+        payload: body,
+        headers: { 'content-type': type },
+        remoteAddress: ip,
+      });
+    for (let i = 0; i < 3; i++) expect((await add(`x${i}`, '10.2.0.1', 'text/plain')).statusCode).toBe(415);
+    // Its budget of refusals is used: even a good submission is refused now, for the rest of the window.
+    const refused = await add('entry-0', '10.2.0.1');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({
+      error: { code: 'rate_limited', message: expect.stringMatching(/refused/) },
+    });
+    expect((await add('entry-1', '10.2.0.2')).statusCode).toBe(200); // another client: a duplicate, answered
   });
 
   it('bound proofs at older tree sizes over all clients: 503 busy with Retry-After', async () => {

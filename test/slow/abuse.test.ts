@@ -34,9 +34,11 @@ afterAll(async () => cleanup?.());
 /** The shipped rate limits (the suites' default environment turns them off). */
 const SHIPPED_LIMITS = {
   URNA_RATE_WRITES: '',
+  URNA_RATE_REJECTED: '',
   URNA_RATE_PROOFS: '',
   URNA_RATE_READS: '',
   URNA_OLD_PROOFS_PER_SECOND: '',
+  URNA_SCRUB_RATE: '',
 };
 
 describe('file descriptors', () => {
