@@ -15,7 +15,7 @@
  * store identity, and the signer state advanced to the source checkpoint
  * (which the key signed).
  */
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { equalBytes, toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
@@ -33,7 +33,7 @@ import { TreeAppender } from '../ledger/appender.js';
 import { syncDirectory } from './storage/atomic-file.js';
 import { moveAside, newIdentity, writeIdentity } from './storage/data-dir.js';
 import { StorageCorruptError } from './storage/errors.js';
-import { LevelStore } from './storage/level.js';
+import { LevelStore, StoreInUseError } from './storage/level.js';
 import type { SignerState } from './storage/signer-state.js';
 
 export interface RestoreConfig {
@@ -81,6 +81,7 @@ export async function restore(config: RestoreConfig): Promise<Restored> {
       'no signer state: the source is checked against its own signed checkpoint only',
     );
   await checkNotRunning(join(config.dataDir, 'db'));
+  await mkdir(config.dataDir, { recursive: true });
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const building = join(config.dataDir, `db.restoring-${stamp}`);
@@ -172,15 +173,13 @@ async function sourceCheckpoint(source: LogClient, verifier: NoteVerifier) {
   }
 }
 
-/** Refuses if a node holds the database open (LevelDB's lock). */
+/** Refuses if a node holds the database open (LevelDB's lock): StoreInUseError. */
 async function checkNotRunning(dbDir: string): Promise<void> {
   try {
     const db = await LevelStore.open(dbDir);
     await db.close();
   } catch (e) {
-    const text = String((e as { cause?: Error }).cause?.message ?? (e as Error).message);
-    if (/lock/i.test(text))
-      throw new Error(`${dbDir} is in use (a node is running on this data dir?): stop it before restoring`);
+    if (e instanceof StoreInUseError) throw e;
     // absent or unusable: that is what a restore is for
   }
 }

@@ -431,7 +431,7 @@ export class Sequencer implements LogNode {
    * SequencerStoppedError.
    */
   async submit(entry: Uint8Array): Promise<SubmitResult> {
-    this.refuseWrites();
+    this.refuseWrites(false);
     if (entry.length === 0) throw new UrnaError('empty', 'empty entry');
     if (entry.length > MAX_ENTRY_SIZE)
       throw new UrnaError('too_large', `entry of ${entry.length} bytes exceeds ${MAX_ENTRY_SIZE}`);
@@ -476,8 +476,12 @@ export class Sequencer implements LogNode {
     return promise;
   }
 
-  /** Throws why this sequencer takes no entries now, if it does not. */
-  private refuseWrites(): void {
+  /**
+   * Throws why this sequencer takes no entries now, if it does not; the
+   * free-space floor only with `floor` (an entry already in the log is
+   * answered below it: that writes nothing).
+   */
+  private refuseWrites(floor = true): void {
     if (this.stopped) throw this.stopped;
     if (this.draining) throw new UrnaError('shutting_down', 'the sequencer is shutting down, retry');
     if (this.corruption)
@@ -485,7 +489,7 @@ export class Sequencer implements LogNode {
         `storage is corrupt, no entries are accepted: ${this.corruption.message}`,
       );
     if (this.unavailable) throw this.unavailableError();
-    const refused = this.canWrite();
+    const refused = floor ? this.canWrite() : null;
     if (refused) throw refused;
   }
 

@@ -28,6 +28,7 @@ import { ClassicLevel } from 'classic-level';
 import { toHex } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
+import { UrnaError } from '../../ledger/errors.js';
 import { isTransientIoError, StorageCorruptError, StorageUnavailableError } from './errors.js';
 import type { CommitBatch, LogStore, TreeHead } from './store.js';
 import { decodeHead, decodeIndex, encodeHead, encodeIndex, leafKey, tileKey } from './store.js';
@@ -56,6 +57,13 @@ export class WalDroppedError extends StorageCorruptError {
       `LevelDB dropped records of its write-ahead log while opening ${dir}: committed batches are lost ` +
         `(from ${join(dir, 'LOG')}: ${lines.join('; ')})`,
     );
+  }
+}
+
+/** The database is open in another process (LevelDB's lock): a second node on one data dir. */
+export class StoreInUseError extends UrnaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_in_use', message, options);
   }
 }
 
@@ -110,6 +118,14 @@ export class LevelStore implements LogStore {
     } catch (e) {
       const cause = (e as { cause?: Error }).cause ?? (e as Error);
       const text = `cannot open the LevelDB database in ${dir}: ${cause.message}`;
+      // Another process holds it: in use, not unusable (never move it aside).
+      if ((cause as { code?: string }).code === 'LEVEL_LOCKED')
+        throw new StoreInUseError(
+          `${dir} is in use by another process (is a node already running on this data dir?)`,
+          {
+            cause,
+          },
+        );
       if (isTransientIoError(cause) && !/does not exist|Corruption/.test(cause.message))
         throw new StorageUnavailableError(text, 1, { cause });
       throw new StorageCorruptError(text, { cause });

@@ -144,6 +144,7 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
   const { dir, cleanup } = await tempDir('urna-bench-flood-');
   // The shipped limits (the test environment turns them off).
   const shipped = {
+    URNA_MAX_CONNECTIONS_PER_CLIENT: '',
     URNA_RATE_WRITES: '',
     URNA_RATE_REJECTED: '',
     URNA_RATE_PROOFS: '',

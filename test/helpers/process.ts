@@ -28,12 +28,14 @@ export class StartError extends Error {
 }
 
 /**
- * The environment the suites run nodes with: no per-client rate limits
- * (every test client comes from 127.0.0.1, and the suites load a node far
- * harder than one client should), no scrub. The suites that test those
- * set them (flags win over the environment).
+ * The environment the suites run nodes with: no per-client limits on
+ * requests or connections (every test client comes from 127.0.0.1, and the
+ * suites and benchmarks load a node far harder than one client should), no
+ * scrub. The suites that test those set them (flags win over the
+ * environment).
  */
 export const TEST_NODE_ENV: Record<string, string> = {
+  URNA_MAX_CONNECTIONS_PER_CLIENT: '0',
   URNA_RATE_WRITES: '0',
   URNA_RATE_REJECTED: '0',
   URNA_RATE_PROOFS: '0',

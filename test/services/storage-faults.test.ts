@@ -21,8 +21,7 @@ import {
   StoreBehindError,
   StorageUnavailableError,
 } from '../../services/storage/errors.js';
-import type { LevelStore } from '../../services/storage/level.js';
-import { WalDroppedError } from '../../services/storage/level.js';
+import { StoreInUseError, WalDroppedError, type LevelStore } from '../../services/storage/level.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { FileSignerState, MemorySignerState } from '../../services/storage/signer-state.js';
 import { entries, openTestLog, submitAndTick, tempDir, waitForPool } from '../helpers/log.js';
@@ -261,6 +260,19 @@ describe('the data dir', () => {
       } finally {
         await cleanup();
       }
+    }
+  });
+
+  it('a database another process holds open is in use, never unusable: not moved aside, not rebuilt', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const first = await openDataDir(dir, { origin: 'o.test/log' });
+      for (const rebuild of [false, true])
+        await expect(openDataDir(dir, { origin: 'o.test/log', rebuild })).rejects.toBeInstanceOf(StoreInUseError);
+      expect((await readdir(dir)).sort()).toEqual(['db', 'store.json']);
+      await first.store.close();
+    } finally {
+      await cleanup();
     }
   });
 

@@ -33,6 +33,7 @@ afterAll(async () => cleanup?.());
 
 /** The shipped rate limits (the suites' default environment turns them off). */
 const SHIPPED_LIMITS = {
+  URNA_MAX_CONNECTIONS_PER_CLIENT: '',
   URNA_RATE_WRITES: '',
   URNA_RATE_REJECTED: '',
   URNA_RATE_PROOFS: '',
@@ -45,7 +46,18 @@ describe('file descriptors', () => {
   it('are not exhausted by thousands of half-sent requests under ulimit -n 1024', async () => {
     const data = join(dir, `fd-${++logs}`);
     const server = await startServer(
-      ['--data', data, '--rules', 'none', '--batch-ms', '20', '--max-open-files', '64'],
+      [
+        '--data',
+        data,
+        '--rules',
+        'none',
+        '--batch-ms',
+        '20',
+        '--max-open-files',
+        '64',
+        '--max-connections-per-client',
+        '128',
+      ],
       { URNA_HEADERS_TIMEOUT_MS: '3000', URNA_REQUEST_TIMEOUT_MS: '3000' },
       { prefix: ['prlimit', '--nofile=1024:1024'] },
     );
