@@ -268,7 +268,9 @@ describe('the data dir', () => {
     try {
       const first = await openDataDir(dir, { origin: 'o.test/log' });
       for (const rebuild of [false, true])
-        await expect(openDataDir(dir, { origin: 'o.test/log', rebuild })).rejects.toBeInstanceOf(StoreInUseError);
+        await expect(openDataDir(dir, { origin: 'o.test/log', rebuild })).rejects.toBeInstanceOf(
+          StoreInUseError,
+        );
       expect((await readdir(dir)).sort()).toEqual(['db', 'store.json']);
       await first.store.close();
     } finally {
