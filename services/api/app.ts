@@ -5,12 +5,7 @@
  * tlog-tiles read path, proofs, election reads, operations). Process
  * concerns (listen, signals, a bounded shutdown) live in ../server.ts.
  */
-import Fastify, {
-  LogController,
-  type FastifyInstance,
-  type FastifyPluginAsync,
-  type onRequestHookHandler,
-} from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Registry } from '../metrics.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
 import { silentLogger, type Logger } from '../log.js';
