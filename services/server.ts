@@ -276,11 +276,15 @@ type Local = Awaited<ReturnType<typeof openLocal>>;
  * Connects to NATS and binds to the log's journal and checkpoint feed
  * (creating their streams if absent). Closes what it opened if a step fails.
  */
-async function openReplication(nats: string, origin: string, replicas: 1 | 3, who: string) {
+async function openReplication(nats: string, origin: string, replicas: 1 | 3, who: string, log: Logger) {
   const nc = await connect({ ...NATS_OPTIONS, servers: nats.split(','), name: `urna ${who} ${origin}` });
   try {
-    const journal = await Journal.open(nc, origin, { replicas });
-    const feed = await CheckpointFeed.open(nc, origin, { replicas });
+    const journal = await whileNatsSettles(log, 'open the journal', () =>
+      Journal.open(nc, origin, { replicas }),
+    );
+    const feed = await whileNatsSettles(log, 'open the checkpoint feed', () =>
+      CheckpointFeed.open(nc, origin, { replicas }),
+    );
     const close = async () => {
       await journal.close();
       await nc.close();
@@ -289,6 +293,31 @@ async function openReplication(nats: string, origin: string, replicas: 1 | 3, wh
   } catch (e) {
     await nc.close();
     throw e;
+  }
+}
+
+/** How long a starting node waits for a NATS cluster that is still settling. */
+const NATS_SETTLE_MS = 30_000;
+
+/**
+ * Runs a JetStream set-up step (creating or binding a stream or a KV
+ * bucket), again after a pause while it times out or finds no JetStream to
+ * answer, for up to NATS_SETTLE_MS: nodes started together with a fresh
+ * NATS cluster (`npm run cluster`, compose) meet it electing its leaders
+ * and racing each other to create the same streams.
+ */
+async function whileNatsSettles<T>(log: Logger, what: string, step: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + NATS_SETTLE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      const settling = code === 'TIMEOUT' || code === '503' || /timeout|no responders/i.test(errorText(e));
+      if (!settling || performance.now() > deadline) throw e;
+      log.warn({ attempt, err: errorText(e) }, `NATS is not ready yet: retrying to ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * attempt)));
+    }
   }
 }
 
@@ -432,7 +461,7 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
       sequencer.start();
     } else {
       const replicas = config.natsReplicas ?? 1;
-      const replication = await openReplication(config.nats, signer.name, replicas, 'serve');
+      const replication = await openReplication(config.nats, signer.name, replicas, 'serve', log);
       undo.add(() => replication.close());
       const { nc, journal, feed } = replication;
       if (created && (await journal.lastSequence()) > 0) {
@@ -444,10 +473,12 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
             'pass the log key with --key (keep it outside the data dir to rebuild from the journal)',
         );
       }
-      const lease = await Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
-        ttlMs: config.leaseMs ?? 3000,
-        replicas,
-      });
+      const lease = await whileNatsSettles(log, 'open the lease', () =>
+        Lease.open(nc, signer.name, config.nodeId ?? defaultNodeId(config.dataDir), {
+          ttlMs: config.leaseMs ?? 3000,
+          replicas,
+        }),
+      );
       const node = await ReplicatedNode.open({
         nc,
         journal,
@@ -529,7 +560,13 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
       rebuild: true,
       undo,
     });
-    const replication = await openReplication(config.nats, verifier.name, config.natsReplicas ?? 1, 'mirror');
+    const replication = await openReplication(
+      config.nats,
+      verifier.name,
+      config.natsReplicas ?? 1,
+      'mirror',
+      config.log,
+    );
     undo.add(() => replication.close());
     const { nc, journal, feed } = replication;
     const node = await Mirror.open({
