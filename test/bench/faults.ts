@@ -30,7 +30,7 @@ import { FileSignerState } from '../../services/storage/signer-state.js';
 import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';
 import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
-import { startServer } from '../helpers/process.js';
+import { SHIPPED_NODE_ENV, startServer } from '../helpers/process.js';
 import type { Report } from './report.js';
 
 /** Native SHA-256 of 64-byte inputs per second, for `ms` milliseconds. */
@@ -142,17 +142,7 @@ export async function benchFloods(report: Report, seconds: number): Promise<void
   const f = buildElection({ id: 'bench-flood', voters: 64 });
   const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
   const { dir, cleanup } = await tempDir('urna-bench-flood-');
-  // The shipped limits (the test environment turns them off).
-  const shipped = {
-    URNA_MAX_CONNECTIONS_PER_CLIENT: '',
-    URNA_RATE_WRITES: '',
-    URNA_RATE_REJECTED: '',
-    URNA_RATE_PROOFS: '',
-    URNA_RATE_READS: '',
-    URNA_OLD_PROOFS_PER_SECOND: '',
-    URNA_SCRUB_RATE: '',
-  };
-  const server = await startServer(['--data', join(dir, 'data'), '--authority', authority], shipped);
+  const server = await startServer(['--data', join(dir, 'data'), '--authority', authority], SHIPPED_NODE_ENV);
   const legit = clientFrom('127.0.0.7', 1);
   try {
     for (const r of [f.election(), f.credentials(), f.phase('open')])

@@ -44,6 +44,11 @@ export const TEST_NODE_ENV: Record<string, string> = {
   URNA_SCRUB_RATE: '0',
 };
 
+/** The environment that undoes TEST_NODE_ENV: the shipped defaults (an empty variable counts as unset). */
+export const SHIPPED_NODE_ENV: Record<string, string> = Object.fromEntries(
+  Object.keys(TEST_NODE_ENV).map((name) => [name, '']),
+);
+
 /** Starts `urna mirror` on a free loopback port and waits until it listens (StartError if it exits first). */
 export function startMirror(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
   return startListening([URNA_BIN, 'mirror', '--listen', '127.0.0.1:0', ...args], {

@@ -21,7 +21,7 @@ import { checkLog, load, type Receipted } from '../helpers/audit.js';
 import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';
 import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
-import { StartError, startServer } from '../helpers/process.js';
+import { SHIPPED_NODE_ENV, StartError, startServer } from '../helpers/process.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -30,17 +30,6 @@ beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('urna-abuse-'));
 });
 afterAll(async () => cleanup?.());
-
-/** The shipped rate limits (the suites' default environment turns them off). */
-const SHIPPED_LIMITS = {
-  URNA_MAX_CONNECTIONS_PER_CLIENT: '',
-  URNA_RATE_WRITES: '',
-  URNA_RATE_REJECTED: '',
-  URNA_RATE_PROOFS: '',
-  URNA_RATE_READS: '',
-  URNA_OLD_PROOFS_PER_SECOND: '',
-  URNA_SCRUB_RATE: '',
-};
 
 describe('file descriptors', () => {
   it('are not exhausted by thousands of half-sent requests under ulimit -n 1024', async () => {
@@ -130,7 +119,7 @@ describe('a flood from one client', () => {
     const f = buildElection({ id: 'flood-2026', voters: 40 });
     const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
     const data = join(dir, `flood-${++logs}`);
-    const server = await startServer(['--data', data, '--authority', authority], SHIPPED_LIMITS);
+    const server = await startServer(['--data', data, '--authority', authority], SHIPPED_NODE_ENV);
     const legit = clientFrom('127.0.0.7', 4);
     const attacker = clientFrom('127.0.0.8', 64);
     try {
