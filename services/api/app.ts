@@ -6,10 +6,9 @@
  * concerns (listen, signals, a bounded shutdown) live in ../server.ts.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import type { Registry } from '../metrics.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
-import { silentLogger, type Logger } from '../log.js';
-import type { LogStore } from '../storage/store.js';
+import { silentLogger } from '../log.js';
+import { StorageCorruptError, StorageUnavailableError } from '../storage/errors.js';
 import { clientErrorHandler, HttpError, sendError } from './errors.js';
 import {
   capConnections,
@@ -18,32 +17,13 @@ import {
   serverOptions,
   UNLIMITED,
   type BudgetHooks,
-  type HttpLimits,
 } from './limits.js';
-import type { LogNode } from './log-node.js';
-import { StorageCorruptError, StorageUnavailableError } from '../storage/errors.js';
+import type { AppOptions, RouteOptions } from './options.js';
 import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
 import { readRoutes } from './routes/read.js';
 import { writeRoutes } from './routes/write.js';
-
-export interface AppOptions {
-  /** The node served: a sequencer, a standby or a mirror. */
-  node: LogNode;
-  store: LogStore;
-  metrics: Registry;
-  /** The process's logger (default: silent). */
-  log?: Logger;
-  /** Default: UNLIMITED (in-process tests). */
-  limits?: HttpLimits;
-}
-
-/** What every route plugin is given. */
-export interface RouteOptions extends AppOptions {
-  /** Proofs at tree sizes other than the latest, over all clients (see HttpLimits). */
-  oldSizeProofs: CostBudget;
-}
 
 /**
  * Entries are exact bytes (records are canonical JSON whose bytes are signed),

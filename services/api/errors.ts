@@ -10,7 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { UrnaError } from '../../ledger/errors.js';
 import type { Logger } from '../log.js';
-import { NotLeaderError } from './log-node.js';
+import { NotLeaderError } from '../node/log-node.js';
 
 /** An error raised by the HTTP layer itself, with its status. */
 export class HttpError extends UrnaError {

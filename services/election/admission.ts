@@ -13,7 +13,7 @@ import type { DecodedRecord } from '../../ledger/record.js';
 import { applyRecord, stateKeys, type RulesContext, type StateValue } from '../../ledger/rules.js';
 import type { RecordPool } from '../crypto/record-pool.js';
 import { DEFER, type Admission, type BatchAdmission } from '../sequencer/sequencer.js';
-import type { TileCache } from '../sequencer/tile-reader.js';
+import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
 import { encodeState, projectionKey, readState } from './state.js';
 

@@ -26,18 +26,13 @@ import { EMPTY_ROOT, type Hash } from '../../ledger/hash.js';
 import { proveConsistency, treeHash, verifyConsistency } from '../../ledger/merkle.js';
 import type { NoteVerifier } from '../../ledger/note.js';
 import type { TreeAppender } from '../../ledger/appender.js';
-import { NotLeaderError, type LogNode, type NodeStatus } from '../api/log-node.js';
+import { NotLeaderError, type LogNode, type NodeStatus } from '../node/log-node.js';
 import type { JournalRecord } from '../journal/journal.js';
 import type { Registry } from '../metrics.js';
-import type { Admission } from '../sequencer/admission.js';
-import {
-  applyJournalBatch,
-  committedJournalSeq,
-  loadAppender,
-  withLookahead,
-} from '../sequencer/materialize.js';
-import { receiptsAt, type PublishedHead, type SubmitResult } from '../sequencer/receipts.js';
-import type { TileCache } from '../sequencer/tile-reader.js';
+import type { Admission } from '../node/admission.js';
+import { applyJournalBatch, committedJournalSeq, loadAppender, withLookahead } from '../node/materialize.js';
+import { receiptsAt, type PublishedHead, type SubmitResult } from '../node/receipts.js';
+import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
 import { isTransientIoError } from '../storage/errors.js';

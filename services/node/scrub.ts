@@ -20,7 +20,7 @@ import { leafHash } from '../../ledger/hash.js';
 import { parseEntryBundle, TILE_WIDTH, type Tile } from '../../ledger/tile.js';
 import { errorText, type Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
-import { TileCache } from '../sequencer/tile-reader.js';
+import { TileCache } from './tile-cache.js';
 import { isTransientIoError, StorageCorruptError } from '../storage/errors.js';
 import type { LogStore } from '../storage/store.js';
 

@@ -22,21 +22,21 @@
  */
 import type { Hash } from '../../ledger/hash.js';
 import type { NoteSigner, NoteVerifier } from '../../ledger/note.js';
-import type { LogNode, NodeStatus } from '../api/log-node.js';
+import type { LogNode, NodeStatus } from '../node/log-node.js';
 import type { CheckpointFeed } from '../journal/checkpoints.js';
 import { encodedBatchBytes, JournalUnavailableError, type Journal } from '../journal/journal.js';
 import type { Lease } from '../journal/lease.js';
 import { publishCheckpoint } from '../journal/subjects.js';
 import type { Registry } from '../metrics.js';
 import { Mirror } from '../mirror/mirror.js';
-import type { Admission } from '../sequencer/admission.js';
+import type { Admission } from '../node/admission.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
 import { InconsistentError } from '../../ledger/errors.js';
 import { StorageCorruptError } from '../storage/errors.js';
-import type { PublishedHead, SubmitResult } from '../sequencer/receipts.js';
-import type { Replicator } from '../sequencer/replicator.js';
+import type { PublishedHead, SubmitResult } from '../node/receipts.js';
+import type { Replicator } from '../node/replicator.js';
 import { Sequencer, type SequencerOptions } from '../sequencer/sequencer.js';
-import type { TileCache } from '../sequencer/tile-reader.js';
+import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
 import type { SignerState } from '../storage/signer-state.js';
 import type { NatsConnection } from 'nats';

@@ -43,22 +43,22 @@ import type { NoteSigner, NoteVerifier } from '../../ledger/note.js';
 import type { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
 import { MAX_ENTRY_SIZE } from '../../ledger/tile.js';
-import type { LogNode, NodeStatus } from '../api/log-node.js';
+import type { LogNode, NodeStatus } from '../node/log-node.js';
 import type { Registry } from '../metrics.js';
 import type { LogStore } from '../storage/store.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
-import { acceptAll, DEFER, type Admission } from './admission.js';
+import { acceptAll, DEFER, type Admission } from '../node/admission.js';
 import {
   applyJournalBatch,
   committedJournalSeq,
   journalSeqExtra,
   loadAppender,
   withLookahead,
-} from './materialize.js';
-import { receiptsAt, type PublishedHead, type SubmitResult } from './receipts.js';
-import type { Replicator } from './replicator.js';
+} from '../node/materialize.js';
+import { receiptsAt, type PublishedHead, type SubmitResult } from '../node/receipts.js';
+import type { Replicator } from '../node/replicator.js';
 import { CheckpointSigner } from './signer.js';
-import { TileCache } from './tile-reader.js';
+import { TileCache } from '../node/tile-cache.js';
 import {
   isTransientIoError,
   StorageCorruptError,
@@ -67,8 +67,8 @@ import {
 } from '../storage/errors.js';
 import type { SignerState } from '../storage/signer-state.js';
 
-export { acceptAll, DEFER, type Admission, type BatchAdmission } from './admission.js';
-export type { PublishedHead, SubmitResult } from './receipts.js';
+export { acceptAll, DEFER, type Admission, type BatchAdmission } from '../node/admission.js';
+export type { PublishedHead, SubmitResult } from '../node/receipts.js';
 
 /** 503 with Retry-After: the pool is full or the sequencer is recovering. */
 export class PushbackError extends UrnaError {

@@ -24,7 +24,7 @@ import { nativeSha256 } from '../../services/crypto/native-sha256.js';
 import { silentLogger } from '../../services/log.js';
 import { Scrubber } from '../../services/node/scrub.js';
 import { Sequencer } from '../../services/sequencer/sequencer.js';
-import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { TileCache } from '../../services/node/tile-cache.js';
 import { openDataDir } from '../../services/storage/data-dir.js';
 import { FileSignerState } from '../../services/storage/signer-state.js';
 import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';

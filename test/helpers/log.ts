@@ -17,7 +17,7 @@ import { Sequencer, type SequencerOptions } from '../../services/sequencer/seque
 import { buildApp } from '../../services/api/app.js';
 import { RecordPool } from '../../services/crypto/record-pool.js';
 import { ElectionAdmission } from '../../services/election/admission.js';
-import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { TileCache } from '../../services/node/tile-cache.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import type { LogStore } from '../../services/storage/store.js';
 import { MemorySignerState, type SignerState } from '../../services/storage/signer-state.js';

@@ -10,7 +10,7 @@
 import { ClassicLevel } from 'classic-level';
 import { encodedBatchBytes, type JournalRecord } from '../../services/journal/journal.js';
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
-import type { ReplicatedBatch, Replicator } from '../../services/sequencer/replicator.js';
+import type { ReplicatedBatch, Replicator } from '../../services/node/replicator.js';
 import { tileKey } from '../../services/storage/store.js';
 import { utf8 } from '../../ledger/bytes.js';
 import { keepReceipt, post } from './audit.js';

@@ -3,7 +3,7 @@
  * node, or a three-node cluster — each with its own temporary store
  * directory and configuration file.
  *
- * The process management lives in services/dev/nats-cluster.ts (shared with
+ * The process management lives in dev/nats-cluster.ts (shared with
  * `npm run cluster`); see there for how the binary is found ($NATS_SERVER,
  * $PATH, /usr/sbin/nats-server), the bounded waits, and how every started
  * process is killed when the test process exits, even if a test forgets to
@@ -21,4 +21,4 @@ export {
   type NatsClusterOptions,
   type NatsServer,
   type NatsServerOptions,
-} from '../../services/dev/nats-cluster.js';
+} from '../../dev/nats-cluster.js';

@@ -1,5 +1,5 @@
 /**
- * `npm run cluster` (services/dev/cluster-runner.ts), the parts that need no
+ * `npm run cluster` (dev/cluster-runner.ts), the parts that need no
  * processes: the command line, the keys generated once under the data root,
  * and the data root guard (--fresh wipes only a cluster's own directory; one
  * cluster per directory). test/slow/cluster.test.ts runs the real thing.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSignerKey, parseVerifierKey } from '../../ledger/note.js';
 import { UsageError } from '../../services/cli/usage-error.js';
-import { ensureKey, parseClusterArgs, prepareDataRoot } from '../../services/dev/cluster-runner.js';
+import { ensureKey, parseClusterArgs, prepareDataRoot } from '../../dev/cluster-runner.js';
 import { tempDir } from '../helpers/log.js';
 
 describe('parseClusterArgs', () => {

@@ -2,7 +2,7 @@
 // only at the end of a run of batches already at hand, so `more` must be
 // true exactly when the next item was ready, and false at the end.
 import { describe, expect, it } from 'vitest';
-import { withLookahead } from '../../services/sequencer/materialize.js';
+import { withLookahead } from '../../services/node/materialize.js';
 
 async function* source(): AsyncGenerator<number> {
   yield 1; // a window of three read together

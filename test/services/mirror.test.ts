@@ -23,11 +23,11 @@ import { generateSignerKey, parseSignerKey, signNote, type NoteVerifier } from '
 import { verifyReceipt } from '../../ledger/receipt.js';
 import { entryBundlesForSize, tilesForSize, TILE_WIDTH, type Tile } from '../../ledger/tile.js';
 import { buildApp } from '../../services/api/app.js';
-import { NotLeaderError, type LogNode } from '../../services/api/log-node.js';
+import { NotLeaderError, type LogNode } from '../../services/node/log-node.js';
 import { Registry } from '../../services/metrics.js';
 import { Mirror } from '../../services/mirror/mirror.js';
 import { acceptAll } from '../../services/sequencer/sequencer.js';
-import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { TileCache } from '../../services/node/tile-cache.js';
 import { StorageCorruptError } from '../../services/storage/errors.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { tileKey } from '../../services/storage/store.js';

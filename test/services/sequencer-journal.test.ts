@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../ledger/bytes.js';
 import type { UrnaError } from '../../ledger/errors.js';
 import { encodedBatchBytes, JournalConflictError } from '../../services/journal/journal.js';
-import type { ReplicatedBatch, Replicator } from '../../services/sequencer/replicator.js';
+import type { ReplicatedBatch, Replicator } from '../../services/node/replicator.js';
 import { SequencerStoppedError } from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, testKeys } from '../helpers/log.js';

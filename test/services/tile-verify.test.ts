@@ -16,7 +16,7 @@ import {
   type Tile,
 } from '../../ledger/tile.js';
 import { nativeSha256 } from '../../services/crypto/native-sha256.js';
-import { TileCache } from '../../services/sequencer/tile-reader.js';
+import { TileCache } from '../../services/node/tile-cache.js';
 import { StorageCorruptError } from '../../services/storage/errors.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 

@@ -13,7 +13,7 @@ import { ballotStatus, electionSummary } from '../../../ledger/rules.js';
 import { parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
 import { UrnaError } from '../../../ledger/errors.js';
 import { withState } from '../../election/state.js';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
 export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, store }) => {

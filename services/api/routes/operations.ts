@@ -1,6 +1,6 @@
 /** GET /healthz (liveness, role and replication state) and GET /metrics (Prometheus text format). */
 import type { FastifyPluginAsync } from 'fastify';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions } from '../options.js';
 
 export const operationsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, metrics }) => {
   app.get('/healthz', async (_request, reply) => {

@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { fromHex, toBase64 } from '../../../ledger/bytes.js';
 import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
 /** Parses a decimal query parameter strictly (no sign, no leading zeros, safe integer). */

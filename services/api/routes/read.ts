@@ -7,7 +7,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { MalformedError } from '../../../ledger/errors.js';
 import { parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';

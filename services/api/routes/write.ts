@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { toHex } from '../../../ledger/bytes.js';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
 /** The answer to a submission (serialised by fast-json-stringify from this schema). */

@@ -21,8 +21,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateSignerKey, parseSignerKey } from '../../ledger/note.js';
-import { UsageError } from '../cli/usage-error.js';
+import { generateSignerKey, parseSignerKey } from '../ledger/note.js';
+import { UsageError } from '../services/cli/usage-error.js';
 import {
   natsServerBinary,
   natsServerVersion,
@@ -155,7 +155,7 @@ export async function prepareDataRoot(dir: string, fresh: boolean): Promise<void
   if (fresh && entries) await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'keys'), { recursive: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
-  await writeFile(join(dir, MARKER), 'a data root of `npm run cluster` (services/dev/cluster.ts)\n');
+  await writeFile(join(dir, MARKER), 'a data root of `npm run cluster` (dev/cluster.ts)\n');
   await writeFile(pidFile, `${process.pid}\n`);
 }
 

@@ -1,7 +1,7 @@
 /**
  * Real `nats-server` processes with JetStream on loopback — one node, or a
  * cluster — each with its own configuration file and store directory. Used
- * by `npm run cluster` (services/dev/cluster.ts) and by the slow tests
+ * by `npm run cluster` (dev/cluster.ts) and by the slow tests
  * (test/helpers/nats.ts).
  *
  * The binary is found through $NATS_SERVER, then $PATH, then
@@ -10,7 +10,7 @@
  * absent, kept: its store survives restarts), else in a new temporary
  * directory that `dispose()` removes. Every started process is killed
  * (SIGKILL) when this process exits, even if nobody called `stop()`
- * (services/dev/processes.ts `guardChild`).
+ * (dev/processes.ts `guardChild`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';

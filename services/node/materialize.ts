@@ -16,7 +16,7 @@ import { errorText } from '../log.js';
 import type { ReplicatedBatch } from './replicator.js';
 import { JOURNAL_SEQ_KEY } from './replicator.js';
 import { DEFER, type Admission } from './admission.js';
-import { type TileCache } from './tile-reader.js';
+import { type TileCache } from './tile-cache.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
 /**

@@ -6,7 +6,7 @@
 import { proveInclusion, verifyInclusion } from '../../ledger/merkle.js';
 import type { Hash } from '../../ledger/hash.js';
 import { formatReceipt } from '../../ledger/receipt.js';
-import { type TileCache } from './tile-reader.js';
+import { type TileCache } from './tile-cache.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
 /** The committed, signed state that the read API serves. */

@@ -7,8 +7,8 @@
  */
 import { UrnaError } from '../../ledger/errors.js';
 import type { Hash } from '../../ledger/hash.js';
-import type { PublishedHead, SubmitResult } from '../sequencer/receipts.js';
-import type { TileCache } from '../sequencer/tile-reader.js';
+import type { PublishedHead, SubmitResult } from './receipts.js';
+import type { TileCache } from './tile-cache.js';
 
 /** How a node takes part in its log. */
 export type NodeRole =

@@ -1,6 +1,6 @@
 /**
- * `npm run cluster` (node --import tsx services/dev/cluster.ts): a local
- * development cluster — see services/dev/cluster-runner.ts and
+ * `npm run cluster` (node --import tsx dev/cluster.ts): a local
+ * development cluster — see dev/cluster-runner.ts and
  * `npm run cluster -- --help`.
  */
 import { runCluster } from './cluster-runner.js';
