@@ -15,9 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as prettier from 'prettier';
 import { helpText, synopsis, type Command } from '../services/cli/command.js';
 import { COMMANDS } from '../services/cli/commands.js';
-import { ERROR_CODES } from '../services/api/errors.js';
-import { RECORD_ERROR_STATUS } from '../ledger/record.js';
-import { RULE_ERROR_STATUS } from '../ledger/rules.js';
+import { ERROR_CODES, RECORD_STATUS, RULE_STATUS } from '../services/api/errors.js';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
 export const COMMANDS_DOC = fileURLToPath(new URL('../docs/commands.md', import.meta.url));
@@ -73,11 +71,8 @@ export function errorTable(): string {
     '| status | code | meaning |',
     '| --- | --- | --- |',
     ...rows,
-    ...byStatus(RECORD_ERROR_STATUS, 'a record that is not valid by itself (ledger/record.ts)'),
-    ...byStatus(
-      RULE_ERROR_STATUS,
-      "a record the election rules refuse given the log's state (ledger/rules.ts)",
-    ),
+    ...byStatus(RECORD_STATUS, 'a record that is not valid by itself (ledger/record.ts)'),
+    ...byStatus(RULE_STATUS, "a record the election rules refuse given the log's state (ledger/rules.ts)"),
     '',
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * The errors of the ledger core. Callers branch on `code` or on the class,
- * never on message text. Codes are stable: they appear in HTTP error bodies
+ * never on message text. Codes are stable: they appear in API error bodies
  * (`{"error":{"code":...}}`, see DESIGN.md "Errors") and CLI output.
  */
 

@@ -227,69 +227,53 @@ export type DecodedRecord = {
   leafHash: Hash;
 };
 
-/** Codes of {@link RecordError}. */
-export type RecordErrorCode =
-  | 'too_large'
-  | 'non_canonical'
-  | 'unknown_type'
-  | 'bad_version'
-  | 'unknown_field'
-  | 'missing_field'
-  | 'bad_type'
-  | 'bad_id'
-  | 'bad_key'
-  | 'bad_value'
-  | 'duplicate'
-  | 'bad_reference'
-  | 'bad_tree';
-
-/** Codes of {@link RecordError}, each with its HTTP status. */
-export const RECORD_ERROR_STATUS: { [code in RecordErrorCode]: number } = {
-  too_large: 413,
-  non_canonical: 400,
-  unknown_type: 400,
-  bad_version: 400,
-  unknown_field: 400,
-  missing_field: 400,
-  bad_type: 400,
-  bad_id: 400,
-  bad_key: 400,
-  bad_value: 400,
-  duplicate: 422,
-  bad_reference: 422,
-  bad_tree: 422,
-};
-
 /**
- * A record that is not a valid record by itself, whatever the log holds.
- * `code` (stable) and `status` (the HTTP status, DESIGN.md "Errors"):
+ * Codes of {@link RecordError}, with what each means. (How an API answers
+ * them is the API's business: services/api/errors.ts.)
  *
- * | code | status | meaning |
- * |---|---|---|
- * | too_large | 413 | record over MAX_RECORD_SIZE, or a field over its LIMITS bound |
- * | non_canonical | 400 | valid JSON, but not the RFC 8785 canonical bytes |
- * | unknown_type | 400 | `type` is not one of RECORD_TYPES |
- * | bad_version | 400 | `v` is not 1 |
- * | unknown_field | 400 | a field the schema does not define |
- * | missing_field | 400 | a required field is absent |
- * | bad_type | 400 | wrong JSON type |
- * | bad_id | 400 | an id not matching ID_PATTERN |
- * | bad_key | 400 | a key that is not base64 of 32 bytes |
- * | bad_value | 400 | other bad values: enum, integer range, empty text, encoding, mismatched id |
- * | duplicate | 422 | an id or entry repeated within the record |
- * | bad_reference | 422 | a reference to a district the record does not define |
- * | bad_tree | 422 | districts not forming one tree (roots, cycles, depth) |
+ * | code | meaning |
+ * |---|---|
+ * | too_large | record over MAX_RECORD_SIZE, or a field over its LIMITS bound |
+ * | non_canonical | valid JSON, but not the RFC 8785 canonical bytes |
+ * | unknown_type | `type` is not one of RECORD_TYPES |
+ * | bad_version | `v` is not 1 |
+ * | unknown_field | a field the schema does not define |
+ * | missing_field | a required field is absent |
+ * | bad_type | wrong JSON type |
+ * | bad_id | an id not matching ID_PATTERN |
+ * | bad_key | a key that is not base64 of 32 bytes |
+ * | bad_value | other bad values: enum, integer range, empty text, encoding, mismatched id |
+ * | duplicate | an id or entry repeated within the record |
+ * | bad_reference | a reference to a district the record does not define |
+ * | bad_tree | districts not forming one tree (roots, cycles, depth) |
  *
- * Invalid UTF-8 or JSON raise MalformedError (`malformed`, 400), and a
- * signature that does not verify SignatureError (`bad_signature`, 403).
+ * Invalid UTF-8 or JSON raise MalformedError (`malformed`), and a signature
+ * that does not verify SignatureError (`bad_signature`).
  */
+export const RECORD_ERROR_CODES = [
+  'too_large',
+  'non_canonical',
+  'unknown_type',
+  'bad_version',
+  'unknown_field',
+  'missing_field',
+  'bad_type',
+  'bad_id',
+  'bad_key',
+  'bad_value',
+  'duplicate',
+  'bad_reference',
+  'bad_tree',
+] as const;
+
+/** A {@link RecordError} code. */
+export type RecordErrorCode = (typeof RECORD_ERROR_CODES)[number];
+
+/** A record that is not a valid record by itself, whatever the log holds; `code` is stable (RECORD_ERROR_CODES). */
 export class RecordError extends UrnaError {
   declare readonly code: RecordErrorCode;
-  /** HTTP status for this error. */
-  readonly status: number;
   constructor(code: RecordErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
-    this.status = RECORD_ERROR_STATUS[code];
   }
 }
 

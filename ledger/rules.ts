@@ -192,77 +192,72 @@ export const stateKey = {
 /** Most districts one election may have (over all `election` and `districts` records). */
 export const MAX_ELECTION_DISTRICTS = 1_000_000;
 
-/** Codes of {@link RuleError}, each with its HTTP status. */
-export const RULE_ERROR_STATUS = {
-  wrong_role: 403,
-  outside_subtree: 403,
-  unknown_election: 404,
-  unknown_credential: 404,
-  election_exists: 409,
-  district_exists: 409,
-  duplicate_credential: 409,
-  illegal_transition: 409,
-  wrong_phase: 409,
-  wrong_stage: 409,
-  overridden: 409,
-  already_voted: 409,
-  duplicate_record: 409,
-  stale_tally: 409,
-  stale_tally_root: 409,
-  unknown_district: 422,
-  unknown_contest: 422,
-  unknown_option: 422,
-  missing_option: 422,
-  over_electorate: 422,
-  district_mismatch: 422,
-  bad_tree: 422,
-  too_many_districts: 422,
-  bad_tally_size: 422,
-} as const;
+/**
+ * Codes of {@link RuleError}, with when each applies. (How an API answers
+ * them is the API's business: services/api/errors.ts.)
+ *
+ * | code | when |
+ * |---|---|
+ * | wrong_role | the signer lacks the role the record type needs |
+ * | outside_subtree | a reporter's subtrees do not hold the district |
+ * | unknown_election | no such election |
+ * | unknown_credential | ballot signer or overridden key is not a credential of the election |
+ * | election_exists | election id already defined |
+ * | district_exists | district id already defined in the election |
+ * | duplicate_credential | credential already issued, or twice in the record |
+ * | illegal_transition | phase is not the next one |
+ * | wrong_phase | record type not allowed in the current phase |
+ * | wrong_stage | preliminary report after the final one for the same district and contest |
+ * | overridden | ballot or override for a credential already overridden |
+ * | already_voted | second ballot under `revoting: "none"` |
+ * | duplicate_record | the same ballot (tracker) is already in the log |
+ * | stale_tally | tally over a smaller size than the latest tally |
+ * | stale_tally_root | tally root is not the log's root at its size |
+ * | unknown_district | district (or parent) not defined |
+ * | unknown_contest | contest not in the election |
+ * | unknown_option | option not in the contest |
+ * | missing_option | report without a count for an option |
+ * | over_electorate | counts + blank + invalid exceed the district's electorate |
+ * | district_mismatch | override names another district than the credential's |
+ * | bad_tree | new districts form a cycle or exceed the depth limit |
+ * | too_many_districts | more than MAX_ELECTION_DISTRICTS districts |
+ * | bad_tally_size | tally size beyond the records before it |
+ */
+export const RULE_ERROR_CODES = [
+  'wrong_role',
+  'outside_subtree',
+  'unknown_election',
+  'unknown_credential',
+  'election_exists',
+  'district_exists',
+  'duplicate_credential',
+  'illegal_transition',
+  'wrong_phase',
+  'wrong_stage',
+  'overridden',
+  'already_voted',
+  'duplicate_record',
+  'stale_tally',
+  'stale_tally_root',
+  'unknown_district',
+  'unknown_contest',
+  'unknown_option',
+  'missing_option',
+  'over_electorate',
+  'district_mismatch',
+  'bad_tree',
+  'too_many_districts',
+  'bad_tally_size',
+] as const;
 
 /** A {@link RuleError} code. */
-export type RuleErrorCode = keyof typeof RULE_ERROR_STATUS;
+export type RuleErrorCode = (typeof RULE_ERROR_CODES)[number];
 
-/**
- * A record that is valid by itself but breaks an election rule given the
- * state. `code` is stable; `status` is the HTTP status: 403 role, 404 unknown
- * election or credential, 409 conflict with the state, 422 other rule
- * violations (see {@link RULE_ERROR_STATUS}):
- *
- * | code | status | when |
- * |---|---|---|
- * | wrong_role | 403 | the signer lacks the role the record type needs |
- * | outside_subtree | 403 | a reporter's subtrees do not hold the district |
- * | unknown_election | 404 | no such election |
- * | unknown_credential | 404 | ballot signer or overridden key is not a credential of the election |
- * | election_exists | 409 | election id already defined |
- * | district_exists | 409 | district id already defined in the election |
- * | duplicate_credential | 409 | credential already issued, or twice in the record |
- * | illegal_transition | 409 | phase is not the next one |
- * | wrong_phase | 409 | record type not allowed in the current phase |
- * | wrong_stage | 409 | preliminary report after the final one for the same district and contest |
- * | overridden | 409 | ballot or override for a credential already overridden |
- * | already_voted | 409 | second ballot under `revoting: "none"` |
- * | duplicate_record | 409 | the same ballot (tracker) is already in the log |
- * | stale_tally | 409 | tally over a smaller size than the latest tally |
- * | stale_tally_root | 409 | tally root is not the log's root at its size |
- * | unknown_district | 422 | district (or parent) not defined |
- * | unknown_contest | 422 | contest not in the election |
- * | unknown_option | 422 | option not in the contest |
- * | missing_option | 422 | report without a count for an option |
- * | over_electorate | 422 | counts + blank + invalid exceed the district's electorate |
- * | district_mismatch | 422 | override names another district than the credential's |
- * | bad_tree | 422 | new districts form a cycle or exceed the depth limit |
- * | too_many_districts | 422 | more than MAX_ELECTION_DISTRICTS districts |
- * | bad_tally_size | 422 | tally size beyond the records before it |
- */
+/** A record that is valid by itself but breaks an election rule given the state; `code` is stable (RULE_ERROR_CODES). */
 export class RuleError extends UrnaError {
   declare readonly code: RuleErrorCode;
-  /** HTTP status for this error. */
-  readonly status: number;
   constructor(code: RuleErrorCode, message: string) {
     super(code, message);
-    this.status = RULE_ERROR_STATUS[code];
   }
 }
 

@@ -9,6 +9,8 @@ import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { UrnaError } from '../../ledger/errors.js';
+import type { RecordErrorCode } from '../../ledger/record.js';
+import type { RuleErrorCode } from '../../ledger/rules.js';
 import type { Logger } from '../log.js';
 import { NotLeaderError } from '../node/log-node.js';
 
@@ -44,7 +46,8 @@ export class RateLimitedError extends HttpError {
  * Every error code of the API itself, its status, and what it means: the
  * one description the status mapping and the README's error table
  * (dev/docs.ts) are made from. Records and rules bring their own codes
- * (ledger/record.ts RECORD_ERROR_STATUS, ledger/rules.ts RULE_ERROR_STATUS).
+ * (ledger/record.ts, ledger/rules.ts), answered as RECORD_STATUS and
+ * RULE_STATUS say.
  */
 export const ERROR_CODES = {
   malformed: [400, 'the entry, a tile path or a leaf hash does not parse'],
@@ -81,18 +84,70 @@ export const ERROR_CODES = {
   busy: [503, 'too many proofs at older tree sizes right now (--old-proofs-per-second)'],
 } as const satisfies Record<string, readonly [number, string]>;
 
-/** The status of every error code the API answers with (from ERROR_CODES). */
-export const STATUS_BY_CODE: Record<string, number> = Object.fromEntries(
-  Object.entries(ERROR_CODES).map(([code, [status]]) => [code, status]),
-);
+/**
+ * The status of each code of a record that is not valid by itself
+ * (ledger/record.ts): 400 malformed, 413 too large, 422 inconsistent within
+ * the record.
+ */
+export const RECORD_STATUS: { readonly [code in RecordErrorCode]: number } = {
+  too_large: 413,
+  non_canonical: 400,
+  unknown_type: 400,
+  bad_version: 400,
+  unknown_field: 400,
+  missing_field: 400,
+  bad_type: 400,
+  bad_id: 400,
+  bad_key: 400,
+  bad_value: 400,
+  duplicate: 422,
+  bad_reference: 422,
+  bad_tree: 422,
+};
 
-/** The HTTP status for an error: its own `status` if it has one, else by code (422 for a rule's code); 500 for anything unknown. */
+/**
+ * The status of each code of the election rules (ledger/rules.ts): 403 the
+ * signer's role, 404 an unknown election or credential, 409 a conflict with
+ * the log's state, 422 another rule.
+ */
+export const RULE_STATUS: { readonly [code in RuleErrorCode]: number } = {
+  wrong_role: 403,
+  outside_subtree: 403,
+  unknown_election: 404,
+  unknown_credential: 404,
+  election_exists: 409,
+  district_exists: 409,
+  duplicate_credential: 409,
+  illegal_transition: 409,
+  wrong_phase: 409,
+  wrong_stage: 409,
+  overridden: 409,
+  already_voted: 409,
+  duplicate_record: 409,
+  stale_tally: 409,
+  stale_tally_root: 409,
+  unknown_district: 422,
+  unknown_contest: 422,
+  unknown_option: 422,
+  missing_option: 422,
+  over_electorate: 422,
+  district_mismatch: 422,
+  bad_tree: 422,
+  too_many_districts: 422,
+  bad_tally_size: 422,
+};
+
+/** The status of every code the API answers with: its own, the records', the rules'. */
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  ...RECORD_STATUS,
+  ...RULE_STATUS,
+  ...Object.fromEntries(Object.entries(ERROR_CODES).map(([code, [status]]) => [code, status])),
+};
+
+/** The HTTP status for an error: an HttpError's own, else by its code; 500 for a code or error it does not know. */
 export function statusFor(e: unknown): number {
-  if (e instanceof UrnaError) {
-    const own = (e as { status?: unknown }).status;
-    if (typeof own === 'number') return own;
-    return STATUS_BY_CODE[e.code] ?? 422;
-  }
+  if (e instanceof HttpError) return e.status;
+  if (e instanceof UrnaError) return STATUS_BY_CODE[e.code] ?? 500;
   return 500;
 }
 

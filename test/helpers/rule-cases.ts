@@ -7,6 +7,7 @@ import type { UrnaError } from '../../ledger/errors.js';
 import { canonicalBytes } from '../../ledger/jcs.js';
 import { LIMITS } from '../../ledger/record.js';
 import { MAX_ELECTION_DISTRICTS, stateKey, type ElectionState } from '../../ledger/rules.js';
+import { statusFor } from '../../services/api/errors.js';
 import {
   buildElection,
   logAt,
@@ -24,10 +25,9 @@ export const south = f.voters[2]!; // south-1
 export const newVoter: Voter = { ...testKey('new voter'), district: 'north-2' };
 export const RIKSDAG = { s: 40, m: 30, sd: 20, c: 10 };
 
-/** The HTTP status of a rejection: its own, or by code for the core's plain errors. */
+/** The HTTP status the API answers a rejection with (services/api/errors.ts). */
 export function statusOf(e: UrnaError): number {
-  const own = (e as { status?: number }).status;
-  return own ?? ({ bad_signature: 403, malformed: 400 } as { [code: string]: number })[e.code]!;
+  return statusFor(e);
 }
 
 export function flipSignatureBit(bytes: Uint8Array): Uint8Array {

@@ -43,6 +43,20 @@ describe('import boundaries', () => {
     }
   });
 
+  it('ledger/ says what went wrong, not how to answer it: no HTTP status in it', () => {
+    for (const f of sources('ledger')) {
+      const code = readFileSync(join(ROOT, f), 'utf8');
+      expect(
+        /\bHTTP\b|\bstatus\b\s*[:=]\s*[1-5]\d\d\b|\b[1-5]\d\d:\s*[A-Z]/.test(code),
+        `${f} speaks HTTP`,
+      ).toBe(false);
+      expect(
+        /\b(40[0-9]|41[0-9]|42[0-9]|50[0-9]),/.test(code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')),
+        `${f} has a status table`,
+      ).toBe(false);
+    }
+  });
+
   it('verifier/ imports only ledger/, @noble/* and itself', () => {
     for (const f of sources('verifier')) {
       for (const spec of imports(f)) {

@@ -261,7 +261,6 @@ describe('rejections', () => {
 
   it('a record over 65,535 bytes: too_large, before parsing', () => {
     expectCode(new Uint8Array(MAX_RECORD_SIZE + 1), 'too_large');
-    expect(expectCode(new Uint8Array(MAX_RECORD_SIZE + 1), 'too_large').status).toBe(413);
     // A credentials record too big for one entry: refused by signRecord too.
     const many = Array.from({ length: LIMITS.credentialsPerRecord }, (_, i) => ({
       key: testKey(`big-${i}`).key,
@@ -283,7 +282,7 @@ describe('rejections', () => {
         voter.seed,
       );
     expect(() => decodeRecord(big(LIMITS.ciphertext))).not.toThrow();
-    expect(expectCode(big(LIMITS.ciphertext + 1), 'too_large').status).toBe(413);
+    expectCode(big(LIMITS.ciphertext + 1), 'too_large');
     expectCode(big(3 * LIMITS.ciphertext), 'too_large');
     expectCode(big(0), 'bad_value');
   });
@@ -506,10 +505,7 @@ describe('rejections', () => {
   ];
 
   it.each(cases.map(([name, make, code]) => ({ name, make, code })))('$name → $code', ({ make, code }) => {
-    const e = expectCode(make(), code);
-    expect(e.status).toBe(
-      code === 'too_large' ? 413 : ['duplicate', 'bad_reference', 'bad_tree'].includes(code) ? 422 : 400,
-    );
+    expectCode(make(), code);
   });
 
   it('ciphertext base64 is accepted exactly when fromBase64 accepts it (canonical, padded)', () => {
