@@ -16,6 +16,12 @@ import { checkIndex, equalBytes } from './bytes.js';
 import { OutOfRangeError, ProofError } from './errors.js';
 import { EMPTY_ROOT, HASH_SIZE, nodeHash, type Hash } from './hash.js';
 
+/** A tree head: the tree of `size` leaves whose root hash is `root` (what a checkpoint commits to). */
+export interface TreeHead {
+  size: number;
+  root: Hash;
+}
+
 /** Read access to stored hashes (see {@link storedHashIndex}). */
 export interface HashReader {
   /**

@@ -22,7 +22,7 @@ import type { Record as LogRecord } from '../ledger/record.js';
 import type { BallotStatus, ElectionSummary } from '../ledger/rules.js';
 
 /** The log's answer to `POST /add`. */
-export type SubmitResult = {
+export type SubmitAnswer = {
   /** Index of the record in the log. */
   index: number;
   /** Lower-case hex RFC 9162 leaf hash (the ballot tracker). */
@@ -117,13 +117,13 @@ export class LogClient {
    * inclusion of these bytes at the returned index) before returning.
    * Throws LogError.
    */
-  async submit(bytes: Uint8Array): Promise<SubmitResult> {
+  async submit(bytes: Uint8Array): Promise<SubmitAnswer> {
     const response = await this.#request('add', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: bytes as Uint8Array<ArrayBuffer>,
     });
-    const body = (await this.#json(response)) as Partial<SubmitResult>;
+    const body = (await this.#json(response)) as Partial<SubmitAnswer>;
     if (
       typeof body.index !== 'number' ||
       typeof body.leafHash !== 'string' ||
@@ -131,7 +131,7 @@ export class LogClient {
       typeof body.duplicate !== 'boolean'
     )
       throw new LogError('bad_response', response.status, 'POST /add: unexpected answer');
-    const result = body as SubmitResult;
+    const result = body as SubmitAnswer;
     const expected = toHex(leafHash(bytes));
     if (result.leafHash.toLowerCase() !== expected)
       throw new LogError(
@@ -163,12 +163,12 @@ export class LogClient {
     records: Iterable<Uint8Array>,
     concurrency: number,
     opts: SubmitManyOptions = {},
-  ): Promise<SubmitResult[]> {
+  ): Promise<SubmitAnswer[]> {
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
       throw new RangeError('submitMany: concurrency must be a positive integer');
     const total = Array.isArray(records) ? records.length : undefined;
     const iterator = records[Symbol.iterator]();
-    const results: SubmitResult[] = [];
+    const results: SubmitAnswer[] = [];
     let next = 0;
     let done = 0;
     let failure: { error: unknown } | undefined;

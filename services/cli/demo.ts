@@ -9,7 +9,7 @@
  * running the demo again with the same seed resumes an interrupted run.
  */
 import { toBase64 } from '../../ledger/bytes.js';
-import { LogError, type LogClient, type SubmitResult } from '../../verifier/client.js';
+import { LogError, type LogClient, type SubmitAnswer } from '../../verifier/client.js';
 import { LOG_FLAG, logClient, readSigningKey, say } from './client-common.js';
 import type { Command, Parsed } from './command.js';
 import { DEMO_CONTESTS, DEMO_DEFAULTS, DemoElection } from './demo-plan.js';
@@ -29,7 +29,7 @@ async function runStage(
   records: Iterable<Uint8Array>,
   total: number | undefined,
   concurrency: number,
-): Promise<SubmitResult[]> {
+): Promise<SubmitAnswer[]> {
   const start = performance.now();
   let done = 0;
   const timer = setInterval(() => {

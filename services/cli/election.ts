@@ -18,7 +18,7 @@ import {
   type Phase,
   type Stage,
 } from '../../ledger/record.js';
-import type { SubmitResult } from '../../verifier/client.js';
+import type { SubmitAnswer } from '../../verifier/client.js';
 import { LOG_FLAG, logClient, readSigningKey, say, type SigningKey } from './client-common.js';
 import { parseInteger, type Command, type Flag } from './command.js';
 import { credentialRecords, normalizeRoles, planElection, recordKey, signAll } from './election-records.js';
@@ -29,7 +29,7 @@ import { UsageError } from './usage-error.js';
 /** `--election ID`, required. */
 const ELECTION_FLAG: Flag = { name: 'election', value: 'ID', required: true, help: "the election's id" };
 
-function dup(r: SubmitResult): string {
+function dup(r: SubmitAnswer): string {
   return r.duplicate ? ' (already in the log)' : '';
 }
 

@@ -12,7 +12,7 @@ import { treeHash } from '../../ledger/merkle.js';
 import type { DecodedRecord } from '../../ledger/record.js';
 import { applyRecord, stateKeys, type RulesContext, type StateValue } from '../../ledger/rules.js';
 import type { RecordPool } from '../crypto/record-pool.js';
-import { DEFER, type Admission, type BatchAdmission } from '../sequencer/sequencer.js';
+import { DEFER, type Admission, type BatchAdmission, type Prepared } from '../node/admission.js';
 import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
 import { encodeState, projectionKey, readState } from './state.js';
@@ -26,7 +26,7 @@ export interface ElectionAdmissionOptions {
   authorities: readonly string[];
 }
 
-export class ElectionAdmission implements Admission {
+export class ElectionAdmission implements Admission<DecodedRecord> {
   constructor(private readonly opts: ElectionAdmissionOptions) {}
 
   prepare(entry: Uint8Array): Promise<DecodedRecord> {
@@ -34,10 +34,10 @@ export class ElectionAdmission implements Admission {
   }
 
   async begin(
-    batch: ReadonlyArray<{ entry: Uint8Array; prepared: unknown }>,
+    batch: ReadonlyArray<Prepared<DecodedRecord>>,
     committedSize: number,
-  ): Promise<BatchAdmission> {
-    const records = batch.map((b) => b.prepared as DecodedRecord);
+  ): Promise<BatchAdmission<DecodedRecord>> {
+    const records = batch.map((b) => b.prepared);
     const keys = [...new Set(records.flatMap(stateKeys))];
     const committed = await readState(this.opts.store, keys);
     // Tallies bind a tree size: fetch the roots of sizes already committed.
@@ -61,7 +61,7 @@ export class ElectionAdmission implements Admission {
   }
 }
 
-class RulesBatch implements BatchAdmission {
+class RulesBatch implements BatchAdmission<DecodedRecord> {
   private readonly overlay = new Map<string, StateValue>();
 
   constructor(
@@ -72,8 +72,7 @@ class RulesBatch implements BatchAdmission {
     private readonly authorities: readonly string[],
   ) {}
 
-  admit(_entry: Uint8Array, prepared: unknown, index: number) {
-    const decoded = prepared as DecodedRecord;
+  admit(_entry: Uint8Array, decoded: DecodedRecord, index: number) {
     const r = decoded.record;
     // A tally over entries sequenced in this very batch waits for the next
     // one, whose committed tree covers its size (the rule itself only needs

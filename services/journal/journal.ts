@@ -54,9 +54,10 @@ import {
 } from 'nats';
 import { checkIndex, readUint64BE, toHex, uint64BE } from '../../ledger/bytes.js';
 import { MalformedError, UrnaError } from '../../ledger/errors.js';
-import { HASH_SIZE, type Hash } from '../../ledger/hash.js';
+import { HASH_SIZE } from '../../ledger/hash.js';
 import { journalStreamName, subjects } from './subjects.js';
 import { errorText } from '../log.js';
+import type { JournalBatch } from '../node/replicator.js';
 
 export { logToken, subjects } from './subjects.js';
 
@@ -72,14 +73,6 @@ export const ENTRY_OVERHEAD_BYTES = 4;
  * and the stream's `max_msg_size`.
  */
 export const HEADER_ROOM_BYTES = 1024;
-
-/** One sequenced batch: entries `firstIndex .. size-1` and the root at `size`. */
-export interface JournalBatch {
-  firstIndex: number;
-  size: number;
-  root: Hash;
-  entries: Uint8Array[];
-}
 
 /** A batch read back from the journal, with its stream sequence (1-based). */
 export interface JournalRecord {

@@ -31,7 +31,7 @@ import type { JournalRecord } from '../journal/journal.js';
 import type { Registry } from '../metrics.js';
 import type { Admission } from '../node/admission.js';
 import { applyJournalBatch, committedJournalSeq, loadAppender, withLookahead } from '../node/materialize.js';
-import { receiptsAt, type PublishedHead, type SubmitResult } from '../node/receipts.js';
+import { receiptsAt, type PublishedHead, type EntryReceipt } from '../node/receipts.js';
 import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
@@ -207,11 +207,11 @@ export class Mirror implements LogNode {
     this.running = null;
   }
 
-  async submit(): Promise<SubmitResult> {
+  async submit(): Promise<EntryReceipt> {
     throw new NotLeaderError(this.role, this.leader());
   }
 
-  async receiptFor(index: number, leafHash: Hash): Promise<SubmitResult> {
+  async receiptFor(index: number, leafHash: Hash): Promise<EntryReceipt> {
     const [r] = await receiptsAt(this.tiles, this.published, [{ index, leafHash }]);
     return r!;
   }

@@ -7,7 +7,7 @@
  */
 import { UrnaError } from '../../ledger/errors.js';
 import type { Hash } from '../../ledger/hash.js';
-import type { PublishedHead, SubmitResult } from './receipts.js';
+import type { PublishedHead, EntryReceipt } from './receipts.js';
 import type { TileCache } from './tile-cache.js';
 
 /** How a node takes part in its log. */
@@ -43,9 +43,9 @@ export interface LogNode {
   readonly head: PublishedHead;
   readonly tiles: TileCache;
   /** Sequences an entry and resolves with its receipt; NotLeaderError on a node that does not lead. */
-  submit(entry: Uint8Array): Promise<SubmitResult>;
+  submit(entry: Uint8Array): Promise<EntryReceipt>;
   /** A receipt for the entry at `index` (below `head.size`) at `head`, verified before it is returned. */
-  receiptFor(index: number, leafHash: Hash): Promise<SubmitResult>;
+  receiptFor(index: number, leafHash: Hash): Promise<EntryReceipt>;
   status(): NodeStatus;
   /**
    * Told when serving a read met corrupt storage (StorageCorruptError): the

@@ -5,7 +5,7 @@
  * journal live): one way to apply a batch, so every node that replays the
  * journal builds byte-identical tiles, leaf index and projections.
  */
-import { equalBytes } from '../../ledger/bytes.js';
+import { concat, equalBytes, readUint64BE, uint64BE } from '../../ledger/bytes.js';
 import { InconsistentError } from '../../ledger/errors.js';
 import { HASH_SIZE, leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
 import { treeHash } from '../../ledger/merkle.js';
@@ -13,9 +13,9 @@ import { TreeAppender } from '../../ledger/appender.js';
 import { entryBundlesForSize, parseEntryBundle, tilesForSize, TILE_WIDTH } from '../../ledger/tile.js';
 import type { LogStore } from '../storage/store.js';
 import { errorText } from '../log.js';
-import type { ReplicatedBatch } from './replicator.js';
+import type { JournalBatch } from './replicator.js';
 import { JOURNAL_SEQ_KEY } from './replicator.js';
-import { DEFER, type Admission } from './admission.js';
+import { DEFER, type Admission, type Prepared } from './admission.js';
 import { type TileCache } from './tile-cache.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
@@ -72,11 +72,7 @@ async function readPartialTiles(cache: TileCache, size: number): Promise<Map<num
 
 /** The extra key/value recording the journal sequence of a batch and the tree size after it. */
 export function journalSeqExtra(seq: number, size: number): { key: string; value: Uint8Array } {
-  const value = new Uint8Array(16);
-  const view = new DataView(value.buffer);
-  view.setBigUint64(0, BigInt(seq));
-  view.setBigUint64(8, BigInt(size));
-  return { key: JOURNAL_SEQ_KEY, value };
+  return { key: JOURNAL_SEQ_KEY, value: concat(uint64BE(seq), uint64BE(size)) };
 }
 
 /**
@@ -94,9 +90,8 @@ export async function committedJournalSeq(store: LogStore, size: number): Promis
     return 0;
   }
   if (stored.length !== 16) throw new StorageCorruptError('stored journal sequence is malformed');
-  const view = new DataView(stored.buffer, stored.byteOffset, 16);
-  const seq = Number(view.getBigUint64(0));
-  const atSeq = Number(view.getBigUint64(8));
+  const seq = readUint64BE(stored, 0);
+  const atSeq = readUint64BE(stored, 8);
   if (atSeq !== size)
     throw new StorageCorruptError(
       `the store holds ${size} entries, the journal's batch ${seq} ends at ${atSeq}: ` +
@@ -126,7 +121,7 @@ export interface Materialization {
 export async function applyJournalBatch(
   m: Materialization,
   seq: number,
-  batch: ReplicatedBatch,
+  batch: JournalBatch,
   opts: { durable?: boolean } = {},
 ): Promise<void> {
   const firstIndex = m.appender.size;
@@ -179,14 +174,12 @@ export async function applyEntries(
   }
 }
 
-type Prepared = { entry: Uint8Array; prepared: unknown };
-
 /** The admission's per-entry preparation of every entry (a rejection is an InconsistentError naming the entry). */
 async function prepareAll(
   m: Materialization,
   entries: readonly Uint8Array[],
   what: string,
-): Promise<Prepared[]> {
+): Promise<Prepared<unknown>[]> {
   const firstIndex = m.appender.size;
   return Promise.all(
     entries.map(async (entry, i) => {
@@ -204,7 +197,7 @@ async function prepareAll(
  * the first one the rules DEFER (`deferred`: how many were admitted). A
  * rejection is an InconsistentError (the tree in memory is then stale).
  */
-async function admitAll(m: Materialization, items: Prepared[], what: string) {
+async function admitAll(m: Materialization, items: Prepared<unknown>[], what: string) {
   const admission = await m.admission.begin(items, m.appender.size);
   const leaves: Array<{ leafHash: Hash; index: number }> = [];
   let deferred = items.length;

@@ -3,20 +3,20 @@
  * checkpoint, built from its tiles. Every node that serves the log
  * (sequencer, standby, mirror) hands them out through this one function.
  */
-import { proveInclusion, verifyInclusion } from '../../ledger/merkle.js';
+import { proveInclusion, verifyInclusion, type TreeHead } from '../../ledger/merkle.js';
 import type { Hash } from '../../ledger/hash.js';
 import { formatReceipt } from '../../ledger/receipt.js';
 import { type TileCache } from './tile-cache.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
 /** The committed, signed state that the read API serves. */
-export interface PublishedHead {
-  size: number;
-  root: Hash;
+export interface PublishedHead extends TreeHead {
+  /** The signed checkpoint note of this tree head. */
   checkpoint: string;
 }
 
-export interface SubmitResult {
+/** An entry in the log and its receipt, as a node hands it out (the API answers it as JSON: see the write route). */
+export interface EntryReceipt {
   index: number;
   leafHash: Hash;
   /** C2SP tlog-proof receipt at `checkpoint`. */
@@ -40,7 +40,7 @@ export async function receiptsAt(
   head: PublishedHead,
   leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
   opts: { duplicate?: boolean; verifyAll?: boolean } = {},
-): Promise<SubmitResult[]> {
+): Promise<EntryReceipt[]> {
   const { size, root, checkpoint } = head;
   const verifyAll = opts.verifyAll ?? true;
   const proofs = await tiles.withHashes(size, (r) =>

@@ -7,7 +7,7 @@
 import type { Hash } from '../../ledger/hash.js';
 
 /** One sequenced batch as the journal holds it: entries `firstIndex .. size-1` and the root at `size`. */
-export interface ReplicatedBatch {
+export interface JournalBatch {
   firstIndex: number;
   size: number;
   root: Hash;
@@ -25,9 +25,9 @@ export interface Replicator {
    * sequencer appended there (JournalConflictError) or the journal did not
    * answer (JournalUnavailableError: outcome unknown).
    */
-  append(batch: ReplicatedBatch, expectedLastSeq: number): Promise<number>;
+  append(batch: JournalBatch, expectedLastSeq: number): Promise<number>;
   /** The batches after `afterSeq` up to the journal's end, checked to start at `firstIndex`. */
-  readAfter(afterSeq: number, firstIndex: number): AsyncIterable<{ seq: number; batch: ReplicatedBatch }>;
+  readAfter(afterSeq: number, firstIndex: number): AsyncIterable<{ seq: number; batch: JournalBatch }>;
   /** Announces a newly signed checkpoint (best effort, at most once). */
   publishCheckpoint(note: string): void;
   /** The latest checkpoint announced for the log (by any of its sequencers), as published; null if none. */

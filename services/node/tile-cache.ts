@@ -12,7 +12,7 @@
 import { equalBytes, toHex } from '../../ledger/bytes.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { HASH_SIZE, leafHash, type Hash } from '../../ledger/hash.js';
-import { treeHash, type HashReader } from '../../ledger/merkle.js';
+import { treeHash, type HashReader, type TreeHead } from '../../ledger/merkle.js';
 import {
   edgeTiles,
   parentTile,
@@ -23,7 +23,7 @@ import {
   widthAtSize,
   type Tile,
 } from '../../ledger/tile.js';
-import type { LogStore, TreeHead } from '../storage/store.js';
+import type { LogStore } from '../storage/store.js';
 import { tileKey } from '../storage/store.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
@@ -77,7 +77,7 @@ function hashTileOf(tile: Tile): Tile {
 type Authentic = Map<string, Uint8Array>;
 
 /** The memo key of a signed tree head. */
-function headKey(head: Pick<TreeHead, 'size' | 'root'>): string {
+function headKey(head: TreeHead): string {
   return `${head.size}:${toHex(head.root)}`;
 }
 
@@ -211,7 +211,7 @@ export class TileCache {
    * UrnaError `not_found` for a tile beyond `head.size`; TypeError/RangeError
    * for a bad tile or head.
    */
-  async fetchVerified(tiles: readonly Tile[], head: Pick<TreeHead, 'size' | 'root'>): Promise<Uint8Array[]> {
+  async fetchVerified(tiles: readonly Tile[], head: TreeHead): Promise<Uint8Array[]> {
     const { size, root } = head;
     if (!(root instanceof Uint8Array) || root.length !== HASH_SIZE) {
       throw new TypeError('head.root: expected 32 bytes');
@@ -252,7 +252,7 @@ export class TileCache {
    * chain of parents up to an edge tile or an authenticated cached tile.
    * Only an optimisation: the checks read through the cache again.
    */
-  private async prefetch(tiles: Tile[], head: Pick<TreeHead, 'size' | 'root'>): Promise<void> {
+  private async prefetch(tiles: Tile[], head: TreeHead): Promise<void> {
     const plan = new Map<string, Tile>();
     if (!this.heads.has(headKey(head))) for (const t of edgeTiles(head.size)) plan.set(tileKey(t), t);
     for (const tile of tiles) {
@@ -274,7 +274,7 @@ export class TileCache {
    * by recomputing its root from them. Memoized per head (size and root);
    * a failure is not remembered.
    */
-  private edgeFor(head: Pick<TreeHead, 'size' | 'root'>): Promise<Authentic> {
+  private edgeFor(head: TreeHead): Promise<Authentic> {
     const key = headKey(head);
     let pending = this.heads.get(key);
     if (pending === undefined) {
@@ -417,11 +417,7 @@ export class TileCache {
    * computed from authentic hashes only; without, the tiles are trusted
    * (the sequencer's own hot path, which verifies what it hands out).
    */
-  async withHashes<T>(
-    size: number,
-    compute: (reader: HashReader) => T,
-    head?: Pick<TreeHead, 'size' | 'root'>,
-  ): Promise<T> {
+  async withHashes<T>(size: number, compute: (reader: HashReader) => T, head?: TreeHead): Promise<T> {
     for (let round = 0; ; round++) {
       const read = new Map<string, Tile>();
       const tileReader = new TileHashReader(size, (tiles) => {

@@ -33,7 +33,7 @@ import type { Admission } from '../node/admission.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
 import { InconsistentError } from '../../ledger/errors.js';
 import { StorageCorruptError } from '../storage/errors.js';
-import type { PublishedHead, SubmitResult } from '../node/receipts.js';
+import type { PublishedHead, EntryReceipt } from '../node/receipts.js';
 import type { Replicator } from '../node/replicator.js';
 import { Sequencer, type SequencerOptions } from '../sequencer/sequencer.js';
 import type { TileCache } from '../node/tile-cache.js';
@@ -139,11 +139,11 @@ export class ReplicatedNode implements LogNode {
     return this.current.head;
   }
 
-  submit(entry: Uint8Array): Promise<SubmitResult> {
+  submit(entry: Uint8Array): Promise<EntryReceipt> {
     return this.current.submit(entry);
   }
 
-  receiptFor(index: number, leafHash: Hash): Promise<SubmitResult> {
+  receiptFor(index: number, leafHash: Hash): Promise<EntryReceipt> {
     return this.current.receiptFor(index, leafHash);
   }
 

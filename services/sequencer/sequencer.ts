@@ -38,7 +38,7 @@ import { equalBytes, toHex } from '../../ledger/bytes.js';
 import { openCheckpoint } from '../../ledger/checkpoint.js';
 import { InconsistentError, UrnaError } from '../../ledger/errors.js';
 import { EMPTY_ROOT, leafHash as computeLeafHash, type Hash } from '../../ledger/hash.js';
-import { proveConsistency, treeHash } from '../../ledger/merkle.js';
+import { proveConsistency, treeHash, type TreeHead } from '../../ledger/merkle.js';
 import type { NoteSigner, NoteVerifier } from '../../ledger/note.js';
 import type { TreeAppender } from '../../ledger/appender.js';
 import type { Tile } from '../../ledger/tile.js';
@@ -55,7 +55,7 @@ import {
   loadAppender,
   withLookahead,
 } from '../node/materialize.js';
-import { receiptsAt, type PublishedHead, type SubmitResult } from '../node/receipts.js';
+import { receiptsAt, type PublishedHead, type EntryReceipt } from '../node/receipts.js';
 import type { Replicator } from '../node/replicator.js';
 import { CheckpointSigner } from './signer.js';
 import { TileCache } from '../node/tile-cache.js';
@@ -66,9 +66,6 @@ import {
   StoreBehindError,
 } from '../storage/errors.js';
 import type { SignerState } from '../storage/signer-state.js';
-
-export { acceptAll, DEFER, type Admission, type BatchAdmission } from '../node/admission.js';
-export type { PublishedHead, SubmitResult } from '../node/receipts.js';
 
 /** 503 with Retry-After: the pool is full or the sequencer is recovering. */
 export class PushbackError extends UrnaError {
@@ -142,9 +139,7 @@ export interface SequencerOptions {
 }
 
 /** A checkpoint the log key signed, and where it was found. */
-interface SignedCheckpoint {
-  size: number;
-  root: Hash;
+interface SignedCheckpoint extends TreeHead {
   note: string;
   where: string;
 }
@@ -155,8 +150,8 @@ interface Pending {
   leafHash: Hash;
   key: string;
   enqueued: number;
-  promise: Promise<SubmitResult>;
-  resolve(r: SubmitResult): void;
+  promise: Promise<EntryReceipt>;
+  resolve(r: EntryReceipt): void;
   reject(e: unknown): void;
 }
 
@@ -430,7 +425,7 @@ export class Sequencer implements LogNode {
    * `canWrite` error) while storage cannot take writes, or
    * SequencerStoppedError.
    */
-  async submit(entry: Uint8Array): Promise<SubmitResult> {
+  async submit(entry: Uint8Array): Promise<EntryReceipt> {
     this.refuseWrites(false);
     if (entry.length === 0) throw new UrnaError('empty', 'empty entry');
     if (entry.length > MAX_ENTRY_SIZE)
@@ -454,9 +449,9 @@ export class Sequencer implements LogNode {
       this.pushingBack = true;
       throw new PushbackError('pool is full, retry later');
     }
-    let resolve!: (r: SubmitResult) => void;
+    let resolve!: (r: EntryReceipt) => void;
     let reject!: (e: unknown) => void;
-    const promise = new Promise<SubmitResult>((res, rej) => {
+    const promise = new Promise<EntryReceipt>((res, rej) => {
       resolve = res;
       reject = rej;
     });
@@ -520,7 +515,7 @@ export class Sequencer implements LogNode {
   }
 
   /** A receipt for the entry at `index` at the latest signed checkpoint; verified before it is returned. */
-  async receiptFor(index: number, leafHash: Hash, duplicate = false): Promise<SubmitResult> {
+  async receiptFor(index: number, leafHash: Hash, duplicate = false): Promise<EntryReceipt> {
     const [result] = await this.receiptsFor([{ index, leafHash }], duplicate);
     return result!;
   }
@@ -530,7 +525,7 @@ export class Sequencer implements LogNode {
     leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
     duplicate = false,
     verifyAll = true,
-  ): Promise<SubmitResult[]> {
+  ): Promise<EntryReceipt[]> {
     return receiptsAt(this.tiles, this.published, leaves, { duplicate, verifyAll });
   }
 
@@ -722,7 +717,7 @@ export class Sequencer implements LogNode {
   }
 
   /** Answers a pending submission once; later calls for it do nothing. */
-  private settle(p: Pending, error: unknown, result?: SubmitResult): void {
+  private settle(p: Pending, error: unknown, result?: EntryReceipt): void {
     if (this.pending.get(p.key) !== p) return;
     this.pending.delete(p.key);
     if (error) p.reject(error);

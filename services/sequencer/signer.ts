@@ -12,22 +12,17 @@ import { equalBytes } from '../../ledger/bytes.js';
 import { formatCheckpoint } from '../../ledger/checkpoint.js';
 import { InconsistentError } from '../../ledger/errors.js';
 import type { Hash } from '../../ledger/hash.js';
-import { verifyConsistency } from '../../ledger/merkle.js';
+import { verifyConsistency, type TreeHead } from '../../ledger/merkle.js';
 import { signNote, type NoteSigner } from '../../ledger/note.js';
 
-export interface SignedHead {
-  size: number;
-  root: Hash;
-}
-
 export class CheckpointSigner {
-  private last: SignedHead | null;
+  private last: TreeHead | null;
 
   /** `last` is the last checkpoint this log signed (from storage), if any. */
   constructor(
     readonly origin: string,
     private readonly signer: NoteSigner,
-    last: SignedHead | null,
+    last: TreeHead | null,
   ) {
     if (signer.name !== origin)
       throw new RangeError(`signer key name ${signer.name} is not the origin ${origin}`);
@@ -35,7 +30,7 @@ export class CheckpointSigner {
   }
 
   /** The last signed tree head. */
-  get lastSigned(): SignedHead | null {
+  get lastSigned(): TreeHead | null {
     return this.last;
   }
 

@@ -30,7 +30,7 @@ import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { isTransientIoError, StorageCorruptError, StorageUnavailableError } from './errors.js';
-import type { CommitBatch, LogStore, TreeHead } from './store.js';
+import type { CommitBatch, LogStore, StoredHead } from './store.js';
 import { decodeHead, decodeIndex, encodeHead, encodeIndex, leafKey, tileKey } from './store.js';
 
 const HEAD = 's/head';
@@ -208,7 +208,7 @@ export class LevelStore implements LogStore {
     }
   }
 
-  async readHead(): Promise<TreeHead | null> {
+  async readHead(): Promise<StoredHead | null> {
     const data = await this.run('read head', (db) => db.get(HEAD));
     return data === undefined ? null : decodeHead(data);
   }

@@ -6,7 +6,7 @@
 import { equalBytes, toHex } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
-import type { CommitBatch, LogStore, TreeHead } from './store.js';
+import type { CommitBatch, LogStore, StoredHead } from './store.js';
 import { StorageUnavailableError } from './errors.js';
 import { leafKey, tileKey } from './store.js';
 
@@ -14,7 +14,7 @@ import { leafKey, tileKey } from './store.js';
 export type StoreFault = 'commit' | 'readTiles' | 'writeCheckpoint';
 
 export class MemoryStore implements LogStore {
-  private head: TreeHead | null = null;
+  private head: StoredHead | null = null;
   private checkpoint: string | null = null;
   private readonly tiles = new Map<string, Uint8Array>();
   private readonly leaves = new Map<string, number>();
@@ -38,7 +38,7 @@ export class MemoryStore implements LogStore {
     if (this.ioFault !== null) throw new StorageUnavailableError(`storage unavailable: ${this.ioFault}`);
   }
 
-  async readHead(): Promise<TreeHead | null> {
+  async readHead(): Promise<StoredHead | null> {
     this.io();
     return this.head;
   }

@@ -13,21 +13,20 @@
  *   leaf index beyond it is a leftover of nothing (commits are atomic) and is
  *   never read for sizes beyond the head.
  */
-import { fromBase64, toBase64 } from '../../ledger/bytes.js';
+import { fromBase64, readUint64BE, toBase64, uint64BE } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
+import type { TreeHead } from '../../ledger/merkle.js';
 import type { Tile } from '../../ledger/tile.js';
 
-/** The committed tree: size, root and the right edge (compact range) at that size. */
-export interface TreeHead {
-  size: number;
-  root: Hash;
+/** The committed tree: its head, and the right edge (compact range) at its size. */
+export interface StoredHead extends TreeHead {
   /** Hashes of the maximal complete subtrees of the tree, left to right. */
   edge: Hash[];
 }
 
 /** One sequenced batch, committed atomically. */
 export interface CommitBatch {
-  head: TreeHead;
+  head: StoredHead;
   /** Tiles and entry bundles changed by the batch, at their new widths. */
   tiles: Array<{ tile: Tile; data: Uint8Array }>;
   /** Leaf hash → index for every entry of the batch (idempotent resubmission). */
@@ -45,7 +44,7 @@ export interface CommitBatch {
 
 export interface LogStore {
   /** The last committed tree head, or null for an empty store. */
-  readHead(): Promise<TreeHead | null>;
+  readHead(): Promise<StoredHead | null>;
   /**
    * Reads tiles by (level, index). Each result holds at least `tile.width`
    * hashes (entries, for bundles) when present, possibly more; null if absent.
@@ -80,25 +79,23 @@ export function leafKey(hexLeafHash: string): string {
 }
 
 /** Encodes the tree head (JSON, hashes in base64). */
-export function encodeHead(head: TreeHead): Uint8Array {
+export function encodeHead(head: StoredHead): Uint8Array {
   const json = { size: head.size, root: toBase64(head.root), edge: head.edge.map(toBase64) };
   return new TextEncoder().encode(JSON.stringify(json));
 }
 
 /** Decodes a tree head written by encodeHead. */
-export function decodeHead(data: Uint8Array): TreeHead {
+export function decodeHead(data: Uint8Array): StoredHead {
   const j = JSON.parse(new TextDecoder().decode(data)) as { size: number; root: string; edge: string[] };
   return { size: j.size, root: fromBase64(j.root), edge: j.edge.map(fromBase64) };
 }
 
 /** A leaf index as 8 big-endian bytes. */
 export function encodeIndex(index: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(index));
-  return out;
+  return uint64BE(index);
 }
 
 /** Decodes encodeIndex. */
 export function decodeIndex(data: Uint8Array): number {
-  return Number(new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0));
+  return readUint64BE(data);
 }

@@ -10,7 +10,7 @@
 import { ClassicLevel } from 'classic-level';
 import { encodedBatchBytes, type JournalRecord } from '../../services/journal/journal.js';
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
-import type { ReplicatedBatch, Replicator } from '../../services/node/replicator.js';
+import type { JournalBatch, Replicator } from '../../services/node/replicator.js';
 import { tileKey } from '../../services/storage/store.js';
 import { utf8 } from '../../ledger/bytes.js';
 import { keepReceipt, post } from './audit.js';
@@ -23,7 +23,7 @@ import type { Tile } from '../../ledger/tile.js';
  */
 export class MemoryJournal {
   /** The batches, sequence s at `batches[s - 1]` (a test may replace one to tamper with it). */
-  readonly batches: ReplicatedBatch[] = [];
+  readonly batches: JournalBatch[] = [];
   /** Every checkpoint the sequencer announced, in order. */
   readonly published: string[] = [];
   /** The `fromSeq` of every follow call, in order. */

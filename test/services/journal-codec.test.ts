@@ -11,9 +11,9 @@ import {
   decodeBatch,
   encodeBatch,
   encodedBatchBytes,
-  type JournalBatch,
 } from '../../services/journal/journal.js';
 import { journalStreamName, leaseBucketName, logToken, subjects } from '../../services/journal/subjects.js';
+import type { JournalBatch } from '../../services/node/replicator.js';
 
 const arbBatch: fc.Arbitrary<JournalBatch> = fc
   .record({

@@ -26,7 +26,7 @@ import { buildApp } from '../../services/api/app.js';
 import { NotLeaderError, type LogNode } from '../../services/node/log-node.js';
 import { Registry } from '../../services/metrics.js';
 import { Mirror } from '../../services/mirror/mirror.js';
-import { acceptAll } from '../../services/sequencer/sequencer.js';
+import { acceptAll } from '../../services/node/admission.js';
 import { TileCache } from '../../services/node/tile-cache.js';
 import { StorageCorruptError } from '../../services/storage/errors.js';
 import { MemoryStore } from '../../services/storage/memory.js';

@@ -10,14 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../ledger/bytes.js';
 import type { UrnaError } from '../../ledger/errors.js';
 import { encodedBatchBytes, JournalConflictError } from '../../services/journal/journal.js';
-import type { ReplicatedBatch, Replicator } from '../../services/node/replicator.js';
+import type { JournalBatch, Replicator } from '../../services/node/replicator.js';
 import { SequencerStoppedError } from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, testKeys } from '../helpers/log.js';
 
 /** A journal in memory with the expected-last-sequence fence of the real one. */
 class MemoryJournal {
-  readonly batches: ReplicatedBatch[] = [];
+  readonly batches: JournalBatch[] = [];
   readonly published: string[] = [];
   appends = 0;
   constructor(readonly maxBatchBytes = 1 << 20) {}

@@ -4,12 +4,8 @@ import { parseCheckpoint } from '../../ledger/checkpoint.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
-import {
-  DEFER,
-  PushbackError,
-  SequencerStoppedError,
-  type Admission,
-} from '../../services/sequencer/sequencer.js';
+import { DEFER, type Admission } from '../../services/node/admission.js';
+import { PushbackError, SequencerStoppedError } from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, waitForPool } from '../helpers/log.js';
 

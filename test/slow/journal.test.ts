@@ -16,12 +16,12 @@ import {
   JournalConflictError,
   JournalGapError,
   JournalUnavailableError,
-  type JournalBatch,
   type JournalRecord,
 } from '../../services/journal/journal.js';
 import { Lease, LEASE_KEY, type LeaseLossReason } from '../../services/journal/lease.js';
 import { leaseBucketName, publishCheckpoint, subjects } from '../../services/journal/subjects.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from '../helpers/nats.js';
+import type { JournalBatch } from '../../services/node/replicator.js';
 
 /** A chain of batches with real RFC 9162 roots; candidates are built without committing. */
 class Chain {
