@@ -235,7 +235,7 @@ export function widthAtSize(level: number, index: number, size: number): number 
 /**
  * The tiles that hold the right edge of a tree of `size` leaves (the hashes
  * at `edgeIndexes(size)`, which `treeHash(size, …)` reads through a
- * {@link TileHashReader}), at their width at `size`, top level first. They
+ * {@link UnverifiedTileHashReader}), at their width at `size`, top level first. They
  * are exactly the partial tiles of `tilesForSize(size)`: the edge splits each
  * level's partial tile into aligned power-of-two runs (one per set bit of its
  * width), so every hash of every partial tile enters the root, and no full
@@ -291,8 +291,11 @@ export function tileRoot(data: Uint8Array): Hash {
 
 /** MTH of a power-of-two run of hashes in tile data (Go tlog's tileHash). */
 function hashRow(data: Uint8Array, start: number, count: number): Hash {
+  if (count === 1) return data.slice(start * HASH_SIZE, (start + 1) * HASH_SIZE); // a copy: callers keep it
   let row: Hash[] = [];
-  for (let i = 0; i < count; i++) row.push(data.slice((start + i) * HASH_SIZE, (start + i + 1) * HASH_SIZE));
+  // Views, not copies: nodeHash copies its inputs into its own buffer.
+  for (let i = 0; i < count; i++)
+    row.push(data.subarray((start + i) * HASH_SIZE, (start + i + 1) * HASH_SIZE));
   while (row.length > 1) {
     const next: Hash[] = [];
     for (let i = 0; i < row.length; i += 2) next.push(nodeHash(row[i]!, row[i + 1]!)); // RFC 9162 §2.1.1
@@ -342,14 +345,13 @@ export type ReadTiles = (tiles: Tile[]) => Uint8Array[];
  * `readHashes` call makes one `readTiles` call for the distinct tiles it
  * needs (none for an empty request), at their width at `size`.
  *
- * It does not authenticate the tiles against a root (Go's TileHashReader
- * does, given a signed tree): use it over trusted storage, or verify what it
- * yields — a proof built from it verified against a signed root is authentic.
- * The pieces to authenticate tiles themselves: {@link edgeTiles} (checked by
- * recomputing the root from them), {@link parentTile} and {@link tileRoot}
- * (a full tile against its parent).
+ * It does not authenticate the tiles against a root: use it over trusted
+ * storage (a sequencer's own tiles), or verify what it yields — a proof
+ * built from it verified against a signed root is authentic. To read a tree
+ * from a source that is not trusted, use the authenticated
+ * {@link TileHashReader} (tile-auth.ts), Go tlog's contract.
  */
-export class TileHashReader implements HashReader {
+export class UnverifiedTileHashReader implements HashReader {
   readonly #size: number;
   readonly #readTiles: ReadTiles;
 

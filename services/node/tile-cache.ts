@@ -16,7 +16,7 @@ import { treeHash, type HashReader, type TreeHead } from '../../ledger/merkle.js
 import {
   edgeTiles,
   parentTile,
-  TileHashReader,
+  UnverifiedTileHashReader,
   tilePath,
   tileRoot,
   TILE_WIDTH,
@@ -294,7 +294,7 @@ export class TileCache {
     const data = await this.readRaw(tiles);
     const edge: Authentic = new Map(tiles.map((t, i) => [tileKey(t), cut(t, data[i]!)]));
     // treeHash reads exactly the edge hashes, all from these tiles (see edgeTiles).
-    const reader = new TileHashReader(size, (ts) => ts.map((t) => edge.get(tileKey(t))!));
+    const reader = new UnverifiedTileHashReader(size, (ts) => ts.map((t) => edge.get(tileKey(t))!));
     if (!equalBytes(treeHash(size, reader), root)) {
       for (const t of tiles) this.map.delete(tileKey(t));
       throw new StorageCorruptError(
@@ -420,7 +420,7 @@ export class TileCache {
   async withHashes<T>(size: number, compute: (reader: HashReader) => T, head?: TreeHead): Promise<T> {
     for (let round = 0; ; round++) {
       const read = new Map<string, Tile>();
-      const tileReader = new TileHashReader(size, (tiles) => {
+      const tileReader = new UnverifiedTileHashReader(size, (tiles) => {
         const out: Uint8Array[] = [];
         const missing: Tile[] = [];
         for (const t of tiles) {

@@ -10,7 +10,7 @@ import { parseCheckpoint, type Checkpoint } from '../../ledger/checkpoint.js';
 import { storedHashIndex, treeHash, verifyConsistency } from '../../ledger/merkle.js';
 import { openNote, parseVerifierKey } from '../../ledger/note.js';
 import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
-import { tilePath, tilesForSize, TileHashReader, type Tile } from '../../ledger/tile.js';
+import { tilePath, tilesForSize, UnverifiedTileHashReader, type Tile } from '../../ledger/tile.js';
 import type { ServerProcess } from './process.js';
 
 /** An entry the log gave a receipt for. */
@@ -108,7 +108,9 @@ export async function checkLog(server: ServerProcess, receipted: Receipted[], se
       tiles.set(tilePath(t), new Uint8Array(await res.arrayBuffer()));
     }),
   );
-  const reader = new TileHashReader(now.size, (ts: Tile[]) => ts.map((t) => tiles.get(tilePath(t))!));
+  const reader = new UnverifiedTileHashReader(now.size, (ts: Tile[]) =>
+    ts.map((t) => tiles.get(tilePath(t))!),
+  );
   expect(toHex(treeHash(now.size, reader))).toBe(toHex(now.root));
   const leaves = reader.readHashes(receipted.map((r) => storedHashIndex(0, r.index)));
   receipted.forEach((r, i) => expect(toHex(leaves[i]!), `receipted entry ${r.index}`).toBe(r.leafHash));

@@ -15,7 +15,13 @@ import {
   verifyInclusion,
   type HashReader,
 } from '../../ledger/merkle.js';
-import { TileHashReader, parseEntryBundle, parseTilePath, tilePath, type Tile } from '../../ledger/tile.js';
+import {
+  UnverifiedTileHashReader,
+  parseEntryBundle,
+  parseTilePath,
+  tilePath,
+  type Tile,
+} from '../../ledger/tile.js';
 
 // ---- The naive reference, RFC 9162 §2.1. ----
 
@@ -115,8 +121,8 @@ class TileStore {
   put(emitted: Array<{ tile: Tile; data: Uint8Array }>): void {
     for (const { tile, data } of emitted) this.tiles.set(tilePath(tile), data);
   }
-  reader(size: number): TileHashReader {
-    return new TileHashReader(size, (tiles) => {
+  reader(size: number): UnverifiedTileHashReader {
+    return new UnverifiedTileHashReader(size, (tiles) => {
       this.reads++;
       return tiles.map((t) => {
         const data = this.tiles.get(tilePath(t));

@@ -16,7 +16,7 @@ import {
 import {
   ENTRIES_LEVEL,
   TILE_WIDTH,
-  TileHashReader,
+  UnverifiedTileHashReader,
   entryBundlesForSize,
   formatEntryBundle,
   hashFromTile,
@@ -199,7 +199,9 @@ describe('hashes from tiles', () => {
         }
         expect(
           toHex(
-            new TileHashReader(size, (ts) => ts.map((t) => served.get(tilePath(t))!)).readHashes([index])[0]!,
+            new UnverifiedTileHashReader(size, (ts) => ts.map((t) => served.get(tilePath(t))!)).readHashes([
+              index,
+            ])[0]!,
           ),
         ).toBe(want);
       }),
@@ -220,12 +222,14 @@ describe('hashes from tiles', () => {
     // Level 8 (the root of tile 0) is in the level-1 tile, not derivable from tile/0/000.
     expect(() => hashFromTile(tile, data, storedHashIndex(8, 0))).toThrow(RangeError);
     expect(() => tileForStoredHash(storedHashCount(300), 300)).toThrow(OutOfRangeError);
-    const short = new TileHashReader(300, (ts) => ts.map((t) => served.get(tilePath(t))!.subarray(32)));
+    const short = new UnverifiedTileHashReader(300, (ts) =>
+      ts.map((t) => served.get(tilePath(t))!.subarray(32)),
+    );
     expect(() => short.readHashes([0])).toThrow(MalformedError);
-    const none = new TileHashReader(300, () => []);
+    const none = new UnverifiedTileHashReader(300, () => []);
     expect(() => none.readHashes([0])).toThrow(MalformedError);
     let calls = 0;
-    const counted = new TileHashReader(300, (ts) => {
+    const counted = new UnverifiedTileHashReader(300, (ts) => {
       calls++;
       return ts.map((t) => served.get(tilePath(t))!);
     });

@@ -14,7 +14,7 @@ import {
   ENTRIES_LEVEL,
   TILE_HEIGHT,
   TILE_WIDTH,
-  TileHashReader,
+  UnverifiedTileHashReader,
   edgeTiles,
   entryBundlesForSize,
   hashFromTile,
@@ -154,10 +154,10 @@ describe('parentTile', () => {
 });
 
 describe('edgeTiles', () => {
-  /** The tiles treeHash(size) reads through a TileHashReader. */
+  /** The tiles treeHash(size) reads through a UnverifiedTileHashReader. */
   function readByTreeHash(size: number): Tile[] {
     const read: Tile[] = [];
-    const reader = new TileHashReader(size, (tiles) => {
+    const reader = new UnverifiedTileHashReader(size, (tiles) => {
       read.push(...tiles);
       return tiles.map((t) => new Uint8Array(t.width * 32));
     });

@@ -6,7 +6,13 @@ import { leafHash } from '../../ledger/hash.js';
 import { treeHash, verifyConsistency, verifyInclusion } from '../../ledger/merkle.js';
 import { openNote } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
-import { parseEntryBundle, tilePath, tilesForSize, TileHashReader, type Tile } from '../../ledger/tile.js';
+import {
+  parseEntryBundle,
+  tilePath,
+  tilesForSize,
+  UnverifiedTileHashReader,
+  type Tile,
+} from '../../ledger/tile.js';
 import { buildApp } from '../../services/api/app.js';
 import type { MemoryStore } from '../../services/storage/memory.js';
 import { entries, openTestLog, submitAndTick, waitForPool, type TestLog } from '../helpers/log.js';
@@ -125,7 +131,9 @@ describe('read path', () => {
       expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
       fetched.set(tilePath(t), new Uint8Array(res.rawPayload));
     }
-    const reader = new TileHashReader(c.size, (ts: Tile[]) => ts.map((t) => fetched.get(tilePath(t))!));
+    const reader = new UnverifiedTileHashReader(c.size, (ts: Tile[]) =>
+      ts.map((t) => fetched.get(tilePath(t))!),
+    );
     expect(equalBytes(treeHash(c.size, reader), c.root)).toBe(true);
     // Entry bundles hold the entries themselves.
     const all: Uint8Array[] = [];
