@@ -234,6 +234,11 @@ export function authenticateTiles(
       );
     out.set(key, data);
   }
+  // Asked tiles the caller already knew (not in the plan).
+  for (const t of tiles) {
+    const tile = atSize(t, size);
+    if (!out.has(tileKey(tile))) out.set(tileKey(tile), known(tile)!);
+  }
   return out;
 }
 

@@ -1,84 +1,75 @@
 /**
- * Async access to the Merkle tree stored as tiles. The ledger core is
- * synchronous and does one batched read per algorithm (STYLE.md §1), so a
- * computation runs against a cache of tiles; when it asks for a tile the
- * cache lacks, the computation is abandoned, the missing tiles are fetched in
- * one batched store read, and it runs again (at most a few rounds).
+ * A node's access to its Merkle tree stored as tiles: an LRU cache in front
+ * of its LogStore, and the async half of reading the tree. The ledger core
+ * is synchronous and does one batched read per algorithm (STYLE.md §1), so
+ * a computation runs against the cache; when it asks for a tile the cache
+ * lacks, it is abandoned, the missing tiles are read from the store in one
+ * batch, and it runs again (a few rounds at most).
  *
- * What a node serves to others goes through `fetchVerified`, which
- * authenticates stored tiles against a signed tree head before handing them
- * out, so a tile corrupted on disk is refused rather than served.
+ * What a node serves to others is authenticated against a signed tree head
+ * by the ledger's own algorithm (ledger/tile-auth.ts: `fetchVerified`, and
+ * `withHashes` given a head, read through its TileHashReader), the one every
+ * reader of the log uses too: a tile corrupted on disk is refused
+ * (StorageCorruptError naming it), never served.
  */
-import { equalBytes, toHex } from '../../ledger/bytes.js';
+import { toHex } from '../../ledger/bytes.js';
 import { UrnaError } from '../../ledger/errors.js';
-import { HASH_SIZE, leafHash, type Hash } from '../../ledger/hash.js';
-import { treeHash, type HashReader, type TreeHead } from '../../ledger/merkle.js';
+import { HASH_SIZE, type Hash } from '../../ledger/hash.js';
+import type { HashReader, TreeHead } from '../../ledger/merkle.js';
+import {
+  authenticateTiles,
+  authenticationPlan,
+  TileAuthError,
+  tileData,
+  TileHashReader,
+  tileKey,
+  type KnownTiles,
+} from '../../ledger/tile-auth.js';
 import {
   edgeTiles,
-  parentTile,
-  UnverifiedTileHashReader,
-  tilePath,
-  tileRoot,
+  entryBundlePrefix,
+  ENTRIES_LEVEL,
   TILE_WIDTH,
+  tilePath,
+  UnverifiedTileHashReader,
   widthAtSize,
   type Tile,
 } from '../../ledger/tile.js';
-import type { LogStore } from '../storage/store.js';
-import { tileKey } from '../storage/store.js';
 import { StorageCorruptError } from '../storage/errors.js';
+import type { LogStore } from '../storage/store.js';
 
+/** Thrown inside a computation to say: read these tiles and run it again. */
 class MissingTiles {
   constructor(readonly tiles: Tile[]) {}
 }
 
-/** Bytes in a full hash tile. */
-const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
-
-/** Signed tree heads whose authenticated edge tiles are remembered. */
-const HEAD_MEMO = 8;
-
-/**
- * The end offsets of the first (up to) `max` complete entries of a bundle
- * (uint16 length-prefixed, C2SP tlog-tiles "Log entries").
- */
-function entryEnds(data: Uint8Array, max: number): number[] {
-  const ends: number[] = [];
-  for (let o = 0; ends.length < max && o + 2 <= data.length;) {
-    o += 2 + ((data[o]! << 8) | data[o + 1]!);
-    if (o > data.length) break;
-    ends.push(o);
-  }
-  return ends;
+/** A cached tile: the widest data read or committed, and the width up to which it was authenticated. */
+interface Cached {
+  data: Uint8Array;
+  authentic: number;
 }
-
-/** Whether stored `data` holds at least `tile.width` hashes (complete entries, for a bundle). */
-function holds(tile: Tile, data: Uint8Array): boolean {
-  return tile.level < 0
-    ? entryEnds(data, tile.width).length === tile.width
-    : data.length >= tile.width * HASH_SIZE;
-}
-
-/** Stored data as `fetch` returns it: a hash tile cut to its width, a bundle as stored. */
-function cut(tile: Tile, data: Uint8Array): Uint8Array {
-  return tile.level < 0 ? data : data.subarray(0, tile.width * HASH_SIZE);
-}
-
-/** The hash at `position` of hash tile data. */
-function hashAt(data: Uint8Array, position: number): Hash {
-  return data.subarray(position * HASH_SIZE, (position + 1) * HASH_SIZE);
-}
-
-/** The hash tile a tile is checked against: itself, or for a bundle the level-0 tile of its index. */
-function hashTileOf(tile: Tile): Tile {
-  return { ...tile, level: Math.max(tile.level, 0) };
-}
-
-/** Authenticated tile data by tileKey: hash tiles at their width at the head's size. */
-type Authentic = Map<string, Uint8Array>;
 
 /** The memo key of a signed tree head. */
 function headKey(head: TreeHead): string {
   return `${head.size}:${toHex(head.root)}`;
+}
+
+/** Whether stored `data` holds at least `tile.width` hashes (whole entries, for a bundle). */
+function holds(tile: Tile, data: Uint8Array): boolean {
+  if (tile.level !== ENTRIES_LEVEL) return data.length >= tile.width * HASH_SIZE;
+  try {
+    entryBundlePrefix(data, tile.width);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stored data cut to a tile's width: hash tiles to `width` hashes, bundles to their first `width` entries. */
+function cut(tile: Tile, data: Uint8Array): Uint8Array {
+  return tile.level === ENTRIES_LEVEL
+    ? entryBundlePrefix(data, tile.width)
+    : data.subarray(0, tile.width * HASH_SIZE);
 }
 
 /**
@@ -88,31 +79,18 @@ function headKey(head: TreeHead): string {
  * its commit resolved).
  */
 export class TileCache {
-  private readonly map = new Map<string, Uint8Array>();
+  private readonly map = new Map<string, Cached>();
   /**
-   * Stored hashes by stored-hash index (golang.org/x/mod sumdb/tlog layout).
-   * A stored hash is the root of a complete subtree and never changes once it
-   * exists, so it may be kept across tree sizes. Deriving one from a tile can
-   * cost up to 255 hashes (C2SP tlog-tiles keeps only every 8th level), so
-   * receipts for a batch of neighbouring leaves share them here.
+   * Stored hashes by stored-hash index (golang.org/x/mod sumdb/tlog layout),
+   * read through unauthenticated runs (the sequencer's own tiles). A stored
+   * hash is the root of a complete subtree and never changes once it
+   * exists, so it may be kept across tree sizes; deriving one from a tile
+   * can cost up to 255 hashes, so receipts for a batch of neighbouring
+   * leaves share them here.
    */
   private readonly hashes = new Map<number, Hash>();
-  /**
-   * Stored hashes read from tiles that {@link fetchVerified} authenticated
-   * against a signed head. A stored hash is the root of a complete subtree,
-   * the same in every later tree of a log that never forks, so it stays
-   * authentic: authenticated runs of {@link withHashes} read from here.
-   */
+  /** The same for authenticated runs: only hashes a TileHashReader returned (from authenticated tiles). */
   private readonly verifiedHashes = new Map<number, Hash>();
-  /**
-   * Stored data objects (as held in `map`) that {@link fetchVerified}
-   * authenticated: full hash tiles and full entry bundles, which never
-   * change. Keyed by the object, not the tile, so a tile evicted and read
-   * again from the store is checked again; bounded by the cache itself.
-   */
-  private readonly verified = new WeakSet<Uint8Array>();
-  /** The authenticated edge tiles of recent signed heads, by `size:root`. */
-  private readonly heads = new Map<string, Promise<Authentic>>();
 
   constructor(
     private readonly store: LogStore,
@@ -120,46 +98,103 @@ export class TileCache {
     private readonly hashCapacity = 1 << 17,
   ) {}
 
-  /** Records committed tiles. */
+  /** Records committed tiles (wider data of a tile keeps what was authenticated of it: tiles only grow). */
   put(tiles: ReadonlyArray<{ tile: Tile; data: Uint8Array }>): void {
     for (const { tile, data } of tiles) this.set(tileKey(tile), data);
   }
 
-  private set(key: string, data: Uint8Array): void {
+  private set(key: string, data: Uint8Array, authentic = 0): void {
     const old = this.map.get(key);
-    if (old && old.length >= data.length) return;
+    if (old && old.data.length >= data.length) {
+      old.authentic = Math.max(old.authentic, authentic);
+      return;
+    }
     this.map.delete(key);
-    this.map.set(key, data);
+    this.map.set(key, { data, authentic: Math.max(old?.authentic ?? 0, authentic) });
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
   }
 
-  /** The cached data of a tile if it holds at least its width (refreshing its LRU position). */
-  private cachedRaw(tile: Tile): Uint8Array | undefined {
+  /** The cached entry of a tile if it holds at least its width (refreshing its LRU position). */
+  private cachedEntry(tile: Tile): Cached | undefined {
     const key = tileKey(tile);
-    const data = this.map.get(key);
-    if (!data || !holds(tile, data)) return undefined;
+    const entry = this.map.get(key);
+    if (!entry || !holds(tile, entry.data)) return undefined;
     this.map.delete(key);
-    this.map.set(key, data);
-    return data;
+    this.map.set(key, entry);
+    return entry;
   }
 
-  /** Cached data for a hash tile cut to its width, or undefined if not cached or too short. */
+  /** Cached data for a tile cut to its width, or undefined if not cached or too short. */
   private cached(tile: Tile): Uint8Array | undefined {
-    const data = this.cachedRaw(tile);
-    return data && cut(tile, data);
+    const entry = this.cachedEntry(tile);
+    return entry && cut(tile, entry.data);
   }
 
   /**
-   * The stored data of tiles as held (a hash tile possibly wider than asked),
-   * from the cache, or else from the store in one batched read and then
-   * cached. Throws StorageCorruptError if a tile is absent or narrower.
+   * The authenticated edge tiles of recent signed heads (by size and root,
+   * most recent last), kept apart from the LRU: every read under a head
+   * needs them, and a head is checked against its own root only once.
+   */
+  private readonly edges = new Map<string, Map<string, Uint8Array>>();
+
+  /**
+   * KnownTiles for the ledger's authenticator under `head`: a full tile
+   * cached and authenticated (it is the same in every tree of a log that
+   * never forks), a partial (edge) tile only if `head` itself authenticated
+   * — so each new head, and a wrong one, is checked against its own root.
+   */
+  private knownFor(head: TreeHead): KnownTiles {
+    const edge = this.edges.get(headKey(head));
+    // Answers are kept for the call: a tile evicted while the plan is read is not taken for unknown half-way.
+    const answers = new Map<string, Uint8Array | undefined>();
+    const lookup = (tile: Tile): Uint8Array | undefined => {
+      if (tile.width < TILE_WIDTH || tile.level === ENTRIES_LEVEL) {
+        const e = edge?.get(tileKey(tile));
+        if (e) return cut(tile, e);
+        if (tile.width < TILE_WIDTH) return undefined;
+      }
+      const entry = this.map.get(tileKey(tile));
+      return entry && entry.authentic >= tile.width ? cut(tile, entry.data) : undefined;
+    };
+    return (tile) => {
+      const key = `${tileKey(tile)}@${tile.width}`;
+      if (!answers.has(key)) answers.set(key, lookup(tile));
+      return answers.get(key);
+    };
+  }
+
+  /** Keeps `head`'s authenticated edge tiles (a few heads). */
+  private headAuthentic(head: TreeHead, authentic: ReadonlyMap<string, Uint8Array>): void {
+    const key = headKey(head);
+    const edge = new Map<string, Uint8Array>();
+    for (const t of edgeTiles(head.size)) {
+      const d = authentic.get(tileKey(t));
+      if (d) edge.set(tileKey(t), d);
+    }
+    this.edges.delete(key);
+    this.edges.set(key, edge);
+    if (this.edges.size > 8) this.edges.delete(this.edges.keys().next().value!);
+  }
+
+  /** Remembers tiles the authenticator accepted, up to the width they were authenticated at. */
+  private saveAuthentic(tiles: readonly Tile[]): void {
+    for (const t of tiles) {
+      const entry = this.map.get(tileKey(t));
+      if (entry) entry.authentic = Math.max(entry.authentic, t.width);
+    }
+  }
+
+  /**
+   * The stored data of tiles as held (possibly wider than asked), from the
+   * cache, or else from the store in one batched read and then cached.
+   * Throws StorageCorruptError if a tile is absent or narrower.
    */
   private async readRaw(tiles: readonly Tile[]): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     const missing: number[] = [];
     tiles.forEach((tile, i) => {
-      const d = this.cachedRaw(tile);
-      if (d) out[i] = d;
+      const e = this.cachedEntry(tile);
+      if (e) out[i] = e.data;
       else missing.push(i);
     });
     if (missing.length === 0) return out;
@@ -180,8 +215,7 @@ export class TileCache {
 
   /**
    * Tiles (hash tiles or entry bundles) from the cache, or else from the
-   * store; throws StorageCorruptError if absent. Hash tiles come back at
-   * exactly their width; bundles as stored (possibly wider). Not
+   * store, cut to their width; throws StorageCorruptError if absent. Not
    * authenticated: for data this node just committed (see fetchVerified).
    */
   async fetch(tiles: readonly Tile[]): Promise<Uint8Array[]> {
@@ -191,202 +225,55 @@ export class TileCache {
 
   /**
    * Like {@link fetch}, but every tile is authenticated against the signed
-   * tree `head` (Go tlog's TileHashReader does the same): hash tiles come
-   * back at exactly their width, bundles holding exactly their `width`
-   * entries (a prefix of the stored bundle), and only if they are provably
-   * part of the tree of `head.size` leaves whose root is `head.root`:
-   *
-   * - the partial tiles at `head.size` (the {@link edgeTiles}) iff the tree
-   *   hash recomputed from them is `head.root` (once per head);
-   * - a full hash tile iff its {@link tileRoot} is the hash at its position
-   *   in its {@link parentTile}, itself authentic (recursively, up to an
-   *   edge tile); remembered per stored data object;
-   * - a tile narrower than at `head.size` iff the tile at that size is; it
-   *   is served as a prefix of it;
-   * - an entry bundle iff the leaf hashes of its first `width` entries are
-   *   the hashes of the authentic level-0 tile of the same index.
+   * tree `head` by ledger/tile-auth.ts (hash tiles at exactly their width,
+   * bundles their first `width` entries), reading what authentication needs
+   * (the edge tiles, the parent chains) in one batched store read.
    *
    * Throws StorageCorruptError naming the tile whose stored data does not
-   * match (it is evicted from the cache, so a repaired store is read again);
-   * UrnaError `not_found` for a tile beyond `head.size`; TypeError/RangeError
-   * for a bad tile or head.
+   * authenticate (it is evicted from the cache, so a repaired store is read
+   * again); UrnaError `not_found` for a tile beyond `head.size`;
+   * TypeError/RangeError for a bad tile or head.
    */
   async fetchVerified(tiles: readonly Tile[], head: TreeHead): Promise<Uint8Array[]> {
-    const { size, root } = head;
-    if (!(root instanceof Uint8Array) || root.length !== HASH_SIZE) {
+    const { size } = head;
+    if (!(head.root instanceof Uint8Array) || head.root.length !== HASH_SIZE)
       throw new TypeError('head.root: expected 32 bytes');
-    }
-    // Each tile at its width at `size`: what is authenticated, then cut.
-    const atSize = tiles.map((t) => {
-      const path = tilePath(t); // checks the tile
-      const width = widthAtSize(t.level, t.index, size);
-      if (t.width > width) throw new UrnaError('not_found', `${path} is not in the tree of size ${size}`);
-      return { level: t.level, index: t.index, width };
-    });
-    if (tiles.length === 0) return [];
-    await this.prefetch(atSize, head);
-    const edge = await this.edgeFor(head);
-    // Bundles already authenticated (full ones, remembered) need no hash tile.
-    const bundles = new Map<number, Uint8Array>();
-    const bundleAt = atSize.flatMap((t, i) => (t.level < 0 ? [i] : []));
-    (await this.readRaw(bundleAt.map((i) => atSize[i]!))).forEach((d, j) => bundles.set(bundleAt[j]!, d));
-    const unchecked = atSize.filter((t, i) => t.level >= 0 || !this.verified.has(bundles.get(i)!));
-    const hashes = await this.authenticHashTiles(unchecked.map(hashTileOf), size, edge);
-    return tiles.map((t, i) => {
-      const level0 = hashes.get(tileKey(hashTileOf(t)));
-      if (t.level >= 0) return level0!.subarray(0, t.width * HASH_SIZE);
-      return this.authenticBundle(atSize[i]!, bundles.get(i)!, level0, t.width, size);
-    });
-  }
-
-  /** Whether the cached data of a tile is one that fetchVerified authenticated. */
-  private isVerified(tile: Tile): boolean {
-    const data = this.map.get(tileKey(tile));
-    return data !== undefined && this.verified.has(data);
-  }
-
-  /**
-   * Brings into the cache, in one batched store read, what authenticating
-   * `tiles` (at their width at `head.size`) will read: the edge tiles of a
-   * head not yet authenticated, the bundles, and each hash tile with its
-   * chain of parents up to an edge tile or an authenticated cached tile.
-   * Only an optimisation: the checks read through the cache again.
-   */
-  private async prefetch(tiles: Tile[], head: TreeHead): Promise<void> {
-    const plan = new Map<string, Tile>();
-    if (!this.heads.has(headKey(head))) for (const t of edgeTiles(head.size)) plan.set(tileKey(t), t);
-    for (const tile of tiles) {
-      if (tile.level < 0) {
-        plan.set(tileKey(tile), tile);
-        if (this.isVerified(tile)) continue;
-      }
-      let t = hashTileOf(tile);
-      while (t.width === TILE_WIDTH && !plan.has(tileKey(t)) && !this.isVerified(t)) {
-        plan.set(tileKey(t), t);
-        t = parentTile(t, head.size).tile;
-      }
-    }
-    await this.readRaw([...plan.values()]);
-  }
-
-  /**
-   * The edge tiles of the tree `head` (see {@link edgeTiles}), authenticated
-   * by recomputing its root from them. Memoized per head (size and root);
-   * a failure is not remembered.
-   */
-  private edgeFor(head: TreeHead): Promise<Authentic> {
-    const key = headKey(head);
-    let pending = this.heads.get(key);
-    if (pending === undefined) {
-      const p = this.authenticateEdge(head.size, head.root);
-      p.catch(() => {
-        if (this.heads.get(key) === p) this.heads.delete(key);
-      });
-      this.heads.set(key, p);
-      if (this.heads.size > HEAD_MEMO) this.heads.delete(this.heads.keys().next().value!);
-      pending = p;
-    }
-    return pending;
-  }
-
-  private async authenticateEdge(size: number, root: Hash): Promise<Authentic> {
-    const tiles = edgeTiles(size);
-    const data = await this.readRaw(tiles);
-    const edge: Authentic = new Map(tiles.map((t, i) => [tileKey(t), cut(t, data[i]!)]));
-    // treeHash reads exactly the edge hashes, all from these tiles (see edgeTiles).
-    const reader = new UnverifiedTileHashReader(size, (ts) => ts.map((t) => edge.get(tileKey(t))!));
-    if (!equalBytes(treeHash(size, reader), root)) {
-      for (const t of tiles) this.map.delete(tileKey(t));
-      throw new StorageCorruptError(
-        `${tiles.map(tilePath).join(', ')} do not match the signed tree at size ${size}: stored data is corrupt`,
-      );
-    }
-    return edge;
-  }
-
-  /**
-   * Authenticated data, by tileKey, of hash tiles given at their width at
-   * `size`: each is one of the authenticated `edge` tiles or full. A full
-   * tile is authentic iff its tileRoot is the hash at its position in its
-   * parent tile, itself authentic: parents are checked first (one level per
-   * recursion, with one batched read), so a mismatch names the highest
-   * corrupt tile.
-   */
-  private async authenticHashTiles(
-    tiles: readonly Tile[],
-    size: number,
-    edge: Authentic,
-  ): Promise<Authentic> {
-    const out: Authentic = new Map();
-    const full = new Map<string, Tile>();
     for (const t of tiles) {
-      const key = tileKey(t);
-      const e = edge.get(key);
-      if (e) out.set(key, e);
-      else if (t.width === TILE_WIDTH) full.set(key, t);
-      else throw new Error(`${tilePath(t)} is partial but not an edge tile at size ${size}`); // cannot happen
+      tilePath(t); // checks the tile
+      if (t.width > widthAtSize(t.level, t.index, size))
+        throw new UrnaError('not_found', `${tilePath(t)} is not in the tree of size ${size}`);
     }
-    const list = [...full.values()];
-    const data = await this.readRaw(list);
-    const unchecked = list.flatMap((t, i) => (this.verified.has(data[i]!) ? [] : [i]));
-    if (unchecked.length > 0) {
-      const parents = unchecked.map((i) => parentTile(list[i]!, size));
-      const parentData = await this.authenticHashTiles(
-        parents.map((p) => p.tile),
-        size,
-        edge,
-      );
-      unchecked.forEach((i, j) => {
-        const { tile: parent, position } = parents[j]!;
-        const want = hashAt(parentData.get(tileKey(parent))!, position);
-        if (!equalBytes(tileRoot(data[i]!.subarray(0, FULL_TILE_BYTES)), want)) this.corrupt(list[i]!, size);
-        this.verified.add(data[i]!);
-      });
-    }
-    list.forEach((t, i) => out.set(tileKey(t), data[i]!.subarray(0, FULL_TILE_BYTES)));
-    return out;
+    if (tiles.length === 0) return [];
+    const authentic = await this.authenticate(tiles, head);
+    return tiles.map((t) => tileData(t, authentic));
   }
 
-  /**
-   * The first `width` entries of the stored bundle `data` (a prefix of its
-   * bytes), once the bundle `tile` (at its width at `size`) is authentic:
-   * a remembered full bundle, or else the leaf hash of each of its entries
-   * is the hash at its position in `level0`, the authentic level-0 tile of
-   * the same index.
-   */
-  private authenticBundle(
-    tile: Tile,
-    data: Uint8Array,
-    level0: Uint8Array | undefined,
-    width: number,
-    size: number,
-  ): Uint8Array {
-    const ends = entryEnds(data, tile.width);
-    if (!this.verified.has(data)) {
-      ends.forEach((end, i) => {
-        const start = i === 0 ? 0 : ends[i - 1]!;
-        // Leaf hash SHA-256(0x00 || entry), RFC 9162 §2.1.1.
-        if (!equalBytes(leafHash(data.subarray(start + 2, end)), hashAt(level0!, i)))
-          this.corrupt(tile, size);
-      });
-      if (tile.width === TILE_WIDTH) this.verified.add(data);
+  /** Reads what authenticating `tiles` needs, authenticates them (ledger), remembers what passed. */
+  private async authenticate(tiles: readonly Tile[], head: TreeHead): Promise<Map<string, Uint8Array>> {
+    const known = this.knownFor(head);
+    const plan = authenticationPlan(tiles, head.size, known).filter((t) => known(t) === undefined);
+    const raw = await this.readRaw(plan);
+    const read = new Map(plan.map((t, i) => [tileKey(t), raw[i]!]));
+    let authentic: Map<string, Uint8Array>;
+    try {
+      authentic = authenticateTiles(head, tiles, (t) => read.get(tileKey(t)), known);
+    } catch (e) {
+      throw this.corrupt(e);
     }
-    return data.subarray(0, ends[width - 1]);
+    this.saveAuthentic(plan);
+    if (!this.edges.has(headKey(head))) this.headAuthentic(head, authentic);
+    return authentic;
   }
 
-  /** Evicts a tile whose stored data contradicts the signed tree, and throws. */
-  private corrupt(tile: Tile, size: number): never {
-    this.map.delete(tileKey(tile));
-    throw new StorageCorruptError(
-      `${tilePath(tile)} does not match the signed tree at size ${size}: stored data is corrupt`,
-    );
+  /** A TileAuthError as StorageCorruptError, its tile evicted (a repaired store is read again); other errors as they are. */
+  private corrupt(e: unknown): unknown {
+    if (!(e instanceof TileAuthError)) return e;
+    this.map.delete(tileKey(e.tile));
+    return new StorageCorruptError(`${e.message}: stored data is corrupt`, { cause: e });
   }
 
-  /**
-   * A HashReader answering from `memo` first, then from tiles; what it reads
-   * from tiles goes into `into` (default `memo`), bounded by hashCapacity.
-   */
-  private memoized(tiles: HashReader, memo: Map<number, Hash>, into = memo): HashReader {
+  /** A HashReader answering from `memo` first, then from `tiles`; what it reads from tiles goes into `memo`. */
+  private memoized(tiles: HashReader, memo: Map<number, Hash>): HashReader {
     return {
       readHashes: (indexes) => {
         const out: Hash[] = new Array<Hash>(indexes.length);
@@ -400,9 +287,9 @@ export class TileCache {
         const read = tiles.readHashes(missing.map((i) => indexes[i]!));
         missing.forEach((i, j) => {
           out[i] = read[j]!;
-          into.set(indexes[i]!, read[j]!);
+          memo.set(indexes[i]!, read[j]!);
         });
-        trim(into, this.hashCapacity);
+        while (memo.size > this.hashCapacity) memo.delete(memo.keys().next().value!);
         return out;
       },
     };
@@ -411,51 +298,46 @@ export class TileCache {
   /**
    * Runs a synchronous computation over the tree of `size`, fetching the
    * tiles it needs. `compute` must be pure: it may run more than once.
-   * With `head` (a signed tree at least `size` big), every tile the
-   * computation read is then authenticated against it (`fetchVerified`,
-   * StorageCorruptError if one does not match), so what is returned was
-   * computed from authentic hashes only; without, the tiles are trusted
-   * (the sequencer's own hot path, which verifies what it hands out).
+   * With `head` (a signed tree at least `size` big), it reads through the
+   * ledger's TileHashReader over `head`, which returns only hashes of tiles
+   * authenticated against it (StorageCorruptError if one does not
+   * authenticate); without, the tiles are trusted (the sequencer's own hot
+   * path, which verifies what it hands out).
    */
   async withHashes<T>(size: number, compute: (reader: HashReader) => T, head?: TreeHead): Promise<T> {
     for (let round = 0; ; round++) {
-      const read = new Map<string, Tile>();
-      const tileReader = new UnverifiedTileHashReader(size, (tiles) => {
+      const fromCache = (tiles: Tile[]) => {
         const out: Uint8Array[] = [];
         const missing: Tile[] = [];
         for (const t of tiles) {
           const d = this.cached(t);
           if (d) out.push(d);
           else missing.push(t);
-          if (head) read.set(tileKey(t), t);
         }
         if (missing.length) throw new MissingTiles(missing);
         return out;
-      });
-      // Authenticated runs read only hashes that came from authenticated
-      // tiles: those of `verifiedHashes`, and those read now, which join it
-      // once the tiles they came from are authenticated.
-      const fresh = new Map<number, Hash>();
+      };
       const reader = head
-        ? this.memoized(tileReader, this.verifiedHashes, fresh)
-        : this.memoized(tileReader, this.hashes);
+        ? this.memoized(
+            new TileHashReader(head, {
+              readTiles: fromCache,
+              known: this.knownFor(head),
+              saveTiles: (tiles, data) => {
+                this.saveAuthentic(tiles);
+                if (!this.edges.has(headKey(head)))
+                  this.headAuthentic(head, new Map(tiles.map((t, i) => [tileKey(t), data[i]!])));
+              },
+            }),
+            this.verifiedHashes,
+          )
+        : this.memoized(new UnverifiedTileHashReader(size, fromCache), this.hashes);
       try {
-        const result = compute(reader);
-        if (head) {
-          await this.fetchVerified([...read.values()], head);
-          for (const [index, hash] of fresh) this.verifiedHashes.set(index, hash);
-          trim(this.verifiedHashes, this.hashCapacity);
-        }
-        return result;
+        return compute(reader);
       } catch (e) {
-        if (!(e instanceof MissingTiles) || round >= 3) throw e;
+        if (e instanceof TileAuthError) throw this.corrupt(e);
+        if (!(e instanceof MissingTiles) || round >= 8) throw e;
         await this.fetch(e.tiles);
       }
     }
   }
-}
-
-/** Drops the oldest entries of `map` beyond `capacity`. */
-function trim<K, V>(map: Map<K, V>, capacity: number): void {
-  while (map.size > capacity) map.delete(map.keys().next().value!);
 }

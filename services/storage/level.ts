@@ -31,7 +31,7 @@ import type { Tile } from '../../ledger/tile.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { isTransientIoError, StorageCorruptError, StorageUnavailableError } from './errors.js';
 import type { CommitBatch, LogStore, StoredHead } from './store.js';
-import { decodeHead, decodeIndex, encodeHead, encodeIndex, leafKey, tileKey } from './store.js';
+import { decodeHead, decodeIndex, encodeHead, encodeIndex, leafKey, tileStoreKey } from './store.js';
 
 const HEAD = 's/head';
 const CHECKPOINT = 's/checkpoint';
@@ -215,7 +215,7 @@ export class LevelStore implements LogStore {
 
   async readTiles(tiles: readonly Tile[]): Promise<Array<Uint8Array | null>> {
     if (tiles.length === 0) return [];
-    const values = await this.run('read tiles', (db) => db.getMany(tiles.map(tileKey)));
+    const values = await this.run('read tiles', (db) => db.getMany(tiles.map(tileStoreKey)));
     return values.map((v) => v ?? null);
   }
 
@@ -229,7 +229,7 @@ export class LevelStore implements LogStore {
 
   async commit(batch: CommitBatch): Promise<void> {
     const ops: Array<{ type: 'put'; key: string; value: Uint8Array }> = [];
-    for (const { tile, data } of batch.tiles) ops.push({ type: 'put', key: tileKey(tile), value: data });
+    for (const { tile, data } of batch.tiles) ops.push({ type: 'put', key: tileStoreKey(tile), value: data });
     for (const { leafHash, index } of batch.leaves)
       ops.push({ type: 'put', key: leafKey(toHex(leafHash)), value: encodeIndex(index) });
     for (const { key, value } of batch.extra ?? []) ops.push({ type: 'put', key: EXTRA + key, value });

@@ -8,7 +8,7 @@ import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
 import type { CommitBatch, LogStore, StoredHead } from './store.js';
 import { StorageUnavailableError } from './errors.js';
-import { leafKey, tileKey } from './store.js';
+import { leafKey, tileStoreKey } from './store.js';
 
 /** Where an injected fault fires. */
 export type StoreFault = 'commit' | 'readTiles' | 'writeCheckpoint';
@@ -45,7 +45,7 @@ export class MemoryStore implements LogStore {
 
   async readTiles(tiles: readonly Tile[]): Promise<Array<Uint8Array | null>> {
     this.fault('readTiles');
-    return tiles.map((t) => this.tiles.get(tileKey(t)) ?? null);
+    return tiles.map((t) => this.tiles.get(tileStoreKey(t)) ?? null);
   }
 
   async lookupLeaves(leafHashes: readonly Hash[]): Promise<Array<number | null>> {
@@ -56,12 +56,12 @@ export class MemoryStore implements LogStore {
   async commit(batch: CommitBatch): Promise<void> {
     this.fault('commit');
     for (const { tile, data } of batch.tiles) {
-      const old = this.tiles.get(tileKey(tile));
+      const old = this.tiles.get(tileStoreKey(tile));
       if (old && (old.length > data.length || !equalBytes(old, data.subarray(0, old.length)))) {
-        throw new Error(`contract violation: tile ${tileKey(tile)} rewritten`);
+        throw new Error(`contract violation: tile ${tileStoreKey(tile)} rewritten`);
       }
     }
-    for (const { tile, data } of batch.tiles) this.tiles.set(tileKey(tile), data.slice());
+    for (const { tile, data } of batch.tiles) this.tiles.set(tileStoreKey(tile), data.slice());
     for (const { leafHash, index } of batch.leaves) this.leaves.set(leafKey(toHex(leafHash)), index);
     for (const { key, value } of batch.extra ?? []) this.extra.set(key, value.slice());
     this.head = { size: batch.head.size, root: batch.head.root, edge: [...batch.head.edge] };
@@ -103,7 +103,7 @@ export class MemoryStore implements LogStore {
 
   /** Test hook: overwrite a stored tile's bytes, as disk corruption would. */
   corruptTile(tile: Pick<Tile, 'level' | 'index'>, data: Uint8Array): void {
-    this.tiles.set(tileKey(tile), data);
+    this.tiles.set(tileStoreKey(tile), data);
   }
 
   async close(): Promise<void> {}

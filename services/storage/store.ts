@@ -68,7 +68,7 @@ export interface LogStore {
 }
 
 /** Key of a tile's value: one per (level, index), ordered. Level -1 is the entry bundles. */
-export function tileKey(tile: Pick<Tile, 'level' | 'index'>): string {
+export function tileStoreKey(tile: Pick<Tile, 'level' | 'index'>): string {
   const level = tile.level < 0 ? 'e' : String(tile.level);
   return `t/${level}/${tile.index.toString(16).padStart(13, '0')}`;
 }

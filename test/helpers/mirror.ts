@@ -11,7 +11,7 @@ import { ClassicLevel } from 'classic-level';
 import { encodedBatchBytes, type JournalRecord } from '../../services/journal/journal.js';
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
 import type { JournalBatch, Replicator } from '../../services/node/replicator.js';
-import { tileKey } from '../../services/storage/store.js';
+import { tileStoreKey as tileKey } from '../../services/storage/store.js';
 import { utf8 } from '../../ledger/bytes.js';
 import { keepReceipt, post } from './audit.js';
 import type { Tile } from '../../ledger/tile.js';

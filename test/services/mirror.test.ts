@@ -30,7 +30,7 @@ import { acceptAll } from '../../services/node/admission.js';
 import { TileCache } from '../../services/node/tile-cache.js';
 import { StorageCorruptError } from '../../services/storage/errors.js';
 import { MemoryStore } from '../../services/storage/memory.js';
-import { tileKey } from '../../services/storage/store.js';
+import { tileStoreKey as tileKey } from '../../services/storage/store.js';
 import { entries, openTestLog, submitAndTick, testKeys, type TestLog } from '../helpers/log.js';
 import { ManualCheckpoints, MemoryJournal, waitUntil } from '../helpers/mirror.js';
 

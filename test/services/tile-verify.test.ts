@@ -173,7 +173,7 @@ describe('TileCache.fetchVerified', () => {
 
   it('a corrupt full level-0 tile: it and its bundle are refused, its neighbours served', async () => {
     await withCorrupt(tile(0, 100), async (cache) => {
-      await refused(cache, tile(0, 100), head, 'tile/0/100 does not match the signed tree at size 70000');
+      await refused(cache, tile(0, 100), head, 'tile/0/100 does not match the tree of size 70000');
       await refused(cache, tile(0, 100, 30), head, 'tile/0/100');
       await refused(cache, tile(-1, 100), head, 'tile/0/100');
       for (const t of [
