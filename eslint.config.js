@@ -8,7 +8,7 @@ const nodeOnlyGlobals = ['Buffer', 'process', 'require', '__dirname', '__filenam
 );
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'data/**', 'verifier/web/dist/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -46,7 +46,7 @@ export default tseslint.config(
   },
   {
     files: ['verifier/**/*.ts'],
-    ignores: ['verifier/cli.ts', 'verifier/**/*.node.ts', '**/*.test.ts'],
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-globals': ['error', ...nodeOnlyGlobals],
       'no-restricted-imports': [

@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `quick` (unit, property, vector and in-process HTTP tests, run
-// often) and `slow` (real processes, crash and fault injection, browser).
+// often) and `slow` (real processes: crashes, storage faults, a full disk,
+// abuse, NATS clusters, the CLI).
 export default defineConfig({
   test: {
     projects: [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`): the quick suite, then the slow
-# suite (real processes, crashes, faults, browser). Prints the totals of both
+# suite (real processes: crashes, storage faults, NATS, CLI). Prints the totals of both
 # from vitest's JSON reports as a last line `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
