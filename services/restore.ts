@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import { equalBytes, toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { InconsistentError } from '../ledger/errors.js';
-import type { NoteVerifier } from '../ledger/note.js';
-import { parseEntryBundle, TILE_WIDTH } from '../ledger/tile.js';
-import { LogClient } from '../verifier/client.js';
+import { parseVerifierKey } from '../ledger/note.js';
+import { LogReader } from '../verifier/reader.js';
+import { TileAuthError } from '../ledger/tile-auth.js';
 import { RecordPool } from './crypto/record-pool.js';
 import { ElectionAdmission } from './election/admission.js';
 import type { Logger } from './log.js';
@@ -40,8 +40,8 @@ export interface RestoreConfig {
   /** The tlog-tiles source (its URL prefix). */
   from: string;
   dataDir: string;
-  /** The log's verifier key. */
-  verifier: NoteVerifier;
+  /** The log's verifier key (note format). */
+  logKey: string;
   /** The signer state to check the source against and to advance (null: none is known). */
   signerState: SignerState | null;
   rules: 'election' | 'none';
@@ -61,20 +61,38 @@ export interface Restored {
   replaced: string | null;
 }
 
-/** Bundles applied per batch (4096 entries). */
-const BUNDLES_PER_BATCH = 16;
+/** Entries applied per batch. */
+const BATCH_ENTRIES = 4096;
 
 /** Restores `config.dataDir` from `config.from` (see the file comment). */
 export async function restore(config: RestoreConfig): Promise<Restored> {
-  const { log, verifier } = config;
+  const { log } = config;
+  const verifier = parseVerifierKey(config.logKey);
   const signed = await readSigned(config);
-  const source = new LogClient(config.from, { maxRetries: 6 });
-  const { note, checkpoint } = await sourceCheckpoint(source, verifier);
+  const source = new LogReader(config.from, {
+    logKey: config.logKey,
+    concurrency: config.concurrency,
+    http: { maxRetries: 6 },
+  });
+  const { note, checkpoint, head } = await source.checkpoint().catch((e: unknown) => {
+    if ((e as { status?: unknown }).status !== undefined) throw e; // the source did not answer
+    throw new InconsistentError(
+      `the source's checkpoint does not verify with the log key: ${(e as Error).message}`,
+    );
+  });
   if (signed && checkpoint.size < signed.size)
     throw new InconsistentError(
       `the source ${config.from} is at size ${checkpoint.size}, behind the checkpoint of size ${signed.size} ` +
         `the log key signed (${config.signerState!.where}): restoring from it would lose entries; use a source that is up to date`,
     );
+  // Before downloading anything: the source's tree must hold the tree the key signed.
+  if (signed)
+    await source.checkConsistent(signed, head).catch((e: unknown) => {
+      if (!(e instanceof InconsistentError || e instanceof TileAuthError)) throw e;
+      throw new InconsistentError(
+        `the source ${config.from} does not hold the log the key signed: ${(e as Error).message}`,
+      );
+    });
   if (!signed)
     log.warn(
       { signerState: config.signerState?.where ?? null },
@@ -98,8 +116,9 @@ export async function restore(config: RestoreConfig): Promise<Restored> {
       ...(signed ? [{ ...signed, what: 'the signed checkpoint' }] : []),
       { ...checkpoint, what: 'the source checkpoint' },
     ];
-    await download(source, checkpoint.size, config.concurrency, async (entries) => {
-      // Apply up to the next size to check, check it, and go on.
+    // Every entry authenticated against the source's checkpoint (LogReader), then applied
+    // through the rules, with the roots recomputed checked at the signed size and at the end.
+    const apply = async (entries: Uint8Array[]) => {
       let rest = entries;
       while (rest.length > 0) {
         const next = checks.find((c) => c.size > m.appender.size);
@@ -114,7 +133,23 @@ export async function restore(config: RestoreConfig): Promise<Restored> {
             );
       }
       config.onProgress?.(m.appender.size, checkpoint.size);
-    });
+    };
+    let batch: Uint8Array[] = [];
+    try {
+      for await (const { entry } of source.entries(0, checkpoint.size, head)) {
+        batch.push(entry);
+        if (batch.length === BATCH_ENTRIES) {
+          await apply(batch);
+          batch = [];
+        }
+      }
+      await apply(batch);
+    } catch (e) {
+      if (!(e instanceof TileAuthError)) throw e;
+      throw new InconsistentError(
+        `the source ${config.from} does not hold the log the key signed: ${e.message}`,
+      );
+    }
     if (m.appender.size !== checkpoint.size)
       throw new Error(`restored ${m.appender.size} entries of ${checkpoint.size}`);
     for (const c of checks)
@@ -154,21 +189,10 @@ async function readSigned(config: RestoreConfig): Promise<Checkpoint | null> {
   const note = await config.signerState?.read();
   if (note === undefined || note === null) return null;
   try {
-    return openCheckpoint(note, config.verifier).checkpoint;
+    return openCheckpoint(note, parseVerifierKey(config.logKey)).checkpoint;
   } catch (e) {
     throw new StorageCorruptError(
       `the signer state ${config.signerState!.where} does not hold a checkpoint signed by the log key: ${(e as Error).message}`,
-    );
-  }
-}
-
-async function sourceCheckpoint(source: LogClient, verifier: NoteVerifier) {
-  const { note } = await source.checkpoint();
-  try {
-    return { note, checkpoint: openCheckpoint(note, verifier).checkpoint };
-  } catch (e) {
-    throw new InconsistentError(
-      `the source's checkpoint does not verify with the log key: ${(e as Error).message}`,
     );
   }
 }
@@ -181,44 +205,5 @@ async function checkNotRunning(dbDir: string): Promise<void> {
   } catch (e) {
     if (e instanceof StoreInUseError) throw e;
     // absent or unusable: that is what a restore is for
-  }
-}
-
-/**
- * Downloads the entry bundles of a tree of `size` entries in order, at most
- * `concurrency` at once, and hands their entries to `apply` a batch at a
- * time (in index order).
- */
-async function download(
-  source: LogClient,
-  size: number,
-  concurrency: number,
-  apply: (entries: Uint8Array[]) => Promise<void>,
-): Promise<void> {
-  const bundles = Math.ceil(size / TILE_WIDTH);
-  const fetchBundle = async (n: number) => {
-    const width = Math.min(TILE_WIDTH, size - n * TILE_WIDTH);
-    return parseEntryBundle(await source.tile({ level: -1, index: n, width }), width);
-  };
-  const inFlight = new Map<number, Promise<Uint8Array[]>>();
-  let next = 0;
-  const fill = () => {
-    while (next < bundles && inFlight.size < Math.max(1, concurrency)) {
-      const p = fetchBundle(next);
-      p.catch(() => {}); // awaited in order below; one fetched ahead of a failure must not go unhandled
-      inFlight.set(next, p);
-      next++;
-    }
-  };
-  for (let first = 0; first < bundles; first += BUNDLES_PER_BATCH) {
-    const batch: Uint8Array[] = [];
-    for (let n = first; n < Math.min(first + BUNDLES_PER_BATCH, bundles); n++) {
-      fill();
-      const entries = await inFlight.get(n)!;
-      inFlight.delete(n);
-      batch.push(...entries);
-    }
-    fill();
-    await apply(batch);
   }
 }

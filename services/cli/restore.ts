@@ -119,7 +119,7 @@ export const restoreCommand: Command = {
     const result = await restore({
       from: p.required('from'),
       dataDir,
-      verifier: parseVerifierKey(verifierKey),
+      logKey: verifierKey,
       signerState: stateFile === undefined ? null : new FileSignerState(stateFile),
       rules,
       authorities,
