@@ -13,7 +13,9 @@
  * - a full hash tile iff its {@link tileRoot} is the hash at its position in
  *   its {@link parentTile}, itself authentic (up to an edge tile);
  * - an entry bundle iff the leaf hashes of its `width` entries are the
- *   hashes of the authentic level-0 tile of the same index.
+ *   hashes of the authentic level-0 tile of the same index (for a full
+ *   bundle whose level-0 tile is not read anyway: iff those leaf hashes,
+ *   being that tile, are authentic against its parent — one tile fewer).
  * A tile asked for at a width narrower than it has at `size` is authentic
  * iff the tile at that width is (it is a prefix of it).
  *
@@ -93,14 +95,19 @@ export function authenticationPlan(tiles: readonly Tile[], size: number, known: 
   const edge = edgeTiles(size);
   const edgeKnown = edge.every((t) => known(t) !== undefined);
   if (!edgeKnown) for (const t of edge) plan.set(tileKey(t), t);
+  const askedHashTiles = new Set(tiles.filter((t) => t.level !== ENTRIES_LEVEL).map(tileKey));
   for (const asked of tiles) {
     const tile = atSize(asked, size);
     const chain: Tile[] = [];
+    let t = hashTileOf(tile);
     if (tile.level === ENTRIES_LEVEL) {
       if (known(tile)) continue;
       chain.push(tile);
+      // A full bundle's leaf hashes are its level-0 tile: unless that tile is at hand anyway,
+      // the bundle is checked against the level-0 tile's parent directly (one tile fewer to read).
+      if (tile.width === TILE_WIDTH && !askedHashTiles.has(tileKey(t)) && !plan.has(tileKey(t)) && !known(t))
+        t = parentTile(t, size).tile;
     }
-    let t = hashTileOf(tile);
     while (!plan.has(tileKey(t)) && known(t) === undefined) {
       chain.push(t);
       if (t.width < TILE_WIDTH) break; // an edge tile: authenticated by the root
@@ -211,13 +218,34 @@ export function authenticateTiles(
       continue;
     }
     if (tile.level === ENTRIES_LEVEL) {
-      const level0 = out.get(tileKey(hashTileOf(tile))) ?? known(hashTileOf(tile));
+      const level0Tile = hashTileOf(tile);
+      const level0 = out.get(tileKey(level0Tile)) ?? known(level0Tile);
       const e = entriesOf(tile, take(tile));
       if (typeof e === 'string') throw new TileAuthError(tile, head, e);
-      e.hashes.forEach((h, i) => {
-        if (!equalBytes(h, level0!.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)))
-          throw new TileAuthError(tile, head, `entry ${i} does not hash to the leaf hash of tile/0`);
-      });
+      if (level0) {
+        e.hashes.forEach((h, i) => {
+          if (!equalBytes(h, level0.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)))
+            throw new TileAuthError(tile, head, `entry ${i} does not hash to the leaf hash of tile/0`);
+        });
+      } else {
+        // A full bundle without its level-0 tile: its leaf hashes are that tile, checked against its parent.
+        const leaves = new Uint8Array(TILE_WIDTH * HASH_SIZE);
+        e.hashes.forEach((h, i) => leaves.set(h, i * HASH_SIZE));
+        const { tile: parent, position } = parentTile(level0Tile, size);
+        const parentData = out.get(tileKey(parent)) ?? known(parent);
+        if (
+          !equalBytes(
+            tileRoot(leaves),
+            parentData!.subarray(position * HASH_SIZE, (position + 1) * HASH_SIZE),
+          )
+        )
+          throw new TileAuthError(
+            tile,
+            head,
+            `its entries do not hash to the hash at ${position} in ${tilePath(parent)}`,
+          );
+        out.set(tileKey(level0Tile), leaves);
+      }
       out.set(key, e.bytes);
       continue;
     }

@@ -6,6 +6,7 @@ import { benchBallots } from './election.js';
 import { benchFloods, benchStartupAndScrub } from './faults.js';
 import { benchHttp } from './http.js';
 import { benchLedger } from './ledger.js';
+import { benchRead } from './read.js';
 import { benchReplication } from './replication.js';
 import type { Report } from './report.js';
 
@@ -18,6 +19,14 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
   ['http', (report) => benchHttp(report, { seconds })],
   ['ballots', (report) => benchBallots(report, { seconds })],
   ['replication', (report) => benchReplication(report, { seconds })],
+  [
+    'read',
+    (report) =>
+      benchRead(report, {
+        entries: Number(process.env.URNA_BENCH_ENTRIES ?? 100_000),
+        concurrency: Number(process.env.URNA_BENCH_CONCURRENCY ?? 16),
+      }),
+  ],
   [
     'faults',
     async (report) => {

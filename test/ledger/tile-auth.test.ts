@@ -199,7 +199,11 @@ describe('authenticateTiles', () => {
       ]),
     );
     expect(() => authenticateTiles(head, [b1, b0], both)).toThrow(TileAuthError);
-    expect(() => authenticateTiles(head, [b1], both)).toThrow(/tile\/entries\/001 .*entry 5/);
+    expect(() => authenticateTiles(head, [b1], both)).toThrow(/tile\/entries\/001 /);
+    // With its level-0 tile asked for too, the bundle is checked entry by entry.
+    expect(() => authenticateTiles(head, [{ level: 0, index: 1, width: 256 }, b1], both)).toThrow(
+      /tile\/entries\/001 .*entry 5/,
+    );
   });
 
   it('trusts what `known` gives and reads nothing for it', () => {

@@ -117,7 +117,7 @@ describe('LogReader', () => {
   it('names the tile when a source flips a byte, truncates a tile, or serves another tree', async () => {
     const cases: Array<[string, (p: string, b: Uint8Array) => Uint8Array | Response | null]> = [
       ['flipped', (p, b) => (p === 'tile/entries/257' ? flip(b, 100) : b)],
-      ['truncated', (p, b) => (p === 'tile/0/257' ? b.subarray(0, 4000) : b)],
+      ['truncated', (p, b) => (p === 'tile/entries/257' ? b.subarray(0, 4000) : b)],
       ['a parent (an edge tile) flipped', (p, b) => (p === 'tile/1/001.p/17' ? flip(b, 33) : b)],
     ];
     for (const [name, lie] of cases) {
