@@ -32,7 +32,7 @@ import {
 } from './nats-cluster.js';
 import { freePort, guardChild, isRunning, onLines, OutputTail, signalAndWait, sleep } from './processes.js';
 
-export const URNA_BIN = fileURLToPath(new URL('../../bin/urna.js', import.meta.url));
+export const URNA_BIN = fileURLToPath(new URL('../bin/urna.js', import.meta.url));
 
 export const CLUSTER_USAGE = `npm run cluster -- [--data DIR] [--fresh] [--sequencers N] [--mirrors N]
                    [--origin NAME] [--timeout SECONDS] [--verbose]
