@@ -373,8 +373,6 @@ class DevCluster {
           `127.0.0.1:${port}`,
           '--log-key',
           this.logKey,
-          '--authority',
-          this.authorityKey,
           '--nats',
           natsUrls,
           '--nats-replicas',

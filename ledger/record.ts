@@ -26,6 +26,7 @@ import { ed25519 } from './ed25519.js';
 import { SignatureError, UrnaError } from './errors.js';
 import { leafHash, type Hash } from './hash.js';
 import { canonicalBytes, NonCanonicalError, parseCanonical } from './jcs.js';
+import { isValidKeyName } from './note.js';
 
 /** The domain-separation prefix of record signatures (DESIGN.md "Records"). */
 export const RECORD_SIGNATURE_PREFIX = 'urna/record/v1\n';
@@ -65,10 +66,17 @@ export const LIMITS = Object.freeze({
   weight: 1_000_000,
   /** Largest ballot ciphertext, in decoded bytes (8 KiB). */
   ciphertext: 8192,
+  /** Authority keys one log trusts at once. */
+  authorities: 64,
 });
 
-/** Record types. `districts` extends an election's district tree during setup (see {@link DistrictsBody}). */
+/**
+ * Record types. `log` configures the log itself (see {@link LogBody});
+ * `districts` extends an election's district tree during setup (see
+ * {@link DistrictsBody}).
+ */
 export const RECORD_TYPES = [
+  'log',
   'election',
   'districts',
   'credentials',
@@ -172,6 +180,23 @@ export type TallyBody = {
   results: { [contest: string]: { [option: string]: number } };
 };
 
+/**
+ * `log`: the log's own configuration, signed by the log key (the Ed25519 key
+ * of its checkpoints): its origin, and the authority keys it trusts to
+ * define elections — the whole set, replacing the one before. Entry 0 of an
+ * election log (nothing else is admitted before it); a later one changes the
+ * set while no election is open. A log record names no election.
+ *
+ * `sequence` is how many log records come before it (0 for entry 0): a
+ * change names the state it changes, so one signed but held back is void
+ * once another is admitted, and going back to an earlier set is a new
+ * record, not a duplicate of the old one.
+ */
+export type LogBody = { origin: string; sequence: number; authorities: string[] };
+
+/** A `log` record (see {@link LogBody}): the one envelope without `election`. */
+export type LogRecord = { v: 1; type: 'log'; body: LogBody; signer: string; sig: string };
+
 /** The signed envelope of a record of type T. */
 export type Envelope<T extends RecordType, B> = {
   v: 1;
@@ -201,6 +226,7 @@ export type TallyRecord = Envelope<'tally', TallyBody>;
 
 /** Any record, discriminated on `type`. (Shadows the global `Record` utility type where imported.) */
 export type Record =
+  | LogRecord
   | ElectionRecord
   | DistrictsRecord
   | CredentialsRecord
@@ -550,15 +576,16 @@ function unique(ids: readonly string[], path: string): void {
  * RecordError. `value` is not modified.
  */
 function validateEnvelope(value: unknown, withSig: boolean): Record {
-  const fields = withSig
-    ? ['v', 'type', 'election', 'body', 'signer', 'sig']
-    : ['v', 'type', 'election', 'body', 'signer'];
+  // A log record is the one envelope without `election`.
+  const isLog = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'log';
+  const base = isLog ? ['v', 'type', 'body', 'signer'] : ['v', 'type', 'election', 'body', 'signer'];
+  const fields = withSig ? [...base, 'sig'] : base;
   const e = object(value, 'record', fields);
   if (e.v !== RECORD_VERSION) fail('bad_version', 'record.v', `expected ${RECORD_VERSION}`);
   const type = str(e.type, 'record.type');
   if (!(RECORD_TYPES as readonly string[]).includes(type))
     fail('unknown_type', 'record.type', `unknown record type ${show(type)}`);
-  const election = id(e.election, 'record.election');
+  const election = isLog ? '' : id(e.election, 'record.election');
   key(e.signer, 'record.signer');
   if (withSig) {
     const sig = str(e.sig, 'record.sig');
@@ -570,6 +597,16 @@ function validateEnvelope(value: unknown, withSig: boolean): Record {
 }
 
 const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) => void } = {
+  log(body) {
+    const b = object(body, 'body', ['origin', 'sequence', 'authorities']);
+    const origin = str(b.origin, 'body.origin');
+    if (!isValidKeyName(origin)) fail('bad_value', 'body.origin', 'expected a log origin (a note key name)');
+    count(b.sequence, 'body.sequence');
+    const keys = array(b.authorities, 'body.authorities', 1, LIMITS.authorities).map((k, i) =>
+      key(k, `body.authorities[${i}]`),
+    );
+    unique(keys, 'body.authorities');
+  },
   election: validateElection,
   districts: validateDistricts,
   credentials(body) {

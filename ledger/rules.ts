@@ -15,6 +15,7 @@
  *
  * | key | value | written by |
  * |---|---|---|
+ * | `log` | {@link LogState}: origin, the authorities the log trusts, its log records, elections open | `log`, `phase` (open and close) |
  * | `election/<election>` | {@link ElectionState}: manifest (without districts), authority, phase, counters | every accepted record (phase, counters) |
  * | `district/<election>/<district>` | {@link DistrictState}: name, parent, electorate, path from the root | `election`, `districts` |
  * | `cred/<election>/<base64 key>` | {@link CredentialState}: district, weight, ballots cast, last ballot, override | `credentials`, `ballot`, `override` |
@@ -27,10 +28,11 @@
  *
  * | record | signed by | legal in phase | reads |
  * |---|---|---|---|
- * | election | a key in ctx.authorities | (none yet) | election |
+ * | log | the log key (ctx.logKey), naming ctx.origin | no election open | log |
+ * | election | an authority of the log's `log` record | (none yet) | election, log |
  * | districts | the election's authority | setup | election, the new districts, their parents |
  * | credentials | the registrar | setup, open | election, each credential, each district |
- * | phase | the election's authority | the one before | election |
+ * | phase | the election's authority | the one before | election, log |
  * | ballot | an issued credential | open | election, credential, tracker |
  * | override | a reporter over the credential's district | open, close | election, credential, district |
  * | report | a reporter over the district | close (preliminary: only until a final report exists for the same district and contest) | election, district, report, final report |
@@ -40,10 +42,11 @@
  * the election exists, the signer has the role, the phase allows the record,
  * its references resolve, and it does not conflict with the state.
  *
- * Authorities are compared as base64 strings: record keys are strict
- * canonical base64, so equal strings are equal keys (a caller configured with
- * note verifier keys passes `toBase64(publicKey)`). `ctx.authorities` must
- * only ever grow, or a replay will not reproduce admission.
+ * Trust is anchored in the log: the authorities that may define elections
+ * are those of its latest `log` record (entry 0, and later ones while no
+ * election is open), signed by the log key. A replayer needs only the log's
+ * key to know what the log trusts. Keys are compared as base64 strings:
+ * record keys are strict canonical base64, so equal strings are equal keys.
  */
 import { checkIndex, equalBytes, fromBase64, toHex } from './bytes.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
@@ -60,6 +63,7 @@ import {
   type DistrictDef,
   type DistrictsRecord,
   type ElectionRecord,
+  type LogRecord,
   type OverrideRecord,
   type Phase,
   type PhaseRecord,
@@ -81,8 +85,10 @@ export type Effects = Array<[key: string, value: StateValue]>;
 
 /** What the rules need from the log beyond the state. */
 export type RulesContext = {
-  /** Base64 Ed25519 public keys the log trusts to define elections (`--authority`). */
-  authorities: readonly string[];
+  /** The log key's Ed25519 public key, base64 (the key of its checkpoints): the signer of `log` records. */
+  logKey: string;
+  /** The log's origin (the log key's name), which `log` records name. */
+  origin: string;
   /**
    * The tree root at an earlier size (1 ≤ size ≤ the index of the record being
    * applied). Called only for `tally` records, after every cheaper check. Any
@@ -175,11 +181,19 @@ export type ReportState = {
   protocol: string;
 };
 
+/**
+ * State entry `log`: the log's configuration by its latest `log` record,
+ * the indexes of all of them, and how many elections are open (a `log`
+ * record is admitted only when none is).
+ */
+export type LogState = { origin: string; authorities: string[]; records: number[]; open: number };
+
 /** State entry `tally/<election>`: the latest tally. */
 export type TallyState = { index: number; size: number; root: string };
 
 /** The state keys, by kind (see the module comment). */
 export const stateKey = {
+  log: (): string => 'log',
   election: (election: string): string => `election/${election}`,
   district: (election: string, district: string): string => `district/${election}/${district}`,
   credential: (election: string, key: string): string => `cred/${election}/${key}`,
@@ -198,7 +212,11 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  *
  * | code | when |
  * |---|---|
- * | wrong_role | the signer lacks the role the record type needs |
+ * | wrong_role | the signer lacks the role the record type needs (a log record: not the log key) |
+ * | wrong_log | a log record that names another log's origin |
+ * | log_not_configured | an election before the log's log record |
+ * | election_open | a log record while an election is open |
+ * | stale_log_record | a log record whose sequence is not the number of log records before it |
  * | outside_subtree | a reporter's subtrees do not hold the district |
  * | unknown_election | no such election |
  * | unknown_credential | ballot signer or overridden key is not a credential of the election |
@@ -225,6 +243,10 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  */
 export const RULE_ERROR_CODES = [
   'wrong_role',
+  'wrong_log',
+  'log_not_configured',
+  'election_open',
+  'stale_log_record',
   'outside_subtree',
   'unknown_election',
   'unknown_credential',
@@ -271,11 +293,13 @@ export type Rejection = RuleError | RecordError | MalformedError | SignatureErro
  */
 export function stateKeys(decoded: DecodedRecord): string[] {
   const r = decoded.record;
+  if (r.type === 'log') return [stateKey.log()];
   const e = r.election;
   const keys = [stateKey.election(e)];
   switch (r.type) {
     case 'election':
     case 'phase':
+      keys.push(stateKey.log());
       break;
     case 'districts': {
       const ids = new Set(r.body.districts.map((d) => d.id));
@@ -327,7 +351,8 @@ export function applyRecord(
 ): Effects | RuleError {
   checkIndex('applyRecord: index', index);
   const r = decoded.record;
-  if (r.type === 'election') return applyElection(read, r, index, ctx);
+  if (r.type === 'log') return applyLog(read, r, index, ctx);
+  if (r.type === 'election') return applyElection(read, r, index);
   const election = read(stateKey.election(r.election)) as ElectionState | undefined;
   if (election === undefined) return reject('unknown_election', `${r.type}: unknown election ${r.election}`);
   switch (r.type) {
@@ -336,7 +361,7 @@ export function applyRecord(
     case 'credentials':
       return applyCredentials(read, election, r, index);
     case 'phase':
-      return applyPhase(election, r, index);
+      return applyPhase(read, election, r, index);
     case 'ballot':
       return applyBallot(read, election, r, trackerOf(decoded), index);
     case 'override':
@@ -360,15 +385,40 @@ function withCounts(election: ElectionState, change: Partial<ElectionCounts>): E
   return { ...election, counts: { ...election.counts, ...change } };
 }
 
+// ---- log ----
+
+function applyLog(read: StateReader, r: LogRecord, index: number, ctx: RulesContext): Effects | RuleError {
+  if (r.signer !== ctx.logKey) return reject('wrong_role', 'log: not signed by the log key');
+  if (r.body.origin !== ctx.origin)
+    return reject('wrong_log', `log: the record is for ${r.body.origin}, this log is ${ctx.origin}`);
+  const log = read(stateKey.log()) as LogState | undefined;
+  const sequence = log?.records.length ?? 0;
+  if (r.body.sequence !== sequence)
+    return reject(
+      'stale_log_record',
+      `log: sequence ${r.body.sequence}, but the log has ${sequence} log record(s): the next is sequence ${sequence}`,
+    );
+  if (log && log.open > 0)
+    return reject(
+      'election_open',
+      `log: ${log.open} election(s) open; the authorities change only while none is`,
+    );
+  const value: LogState = {
+    origin: r.body.origin,
+    authorities: r.body.authorities,
+    records: [...(log?.records ?? []), index],
+    open: log?.open ?? 0,
+  };
+  return [[stateKey.log(), value]];
+}
+
 // ---- election ----
 
-function applyElection(
-  read: StateReader,
-  r: ElectionRecord,
-  index: number,
-  ctx: RulesContext,
-): Effects | RuleError {
-  if (!ctx.authorities.includes(r.signer))
+function applyElection(read: StateReader, r: ElectionRecord, index: number): Effects | RuleError {
+  const log = read(stateKey.log()) as LogState | undefined;
+  if (log === undefined)
+    return reject('log_not_configured', 'election: the log has no log record (entry 0) yet');
+  if (!log.authorities.includes(r.signer))
     return reject('wrong_role', 'election: signer is not an authority this log trusts');
   const b = r.body;
   if (read(stateKey.election(b.id)) !== undefined)
@@ -510,7 +560,12 @@ const NEXT_PHASE: { [phase in ElectionPhase]: Phase | null } = {
   final: null,
 };
 
-function applyPhase(election: ElectionState, r: PhaseRecord, index: number): Effects | RuleError {
+function applyPhase(
+  read: StateReader,
+  election: ElectionState,
+  r: PhaseRecord,
+  index: number,
+): Effects | RuleError {
   if (r.signer !== election.authority)
     return reject('wrong_role', 'phase: signer is not the authority that defined the election');
   const next = NEXT_PHASE[election.phase];
@@ -520,7 +575,12 @@ function applyPhase(election: ElectionState, r: PhaseRecord, index: number): Eff
       `phase: cannot go from ${election.phase} to ${r.body.phase}` + (next ? ` (next is ${next})` : ''),
     );
   const value: ElectionState = { ...election, phase: next, phases: { ...election.phases, [next]: index } };
-  return [[stateKey.election(election.id), value]];
+  const effects: Effects = [[stateKey.election(election.id), value]];
+  // The log counts open elections: its authorities change only while none is.
+  const log = read(stateKey.log()) as LogState;
+  if (next === 'open') effects.push([stateKey.log(), { ...log, open: log.open + 1 }]);
+  if (next === 'close') effects.push([stateKey.log(), { ...log, open: log.open - 1 }]);
+  return effects;
 }
 
 // ---- ballot ----

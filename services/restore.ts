@@ -17,7 +17,7 @@
  */
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { equalBytes, toHex } from '../ledger/bytes.js';
+import { equalBytes, toBase64, toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { InconsistentError } from '../ledger/errors.js';
 import { parseVerifierKey } from '../ledger/note.js';
@@ -45,8 +45,6 @@ export interface RestoreConfig {
   /** The signer state to check the source against and to advance (null: none is known). */
   signerState: SignerState | null;
   rules: 'election' | 'none';
-  /** Base64 public keys of the trusted authorities (election rules). */
-  authorities: string[];
   /** Entry bundles downloaded at once. */
   concurrency: number;
   log: Logger;
@@ -109,7 +107,12 @@ export async function restore(config: RestoreConfig): Promise<Restored> {
   try {
     const tiles = new TileCache(store);
     const admission: Admission = pool
-      ? new ElectionAdmission({ store, tiles, pool, authorities: config.authorities })
+      ? new ElectionAdmission({
+          store,
+          tiles,
+          pool,
+          log: { key: toBase64(verifier.publicKey), origin: verifier.name },
+        })
       : acceptAll;
     const m = { store, tiles, admission, appender: new TreeAppender() };
     const checks = [

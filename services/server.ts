@@ -15,7 +15,15 @@ import { connect, type NatsConnection } from 'nats';
 import { toBase64 } from '../ledger/bytes.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
 import { setSha256Backend } from '../ledger/hash.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey } from '../ledger/note.js';
+import {
+  decodeSignerKey,
+  generateSignerKey,
+  parseSignerKey,
+  parseVerifierKey,
+  type NoteVerifier,
+} from '../ledger/note.js';
+import { signRecord } from '../ledger/record.js';
+import { stateKey, type LogState } from '../ledger/rules.js';
 import { buildApp, type UrnaApp } from './api/app.js';
 import type { HttpLimits } from './api/limits.js';
 import type { LogNode } from './node/log-node.js';
@@ -23,6 +31,7 @@ import { nativeEd25519 } from './crypto/native-ed25519.js';
 import { nativeSha256 } from './crypto/native-sha256.js';
 import { RecordPool } from './crypto/record-pool.js';
 import { ElectionAdmission } from './election/admission.js';
+import { readState } from './election/state.js';
 import { CheckpointFeed } from './journal/checkpoints.js';
 import { Journal } from './journal/journal.js';
 import { Lease } from './journal/lease.js';
@@ -39,6 +48,7 @@ import { openDataDir, UnusableStoreError } from './storage/data-dir.js';
 import { FreeSpaceFloor } from './storage/disk-space.js';
 import { StoreBehindError } from './storage/errors.js';
 import { FileSignerState } from './storage/signer-state.js';
+import type { LogStore } from './storage/store.js';
 
 /** How a node treats its storage (see the flags of the same names). */
 export interface StorageLimits {
@@ -84,11 +94,12 @@ export interface ServeConfig extends NodeConfig {
    */
   rules: 'election' | 'none';
   /**
-   * Verifier keys (note format) of the authorities trusted to define
-   * elections. When empty in `election` mode, a key is generated in the data
-   * dir (`authority.key`) on first start and trusted: for development and
-   * demos; in production pass the authorities' verifier keys and keep their
-   * signer keys offline.
+   * Verifier keys (note format) of the authorities a new election log
+   * trusts to define elections: written, signed by the log key, as its
+   * entry 0 (a `log` record; later changes: `urna authorities`). When empty
+   * in `election` mode, a key is generated in the data dir
+   * (`authority.key`) and trusted: for development and demos; in production
+   * pass the authorities' verifier keys and keep their signer keys offline.
    */
   authorities: string[];
   /**
@@ -119,9 +130,8 @@ export interface MirrorConfig extends NodeConfig {
   /** NATS server URL(s), comma-separated. */
   nats: string;
   natsReplicas?: 1 | 3;
-  /** As for `serve`: the rules the log runs, and its trusted authorities (required with `election`). */
+  /** As for `serve`: the rules the log runs (what it trusts is in the log). */
   rules: 'election' | 'none';
-  authorities: string[];
 }
 
 /** A running node: its URL, the log's verifier key, and how to stop it. */
@@ -196,6 +206,29 @@ async function authorityKeys(config: ServeConfig, undo: Undo): Promise<string[]>
   return [toBase64(parseSignerKey(skey).publicKey)];
 }
 
+/**
+ * `--authority` is what a new log trusts (its entry 0); after that the log's
+ * own `log` records say. Warns when the flags given name another set, so an
+ * operator who meant to change it learns that `urna authorities` does.
+ */
+async function warnIfTrustDiffers(
+  config: ServeConfig,
+  store: LogStore,
+  authorities: string[],
+): Promise<void> {
+  if (config.authorities.length === 0) return;
+  const trusted = (await readState(store, [stateKey.log()])).get(stateKey.log()) as LogState | undefined;
+  if (!trusted) return;
+  const same = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().every((k, i) => k === [...b].sort()[i]);
+  if (same(trusted.authorities, authorities)) return;
+  config.log.warn(
+    { trusted: trusted.authorities, flags: authorities, records: trusted.records },
+    'the log trusts the authorities of its log records, not these --authority keys (they only begin a new log); ' +
+      'to change what it trusts: urna authorities',
+  );
+}
+
 /** Files this process may have open at once (RLIMIT_NOFILE soft limit), where the OS says; null elsewhere. */
 async function openFileLimit(): Promise<number | null> {
   const limits = await readFile('/proc/self/limits', 'utf8').catch(() => '');
@@ -239,11 +272,16 @@ function useNativeCrypto(): void {
 /** What every node of a log opens in its data dir: the store (checked), its tile cache, the rules, metrics, the floor. */
 async function openLocal(
   config: NodeConfig,
-  opts: { origin: string; authorities: string[]; rules: 'election' | 'none'; rebuild: boolean; undo: Undo },
+  opts: {
+    verifier: NoteVerifier & { publicKey: Uint8Array };
+    rules: 'election' | 'none';
+    rebuild: boolean;
+    undo: Undo;
+  },
 ) {
   const { log, storage } = config;
   const { store, created } = await openDataDir(config.dataDir, {
-    origin: opts.origin,
+    origin: opts.verifier.name,
     maxOpenFiles: storage.maxOpenFiles,
     rebuild: opts.rebuild,
     warn: (message) => log.warn({ dataDir: config.dataDir }, message),
@@ -258,7 +296,12 @@ async function openLocal(
   const tiles = new TileCache(store);
   const pool = opts.rules === 'election' ? new RecordPool() : null;
   const admission = pool
-    ? new ElectionAdmission({ store, tiles, pool, authorities: opts.authorities })
+    ? new ElectionAdmission({
+        store,
+        tiles,
+        pool,
+        log: { key: toBase64(opts.verifier.publicKey), origin: opts.verifier.name },
+      })
     : acceptAll;
   const floor = new FreeSpaceFloor(config.dataDir, storage.minFreeBytes, log);
   await floor.start();
@@ -413,14 +456,23 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
     const authorities = await authorityKeys(config, undo);
     await checkFileLimit(config);
     const local = await openLocal(config, {
-      origin: signer.name,
-      authorities,
+      verifier,
       rules: config.rules,
       rebuild: config.nats !== undefined,
       undo,
     });
+    if (config.rules === 'election') await warnIfTrustDiffers(config, local.store, authorities);
+    // An election log begins with its `log` record: signed by the log key, naming the authorities it trusts.
+    const genesis =
+      config.rules === 'election'
+        ? signRecord(
+            { v: 1, type: 'log', body: { origin: signer.name, sequence: 0, authorities } },
+            decodeSignerKey(skey).seed,
+          )
+        : undefined;
     const crashAt = new Set(config.crashAt ?? []);
     const sequencing = {
+      ...(genesis ? { genesis } : {}),
       batchPeriodMs: config.batchPeriodMs,
       maxBatch: config.maxBatch,
       maxPending: config.maxPending,
@@ -447,6 +499,10 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
         log,
         onStop: (e) => fail(e),
       });
+      undo.add(() => sequencer.stop());
+      // A new election log writes its first entry before it serves anyone.
+      sequencer.start();
+      if (sequencer.genesis) await sequencer.genesis;
       running = await run(
         config,
         local,
@@ -459,7 +515,6 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
         },
         undo,
       );
-      sequencer.start();
     } else {
       const replicas = config.natsReplicas ?? 1;
       const replication = await openReplication(config.nats, signer.name, replicas, 'serve', log);
@@ -544,19 +599,12 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
 export async function mirror(config: MirrorConfig): Promise<RunningNode> {
   useNativeCrypto();
   const verifier = parseVerifierKey(config.logKey);
-  if (config.rules === 'election' && config.authorities.length === 0)
-    throw new StartError(
-      'a mirror of an election log needs the authority keys the log trusts (--authority VKEY, as the sequencer has), ' +
-        'or --rules none to mirror the entries without the election projections',
-    );
   const undo = new Undo();
   try {
     await undo.mkdir(config.dataDir);
-    const authorities = config.authorities.map((v) => toBase64(parseVerifierKey(v).publicKey));
     await checkFileLimit(config);
     const local = await openLocal(config, {
-      origin: verifier.name,
-      authorities,
+      verifier,
       rules: config.rules,
       rebuild: true,
       undo,

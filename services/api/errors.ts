@@ -113,6 +113,10 @@ export const RECORD_STATUS: { readonly [code in RecordErrorCode]: number } = {
 export const RULE_STATUS: { readonly [code in RuleErrorCode]: number } = {
   wrong_role: 403,
   outside_subtree: 403,
+  log_not_configured: 409,
+  election_open: 409,
+  stale_log_record: 409,
+  wrong_log: 422,
   unknown_election: 404,
   unknown_credential: 404,
   election_exists: 409,

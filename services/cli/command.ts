@@ -191,7 +191,11 @@ export function parseCommand(command: Command, args: string[], env: NodeJS.Proce
     parsed.positionals,
     env,
   );
-  for (const f of command.flags) if (f.required) result.required(f.name);
+  for (const f of command.flags) {
+    if (!f.required) continue;
+    if (!f.multiple) result.required(f.name);
+    else if (result.list(f.name).length === 0) throw new UsageError(`${flagText(f)} is required`);
+  }
   for (const group of groups(command).values()) {
     const given = group.filter((f) => result.string(f.name) !== undefined);
     if (given.length !== 1) throw new UsageError(`give exactly one of ${group.map(flagText).join(' and ')}`);
@@ -218,7 +222,7 @@ function synopsisParts(command: Command, which: 'all' | 'required' | 'none'): st
     if (f.oneOf) {
       const group = oneOf.get(f.oneOf)!;
       if (group[0] === f) parts.push(`(${group.map(flagText).join(' | ')})`);
-    } else if (f.required) parts.push(flagText(f));
+    } else if (f.required) parts.push(`${flagText(f)}${f.multiple ? '...' : ''}`);
     else if (which === 'all') parts.push(`[${flagText(f)}]${f.multiple ? '...' : ''}`);
   }
   return parts;

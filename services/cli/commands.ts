@@ -3,6 +3,7 @@
  * command line names one. Importable without running the CLI: main.ts runs
  * it, dev/docs.ts and the tests read it.
  */
+import { authoritiesCommand } from './authorities.js';
 import { synopsis, type Command } from './command.js';
 import { demoCommand } from './demo.js';
 import {
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   mirrorCommand,
   restoreCommand,
   keygenCommand,
+  authoritiesCommand,
   verifyProofsCommand,
   electionCreateCommand,
   credentialsIssueCommand,

@@ -1,8 +1,7 @@
 /** `urna restore`: rebuild a data dir from a mirror or any copy of the log's tiles (services/restore.ts). */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toBase64 } from '../../ledger/bytes.js';
-import { parseSignerKey, parseVerifierKey } from '../../ledger/note.js';
+import { parseSignerKey } from '../../ledger/note.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
@@ -70,13 +69,6 @@ export const restoreCommand: Command = {
       default: 'election',
       help: 'the rules the log runs, as given to urna serve',
     },
-    {
-      name: 'authority',
-      value: 'VKEY',
-      multiple: true,
-      env: 'URNA_AUTHORITIES',
-      help: 'an authority the log trusts, as given to urna serve (default: DIR/authority.key if present)',
-    },
     { name: 'concurrency', value: 'N', default: '8', help: 'entry bundles downloaded at once' },
     {
       name: 'log-level',
@@ -106,15 +98,6 @@ export const restoreCommand: Command = {
     const stateFile =
       p.string('signer-state') ?? (keyFile === undefined ? undefined : `${keyFile}.checkpoint`);
     const rules = p.choice('rules', ['election', 'none'])!;
-    let authorities = p.list('authority').map((v) => toBase64(parseVerifierKey(v).publicKey));
-    const devAuthority = join(dataDir, 'authority.key');
-    if (rules === 'election' && authorities.length === 0) {
-      if (!(await exists(devAuthority)))
-        throw new UsageError(
-          '--authority VKEY is required with the election rules (the keys urna serve trusts)',
-        );
-      authorities = [toBase64(parseSignerKey(await readKeyFile(devAuthority)).publicKey)];
-    }
     let last = 0;
     const result = await restore({
       from: p.required('from'),
@@ -122,7 +105,6 @@ export const restoreCommand: Command = {
       logKey: verifierKey,
       signerState: stateFile === undefined ? null : new FileSignerState(stateFile),
       rules,
-      authorities,
       concurrency: p.int('concurrency', 1)!,
       log,
       onProgress: (applied, size) => {

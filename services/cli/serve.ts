@@ -31,7 +31,7 @@ const AUTHORITY: Flag = {
   value: 'VKEY',
   multiple: true,
   env: 'URNA_AUTHORITIES',
-  help: 'a verifier key of an election authority the log trusts to define elections',
+  help: 'a verifier key of an election authority a new log trusts to define elections (its entry 0; later: urna authorities)',
 };
 
 const NATS_REPLICAS: Flag = {
@@ -233,8 +233,10 @@ export const serveCommand: Command = {
   summary:
     'the log: sequencer, LevelDB, HTTP API (single node, or with --nats one sequencer of a replicated log)',
   description: `LevelDB in DIR, HTTP on HOST:PORT. A key named ORIGIN is generated in DIR on first start unless --key
-    is given. With the election rules (the default), only the --authority keys may define elections; without any, a
-    key is generated in DIR/authority.key and trusted (development and demos).
+    is given. With the election rules (the default), a new log's entry 0 is a log record, signed by the log key, naming
+    the --authority keys as the ones that may define elections (without any, a key is generated in DIR/authority.key
+    and trusted: development and demos); later, urna authorities changes them while no election is open. Every
+    reader of the log then needs only the log's key.
 
     The last checkpoint the key signed is kept outside the store (the signer state, default KEYFILE.checkpoint,
     written durably before any receipt goes out). A store that is behind it or contradicts it (a truncated or
@@ -356,8 +358,8 @@ export const mirrorCommand: Command = {
   summary: 'a read-only mirror of a replicated log, rebuilt from its journal, serving the read API',
   description: `Follows the journal into LevelDB in DIR, rebuilds the same tiles and projections, checks every batch's
     root and every signed checkpoint (VKEY: the log's verifier key, text or file), and serves the read API at the latest
-    checkpoint it can prove. An election log's mirror needs the authority keys the log trusts. An unusable store is
-    moved aside and rebuilt from the journal.`,
+    checkpoint it can prove. The log's key is all it needs: what an election log trusts is in the log (its log
+    records). An unusable store is moved aside and rebuilt from the journal.`,
   flags: [
     {
       name: 'nats',
@@ -382,7 +384,6 @@ export const mirrorCommand: Command = {
       help: 'HTTP address',
     },
     NATS_REPLICAS,
-    AUTHORITY,
     RULES,
     ...NODE_FLAGS,
   ],
@@ -393,7 +394,6 @@ export const mirrorCommand: Command = {
       natsReplicas: Number(p.choice('nats-replicas', ['1', '3'])) as 1 | 3,
       logKey: await readVerifierKeyArg(p.required('log-key')),
       rules: p.choice('rules', ['election', 'none'])!,
-      authorities: p.list('authority'),
     });
     process.stdout.write(`urna: mirror of ${node.verifierKey}\nurna: listening on ${node.url}\n`);
     return untilStopped(node, p.int('shutdown-ms')!);

@@ -22,8 +22,11 @@ export interface ElectionAdmissionOptions {
   /** The sequencer's tile cache, for the roots tallies bind. */
   tiles: TileCache;
   pool: RecordPool;
-  /** Base64 Ed25519 public keys of the authorities this log trusts to define elections. */
-  authorities: readonly string[];
+  /**
+   * The log: its key (base64 Ed25519 public key) and origin. What it trusts
+   * is in the log itself (its `log` records), so nothing else is needed.
+   */
+  log: { key: string; origin: string };
 }
 
 export class ElectionAdmission implements Admission<DecodedRecord> {
@@ -57,7 +60,7 @@ export class ElectionAdmission implements Admission<DecodedRecord> {
       );
       sizes.forEach((size, i) => roots.set(size, computed[i]!));
     }
-    return new RulesBatch(committed, new Set(keys), roots, committedSize, this.opts.authorities);
+    return new RulesBatch(committed, new Set(keys), roots, committedSize, this.opts.log);
   }
 }
 
@@ -69,7 +72,7 @@ class RulesBatch implements BatchAdmission<DecodedRecord> {
     private readonly fetched: ReadonlySet<string>,
     private readonly roots: ReadonlyMap<number, Hash>,
     private readonly committedSize: number,
-    private readonly authorities: readonly string[],
+    private readonly log: { key: string; origin: string },
   ) {}
 
   admit(_entry: Uint8Array, decoded: DecodedRecord, index: number) {
@@ -79,7 +82,8 @@ class RulesBatch implements BatchAdmission<DecodedRecord> {
     // size <= index, and gives the same answer then).
     if (r.type === 'tally' && r.body.size > this.committedSize && r.body.size <= index) return DEFER;
     const ctx: RulesContext = {
-      authorities: this.authorities,
+      logKey: this.log.key,
+      origin: this.log.origin,
       rootAt: (size) => {
         const root = this.roots.get(size);
         if (!root) throw new Error(`root at ${size} was not fetched`);

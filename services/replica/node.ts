@@ -57,7 +57,7 @@ export interface ReplicatedNodeOptions {
   /** Batch settings, storage limits and fault injection for the sequencer while leading. */
   sequencer: Pick<
     SequencerOptions,
-    'batchPeriodMs' | 'maxBatch' | 'maxPending' | 'fault' | 'canWrite' | 'storageRetry'
+    'batchPeriodMs' | 'maxBatch' | 'maxPending' | 'fault' | 'canWrite' | 'storageRetry' | 'genesis'
   >;
   /** How often a standby tries to take the lease (default 200 ms). */
   leasePollMs?: number;

@@ -136,6 +136,12 @@ export interface SequencerOptions {
   storageRetry?: { retryMs?: number; giveUpMs?: number };
   /** Faults, recoveries, step-downs and pushback episodes, once each. */
   log?: Logger;
+  /**
+   * The entry a new log begins with (an election log's `log` record):
+   * submitted when the sequencer starts over an empty log; `genesis` then
+   * resolves with its receipt.
+   */
+  genesis?: Uint8Array;
 }
 
 /** A checkpoint the log key signed, and where it was found. */
@@ -193,6 +199,7 @@ export class Sequencer implements LogNode {
   private readonly retryMs: number;
   private readonly giveUpMs: number;
   private readonly log: Logger;
+  private readonly genesisEntry: Uint8Array | null;
   private readonly m;
 
   private constructor(opts: SequencerOptions, appender: TreeAppender, tiles: TileCache) {
@@ -215,6 +222,7 @@ export class Sequencer implements LogNode {
     this.retryMs = opts.storageRetry?.retryMs ?? 1000;
     this.giveUpMs = opts.storageRetry?.giveUpMs ?? 60_000;
     this.log = opts.log ?? silentLogger;
+    this.genesisEntry = opts.genesis ?? null;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -365,7 +373,16 @@ export class Sequencer implements LogNode {
     if (this.running) return;
     this.running = true;
     this.schedule();
+    if (this.genesisEntry && this.appender.size === 0) {
+      this.genesis = this.submit(this.genesisEntry);
+      this.genesis.catch((e: unknown) =>
+        this.log.error({ err: e }, 'the log could not write its first entry'),
+      );
+    }
   }
+
+  /** The receipt of the entry a new log began with (see SequencerOptions.genesis), once `start` submitted it. */
+  genesis: Promise<EntryReceipt> | null = null;
 
   /** Stops ticking, waits for the running tick; pending submissions are failed. */
   async stop(): Promise<void> {

@@ -46,6 +46,30 @@ export function testKey(label: string): TestKey {
   return { seed, key: toBase64(ed25519().publicKey(seed)) };
 }
 
+/**
+ * The log every fixture's election is on: its key (the checkpoints' and the
+ * log records' signer) and origin. One log, like a real one holding several
+ * elections.
+ */
+export const TEST_LOG = { signer: testKey('log'), origin: 'urna.example/log' } as const;
+
+/**
+ * A `log` record (DESIGN.md "Records"): the authorities the log trusts,
+ * the `sequence`-th log record (default 0, entry 0), signed by `by`
+ * (default: the test log's key) for `origin` (default: the test log's).
+ */
+export function logRecord(
+  authorities: readonly string[],
+  opts: { sequence?: number; by?: TestKey; origin?: string } = {},
+): Uint8Array {
+  const body = {
+    origin: opts.origin ?? TEST_LOG.origin,
+    sequence: opts.sequence ?? 0,
+    authorities: [...authorities],
+  };
+  return signRecord({ v: 1, type: 'log', body }, (opts.by ?? TEST_LOG.signer).seed);
+}
+
 /** A voter: a credential key pair and its home district. */
 export type Voter = TestKey & { district: string };
 
@@ -157,7 +181,7 @@ export function buildElection(options: ElectionOptions = {}) {
     outsider,
     voters,
     body,
-    /** The log context trusting this election's authority. */
+    /** The authorities the fixture's log trusts: this election's authority. */
     authorities: [authority.key],
     /** The `election` record (body overridable). */
     election(change: Partial<ElectionBody> = {}, by: TestKey = authority): Uint8Array {
@@ -281,8 +305,17 @@ export class RecordLog {
   readonly tree = new MemoryHashStore();
   readonly ctx: RulesContext;
 
-  constructor(authorities: readonly string[]) {
-    this.ctx = { authorities, rootAt: (size) => treeHash(size, this.tree) };
+  /**
+   * The test log ({@link TEST_LOG}); it begins with a log record trusting
+   * `authorities` (entry 0, as `urna serve` writes it) unless `genesis` is false.
+   */
+  constructor(authorities: readonly string[], opts: { genesis?: boolean } = {}) {
+    this.ctx = {
+      logKey: TEST_LOG.signer.key,
+      origin: TEST_LOG.origin,
+      rootAt: (size) => treeHash(size, this.tree),
+    };
+    if (opts.genesis !== false) this.accept(logRecord(authorities));
   }
 
   /** Number of records. */

@@ -11,7 +11,15 @@ import { canonicalize } from '../../ledger/jcs.js';
 import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
 import { MemoryState, replay } from '../../ledger/rules.js';
 import { parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
-import { generateSignerKey, parseSignerKey, parseVerifierKey, type NoteVerifier } from '../../ledger/note.js';
+import {
+  ED25519_TYPE,
+  formatSignerKey,
+  generateSignerKey,
+  parseSignerKey,
+  parseVerifierKey,
+  type NoteVerifier,
+} from '../../ledger/note.js';
+import { TEST_LOG } from './election.js';
 import { Registry } from '../../services/metrics.js';
 import { Sequencer, type SequencerOptions } from '../../services/sequencer/sequencer.js';
 import { buildApp } from '../../services/api/app.js';
@@ -99,15 +107,26 @@ export function entries(n: number, prefix = 'entry'): Uint8Array[] {
  * decoding on a real worker pool), its HTTP app, and helpers to submit
  * through HTTP one record at a time in order.
  */
-export async function openElectionLog(
-  authorities: readonly string[],
-  opts: { batchPeriodMs?: number; poolSize?: number } = {},
-) {
+export async function openElectionLog(opts: { batchPeriodMs?: number; poolSize?: number } = {}) {
   const store = new MemoryStore();
   const tiles = new TileCache(store);
   const pool = new RecordPool(opts.poolSize ?? 1);
-  const admission = new ElectionAdmission({ store, tiles, pool, authorities });
-  const log = await openTestLog({ store, tiles, admission, batchPeriodMs: opts.batchPeriodMs ?? 100 });
+  const admission = new ElectionAdmission({
+    store,
+    tiles,
+    pool,
+    log: { key: TEST_LOG.signer.key, origin: TEST_LOG.origin },
+  });
+  // Signed with the test log's key, so the log record a test posts as entry 0
+  // (RecordLog's first record) is the log's own.
+  const signerKey = formatSignerKey(TEST_LOG.origin, ED25519_TYPE, TEST_LOG.signer.seed);
+  const log = await openTestLog({
+    store,
+    tiles,
+    admission,
+    signerKey,
+    batchPeriodMs: opts.batchPeriodMs ?? 100,
+  });
   const app = await buildApp({ node: log.sequencer, store, metrics: log.metrics });
   /** POSTs one entry and runs the tick that decides it; resolves with the HTTP response. */
   async function post(bytes: Uint8Array) {
@@ -151,7 +170,11 @@ export async function openElectionLog(
     const tree = new MemoryHashStore();
     for (const e of all) tree.append(leafHash(e));
     const state = new MemoryState();
-    const { results } = replay(all, { authorities, rootAt: (n) => treeHash(n, tree) }, { state });
+    const { results } = replay(
+      all,
+      { logKey: TEST_LOG.signer.key, origin: TEST_LOG.origin, rootAt: (n) => treeHash(n, tree) },
+      { state },
+    );
     return {
       rejected: results.filter((r) => r.error).map((r) => `${r.index}: ${r.error!.code}`),
       state: new Map([...state.entries()].map(([k, v]) => [k, canonicalize(v)])),

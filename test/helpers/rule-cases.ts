@@ -11,6 +11,7 @@ import { statusFor } from '../../services/api/errors.js';
 import {
   buildElection,
   logAt,
+  logRecord,
   RecordLog,
   signUnchecked,
   testKey,
@@ -147,6 +148,49 @@ export const rows: Row[] = [
       }),
     code: 'bad_value',
     status: 400,
+  },
+  // The log record (what the log trusts).
+  {
+    name: 'log record signed by a key other than the log key',
+    setup: () => fresh(),
+    record: () => logRecord([...f.authorities, f.outsider.key], { sequence: 1, by: f.outsider }),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'log record naming another log',
+    setup: () => fresh(),
+    record: () => logRecord(f.authorities, { sequence: 1, origin: 'other.example/log' }),
+    code: 'wrong_log',
+    status: 422,
+  },
+  {
+    name: 'election before the log record',
+    setup: () => new RecordLog(f.authorities, { genesis: false }),
+    record: () => f.election(),
+    code: 'log_not_configured',
+    status: 409,
+  },
+  {
+    name: 'log record while an election is open',
+    setup: () => logAt(f, 'open'),
+    record: () => logRecord([...f.authorities, fNone.authority.key], { sequence: 1 }),
+    code: 'election_open',
+    status: 409,
+  },
+  {
+    name: 'log record with a sequence already taken (signed for an earlier state)',
+    setup: () => fresh(),
+    record: () => logRecord([...f.authorities, fNone.authority.key], { sequence: 0 }),
+    code: 'stale_log_record',
+    status: 409,
+  },
+  {
+    name: 'log record with a sequence ahead of the log',
+    setup: () => fresh(),
+    record: () => logRecord([...f.authorities, fNone.authority.key], { sequence: 2 }),
+    code: 'stale_log_record',
+    status: 409,
   },
   // Roles.
   {

@@ -22,9 +22,17 @@ import {
   type ReportState,
   type TallyState,
 } from '../../ledger/rules.js';
-import { buildElection, logAt, RecordLog, testKey, type Voter } from '../helpers/election.js';
+import {
+  buildElection,
+  logAt,
+  logRecord,
+  RecordLog,
+  TEST_LOG,
+  testKey,
+  type Voter,
+} from '../helpers/election.js';
 
-import { f, north, RIKSDAG, rows, south, statusOf } from '../helpers/rule-cases.js';
+import { f, fNone, north, RIKSDAG, rows, south, statusOf } from '../helpers/rule-cases.js';
 
 describe('rejections', () => {
   it.each(rows)('$name → $code ($status)', ({ setup, record, code, status }) => {
@@ -57,7 +65,7 @@ describe('rejections', () => {
 function electionNight() {
   const log = new RecordLog(f.authorities);
   const extra: Voter = { ...testKey('north-3 voter'), district: 'north-3' };
-  log.accept(
+  const [, iDistricts] = log.accept(
     f.election(),
     f.districts([{ id: 'north-3', parent: 'north', electorate: 50 }]),
     f.credentials(),
@@ -94,7 +102,19 @@ function electionNight() {
       south: ballotTracker(southBallot),
       extra: ballotTracker(extraBallot),
     },
-    at: { iFirst, iSecond, iSouth, iExtra, iOverride, iPrelim, iCorrection, iFinal, iTally, size },
+    at: {
+      iDistricts,
+      iFirst,
+      iSecond,
+      iSouth,
+      iExtra,
+      iOverride,
+      iPrelim,
+      iCorrection,
+      iFinal,
+      iTally,
+      size,
+    },
   };
 }
 
@@ -117,7 +137,7 @@ describe('an election night', () => {
       tallies: 1,
     });
     expect(summary.authority).toBe(f.authority.key);
-    expect(summary.districtRecords).toEqual([1]);
+    expect(summary.districtRecords).toEqual([at.iDistricts]);
     expect(summary.contests.map((c) => c.id)).toEqual(['riksdag', 'referendum']);
     expect(summary.tally).toEqual({
       index: at.iTally,
@@ -165,7 +185,7 @@ describe('an election night', () => {
     expect(log.state.read(stateKey.district(f.id, 'north-3'))).toMatchObject({
       parent: 'north',
       path: ['se', 'north', 'north-3'],
-      index: 1,
+      index: at.iDistricts,
     });
     expect(log.state.read(stateKey.district(f.id, 'south-2'))).toMatchObject({
       path: ['se', 'south', 'south-2'],
@@ -237,6 +257,51 @@ describe('an election night', () => {
     const decoded = decodeRecord(log.records[0]!);
     expect(() => applyRecord(new MemoryState().read, decoded, -1, log.ctx)).toThrow(RangeError);
     expect(() => applyRecord(new MemoryState().read, decoded, 0.5, log.ctx)).toThrow(RangeError);
+  });
+});
+
+describe('the log record: what the log trusts', () => {
+  const refusal = (log: RecordLog, bytes: Uint8Array) => {
+    const r = log.submit(bytes);
+    return 'error' in r ? r.error.code : `admitted at ${r.index}`;
+  };
+
+  it('entry 0 names the origin and the authorities', () => {
+    const log = new RecordLog(f.authorities);
+    expect(log.state.read(stateKey.log())).toEqual({
+      origin: TEST_LOG.origin,
+      authorities: f.authorities,
+      records: [0],
+      open: 0,
+    });
+  });
+
+  it('a later log record adds an authority, and another retires it', () => {
+    const log = new RecordLog(f.authorities);
+    expect(refusal(log, fNone.election())).toBe('wrong_role');
+    const [added] = log.accept(logRecord([...f.authorities, fNone.authority.key], { sequence: 1 }));
+    log.accept(fNone.election());
+    // Back to the set of entry 0: a new record (its sequence differs), not a duplicate of entry 0.
+    const [retired] = log.accept(logRecord(f.authorities, { sequence: 2 }));
+    expect(log.state.read(stateKey.log())).toMatchObject({
+      authorities: f.authorities,
+      records: [0, added, retired],
+    });
+    // A retired authority defines no new election; the one it defined stays.
+    const another = buildElection({ id: 'se-none-2', label: 'se-none' });
+    expect(another.authority.key).toBe(fNone.authority.key);
+    expect(refusal(log, another.election())).toBe('wrong_role');
+    expect(log.state.read(stateKey.election(fNone.id))).toBeDefined();
+  });
+
+  it('is refused while an election is open, and admitted again once it closed', () => {
+    const log = logAt(f, 'open');
+    const change = logRecord([...f.authorities, fNone.authority.key], { sequence: 1 });
+    expect(refusal(log, change)).toBe('election_open');
+    expect(log.state.read(stateKey.log())).toMatchObject({ open: 1 });
+    log.accept(f.phase('close'));
+    expect(log.state.read(stateKey.log())).toMatchObject({ open: 0 });
+    log.accept(change);
   });
 });
 

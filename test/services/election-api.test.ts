@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ballotTracker } from '../../ledger/record.js';
-import { buildElection, logAt } from '../helpers/election.js';
+import { buildElection, logAt, TEST_LOG } from '../helpers/election.js';
 import { openElectionLog } from '../helpers/log.js';
 import { rows } from '../helpers/rule-cases.js';
 
@@ -16,8 +16,8 @@ afterAll(async () => {
   await Promise.all(closers.map((c) => c()));
 });
 
-async function electionLog(authorities: readonly string[]) {
-  const log = await openElectionLog(authorities);
+async function electionLog() {
+  const log = await openElectionLog();
   closers.push(log.close);
   return log;
 }
@@ -33,7 +33,7 @@ describe('admission over HTTP: the rejection table', () => {
   it.each(reachable)('$name → $code ($status), log unchanged', async ({ setup, record, code, status }) => {
     const model = setup();
     const bytes = record(model); // may add records to the model (e.g. a first ballot)
-    const log = await electionLog(model.ctx.authorities);
+    const log = await electionLog();
     for (const [i, entry] of model.records.entries()) {
       const res = await log.post(entry);
       expect(res.statusCode, res.body).toBe(201);
@@ -62,9 +62,16 @@ describe('an election night through the sequencer', () => {
   const f = buildElection({ id: 'night-2026', voters: 40 });
 
   it('admits it, serves the read API, and replay by the rules agrees byte for byte', async () => {
-    const log = await electionLog(f.authorities);
+    const log = await electionLog();
+    expect((await log.app.inject('/authorities')).statusCode).toBe(404); // no log record yet
     const model = logAt(f, 'open');
     for (const bytes of model.records) expect((await log.post(bytes)).statusCode).toBe(201);
+    expect((await log.app.inject('/authorities')).json()).toEqual({
+      origin: TEST_LOG.origin,
+      authorities: f.authorities,
+      records: [0],
+      open: 1,
+    });
     // Ballots, re-votes (several per batch: later ones see earlier ones), an override.
     const ballots = f.voters.map((v) => f.ballot(v));
     const revotes = f.voters.slice(0, 10).map((v) => f.ballot(v));
@@ -97,8 +104,13 @@ describe('an election night through the sequencer', () => {
     expect((await log.app.inject(`/ballots/${'0'.repeat(64)}`)).statusCode).toBe(404);
     expect((await log.app.inject(`/ballots/xyz`)).statusCode).toBe(400);
     expect((await log.app.inject(`/elections/nope`)).statusCode).toBe(404);
-    const rec = (await log.app.inject('/records/0')).json();
-    expect(rec).toMatchObject({ index: 0, record: { type: 'election', election: f.id } });
+    const genesis = (await log.app.inject('/records/0')).json();
+    expect(genesis).toMatchObject({
+      index: 0,
+      record: { type: 'log', body: { authorities: f.authorities } },
+    });
+    const rec = (await log.app.inject('/records/1')).json();
+    expect(rec).toMatchObject({ index: 1, record: { type: 'election', election: f.id } });
     expect((await log.app.inject('/records/999999')).statusCode).toBe(404);
 
     // A tally bound to the current tree, then the final phase.

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHex, toHex, utf8 } from '../../ledger/bytes.js';
+import { fromHex, toBase64, toHex, utf8 } from '../../ledger/bytes.js';
 import { hash, leafHash } from '../../ledger/hash.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
@@ -405,5 +405,91 @@ describe('urna election clients against a running log', () => {
     expect(examples.map((m) => m[2]).sort()).toEqual(['included', 'overridden', 'superseded']);
     for (const [, tracker, status] of examples)
       expect((await getJson<BallotStatus>(`${server.url}/ballots/${tracker}`)).status).toBe(status);
+  });
+
+  it('urna authorities changes what the log trusts, with the log key, while no election is open', async () => {
+    const common = ['--log', server.url];
+    const logKey = join(dir, 'data', 'log.key');
+    // Entry 0: the log record urna serve wrote from --authority.
+    const genesis = await getJson<{ record: { type: string; body: { authorities: string[] } } }>(
+      `${server.url}/records/0`,
+    );
+    const a = parseVerifierKey(keys.authority!.vkey);
+    expect(genesis.record).toMatchObject({ type: 'log', body: { authorities: [toBase64(a.publicKey)] } });
+
+    const second = { file: join(dir, 'authority2.key'), vkey: '' };
+    second.vkey = (await ok(['keygen', 'authority2.example', '--out', second.file])).trim();
+    const manifestFile = join(dir, 'second.json');
+    const m = manifest('cli-second');
+    writeFileSync(
+      manifestFile,
+      JSON.stringify({ ...m, districts: m.districts.slice(0, 5), title: 'Second' }),
+    );
+    const create = () =>
+      urna(['election', 'create', ...common, '--key', second.file, '--manifest', manifestFile]);
+    const untrusted = await create();
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/wrong_role/);
+
+    // Only the log key may change it.
+    const byAuthority = await urna([
+      'authorities',
+      ...common,
+      '--key',
+      keys.authority!.file,
+      '--authority',
+      second.vkey,
+    ]);
+    expect(byAuthority.code).toBe(2); // the log refuses it too (wrong_role: test/helpers/rule-cases.ts)
+    expect(byAuthority.stderr).toMatch(
+      /--key is the key of authority\.example, but the log .* is urna\.localhost\/log/,
+    );
+
+    const vkeyFile = join(dir, 'authority2.vkey');
+    writeFileSync(vkeyFile, second.vkey + '\n');
+    const added = await ok([
+      'authorities',
+      ...common,
+      '--key',
+      logKey,
+      '--authority',
+      keys.authority!.vkey,
+      '--authority',
+      vkeyFile,
+    ]);
+    expect(added).toMatch(/^index \d+ log \(2 authorities\)\n$/);
+    expect((await create()).code).toBe(0);
+    const trusted = await getJson<{ authorities: string[]; records: number[]; open: number }>(
+      `${server.url}/authorities`,
+    );
+    const b = toBase64(parseVerifierKey(second.vkey).publicKey);
+    expect(trusted).toMatchObject({ authorities: [toBase64(a.publicKey), b], open: 0 });
+    expect(trusted.records).toHaveLength(2);
+    expect(trusted.records[0]).toBe(0);
+
+    // While an election is open, what the log trusts does not change.
+    await ok(['phase', ...common, '--key', second.file, '--election', 'cli-second', 'open']);
+    const during = await urna([
+      'authorities',
+      ...common,
+      '--key',
+      logKey,
+      '--authority',
+      keys.authority!.vkey,
+    ]);
+    expect(during.code).toBe(1);
+    expect(during.stderr).toMatch(/election_open/);
+    await ok(['phase', ...common, '--key', second.file, '--election', 'cli-second', 'close']);
+    expect(
+      await ok(['authorities', ...common, '--key', logKey, '--authority', keys.authority!.vkey]),
+    ).toMatch(/^index \d+ log \(1 authority\)\n$/);
+    // A retired authority defines no new election.
+    writeFileSync(
+      manifestFile,
+      JSON.stringify({ ...m, id: 'cli-third', districts: m.districts.slice(0, 5) }),
+    );
+    const retired = await create();
+    expect(retired.code).toBe(1);
+    expect(retired.stderr).toMatch(/wrong_role/);
   });
 });

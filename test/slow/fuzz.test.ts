@@ -143,7 +143,7 @@ afterAll(async () => close?.());
 
 describe('fuzzing POST /add with the election rules', () => {
   it(`survives ${INPUTS.toLocaleString('en')} random and mutated inputs; accepts nothing the rules reject`, async () => {
-    const log = await openElectionLog(f.authorities, { batchPeriodMs: 5, poolSize: 2 });
+    const log = await openElectionLog({ batchPeriodMs: 5, poolSize: 2 });
     close = log.close;
     log.sequencer.start();
     const model = logAt(f, 'open');

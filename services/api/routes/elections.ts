@@ -2,14 +2,15 @@
  * The election read API, derived from the committed state by the same pure
  * functions a verifier runs (ledger/rules.ts): GET /elections/<id> (manifest,
  * phase, counts, latest tally), GET /ballots/<tracker> (included at index,
- * superseded by a later ballot, or overridden) and GET /records/<index> (a
- * decoded log entry).
+ * superseded by a later ballot, or overridden), GET /records/<index> (a
+ * decoded log entry) and GET /authorities (what the log trusts, from its
+ * `log` records).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { toBase64, toHex } from '../../../ledger/bytes.js';
 import { leafHash } from '../../../ledger/hash.js';
 import { decodeRecord } from '../../../ledger/record.js';
-import { ballotStatus, electionSummary } from '../../../ledger/rules.js';
+import { ballotStatus, electionSummary, stateKey, type LogState } from '../../../ledger/rules.js';
 import { parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
 import { UrnaError } from '../../../ledger/errors.js';
 import { withState } from '../../election/state.js';
@@ -21,6 +22,19 @@ export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { no
     const summary = await withState(store, (read) => electionSummary(read, request.params.id));
     if (!summary) throw new HttpError(404, 'not_found', `no election ${request.params.id}`);
     return summary;
+  });
+
+  // The log's origin, the authorities it trusts, the indexes of its log
+  // records (each to check at /records/<index>) and how many elections are open.
+  app.get('/authorities', async () => {
+    const log = await withState(store, (read) => read(stateKey.log()) as LogState | undefined);
+    if (!log)
+      throw new HttpError(
+        404,
+        'not_found',
+        'this log has no log record (not an election log, or not started)',
+      );
+    return log;
   });
 
   app.get<{ Params: { tracker: string } }>('/ballots/:tracker', async (request) => {
