@@ -1,8 +1,9 @@
 /**
- * LevelDB implementation of LogStore (classic-level). Every commit is one
- * atomic write batch with `sync: true`: LevelDB appends the batch to its log
- * and fsyncs it before the promise resolves, so a committed batch survives a
- * process kill or power loss, and a torn batch is discarded on reopen.
+ * LevelDB implementation of LogStore (the `level` package: in Node, LevelDB
+ * itself, through classic-level). Every commit is one atomic write batch
+ * with `sync: true`: LevelDB appends the batch to its log and fsyncs it
+ * before the promise resolves, so a committed batch survives a process kill
+ * or power loss, and a torn batch is discarded on reopen.
  *
  * What LevelDB does not say by itself, this class does:
  * - It never creates a database unless told to (`create`): a data dir whose
@@ -24,7 +25,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level';
 import { toHex } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import type { Tile } from '../../ledger/tile.js';
@@ -75,10 +76,10 @@ export function walDrops(infoLog: string): string[] {
     .map((line) => line.replace(/^\S+ \S+ /, '')); // without the timestamp and thread id
 }
 
-type Level = ClassicLevel<string, Uint8Array>;
+type Db = Level<string, Uint8Array>;
 
 export class LevelStore implements LogStore {
-  private db: Level;
+  private db: Db;
   private readonly retryMs: number;
   /** The I/O error that faulted the store, and when (performance.now()), or null while healthy. */
   private faulted: { error: Error; at: number } | null = null;
@@ -89,7 +90,7 @@ export class LevelStore implements LogStore {
 
   private constructor(
     readonly dir: string,
-    db: Level,
+    db: Db,
     private readonly options: LevelStoreOptions,
   ) {
     this.db = db;
@@ -108,8 +109,8 @@ export class LevelStore implements LogStore {
     return new LevelStore(dir, db, options);
   }
 
-  private static async openLevel(dir: string, options: LevelStoreOptions): Promise<Level> {
-    const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  private static async openLevel(dir: string, options: LevelStoreOptions): Promise<Db> {
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
     try {
       await db.open({
         createIfMissing: options.create ?? false,
@@ -150,7 +151,7 @@ export class LevelStore implements LogStore {
    * corruption as StorageCorruptError, I/O errors as StorageUnavailableError
    * (and the store faulted).
    */
-  private async run<T>(what: string, op: (db: Level) => Promise<T>): Promise<T> {
+  private async run<T>(what: string, op: (db: Db) => Promise<T>): Promise<T> {
     if (this.faulted) await this.recover();
     try {
       return await op(this.db);

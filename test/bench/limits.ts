@@ -3,7 +3,7 @@
  * compare against them: LevelDB synced batches, SHA-256, Ed25519 verify on
  * all cores.
  */
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { tempDir } from '../helpers/log.js';
@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/log.js';
 /** Synced LevelDB write batches (one small put each) per second, for `ms` milliseconds. */
 export async function levelSyncedBatchRate(ms: number): Promise<number> {
   const { dir, cleanup } = await tempDir('urna-limit-');
-  const db = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' });
+  const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
   await db.open();
   try {
     const value = new Uint8Array(64);

@@ -7,7 +7,7 @@
  *    stopped node's LevelDB tile overwritten in place, as disk corruption
  *    would.
  */
-import { ClassicLevel } from 'classic-level';
+import { Level } from 'level';
 import { encodedBatchBytes, type JournalRecord } from '../../services/journal/journal.js';
 import type { CheckpointSource, FollowJournal } from '../../services/mirror/mirror.js';
 import type { JournalBatch, Replicator } from '../../services/node/replicator.js';
@@ -152,7 +152,7 @@ export async function flipTileByte(
   tile: Pick<Tile, 'level' | 'index'>,
   offset: number,
 ): Promise<number> {
-  const db = new ClassicLevel<string, Uint8Array>(dbDir, { valueEncoding: 'view' });
+  const db = new Level<string, Uint8Array>(dbDir, { valueEncoding: 'view' });
   await db.open();
   try {
     const key = tileKey(tile);

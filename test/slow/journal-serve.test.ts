@@ -33,7 +33,7 @@ import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats.js';
 import { checkLog, checkpointOf, keepReceipt, load, post, type Receipted } from '../helpers/audit.js';
-import { startServer, type ServerProcess } from '../helpers/process.js';
+import { startMirror, startServer, type ServerProcess } from '../helpers/process.js';
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -161,6 +161,24 @@ describe('urna serve --nats', () => {
       expect(again.status).toBe(409);
       expect(JSON.stringify(again.body)).toContain('already_voted');
       await submit(server, f.ballot(f.voters[6]!));
+
+      // A mirror needs only the log's key: what the log trusts is in the log (entry 0).
+      const mirror = await startMirror([
+        ...['--nats', nats.url, '--log-key', server.verifierKey, '--data', join(dir, `mirror-${logs}`)],
+      ]);
+      try {
+        const latest = await checkpointOf(server);
+        for (let i = 0; i < 200 && (await checkpointOf(mirror)) !== latest; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(await checkpointOf(mirror)).toBe(latest);
+        for (const path of ['/authorities', `/elections/${f.id}`]) {
+          const [a, b] = await Promise.all([server, mirror].map((n) => fetch(`${n.url}${path}`)));
+          expect(b!.status, path).toBe(200);
+          expect(await b!.json(), path).toEqual(await a!.json());
+        }
+      } finally {
+        await mirror.stop();
+      }
     } finally {
       await server.stop();
     }
