@@ -115,12 +115,8 @@ export function authenticationPlan(tiles: readonly Tile[], size: number, known: 
     }
     for (const c of chain.reverse()) plan.set(tileKey(c), c);
   }
-  // Parents first: higher levels, then bundles last (they need their level-0 tile).
-  return [...plan.values()].sort((a, b) => rank(b) - rank(a));
-}
-
-function rank(t: Tile): number {
-  return t.level === ENTRIES_LEVEL ? -1 : t.level;
+  // Parents first: higher levels, then bundles last (ENTRIES_LEVEL is below 0: they need their level-0 tile).
+  return [...plan.values()].sort((a, b) => b.level - a.level);
 }
 
 /**

@@ -15,11 +15,11 @@ import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { UrnaError } from '../ledger/errors.js';
 import { HASH_SIZE, leafHash } from '../ledger/hash.js';
-import { entryBundlePrefix, TILE_WIDTH, tilePath, type Tile } from '../ledger/tile.js';
+import { ENTRIES_LEVEL, entryBundlePrefix, TILE_WIDTH, tilePath, type Tile } from '../ledger/tile.js';
 import { parseNote, parseVerifierKey, type NoteVerifier } from '../ledger/note.js';
 import { verifyReceipt } from '../ledger/receipt.js';
 import type { Record as LogRecord } from '../ledger/record.js';
-import type { BallotStatus, ElectionSummary } from '../ledger/rules.js';
+import type { BallotStatus, ElectionSummary, LogState } from '../ledger/rules.js';
 
 /** The log's answer to `POST /add`. */
 export type SubmitAnswer = {
@@ -222,6 +222,15 @@ export class LogClient {
     return (await this.#json(await this.#request(`elections/${encodeURIComponent(id)}`))) as ElectionSummary;
   }
 
+  /**
+   * `GET /authorities`: what the log says it trusts (its origin, authorities,
+   * the indexes of its log records, elections open). A claim of the server:
+   * verifier/trust.ts checks it against the authenticated log records.
+   */
+  async authorities(): Promise<LogState> {
+    return (await this.#json(await this.#request('authorities'))) as LogState;
+  }
+
   /** `GET /ballots/<tracker>`: whether a ballot is included, superseded or overridden. */
   async ballot(tracker: string): Promise<BallotStatus> {
     return (await this.#json(await this.#request(`ballots/${encodeURIComponent(tracker)}`))) as BallotStatus;
@@ -255,10 +264,10 @@ export class LogClient {
     const full = new Uint8Array(
       await (await this.#request(tilePath({ ...tile, width: TILE_WIDTH }))).arrayBuffer(),
     );
-    if (tile.level >= 0 && full.length >= tile.width * HASH_SIZE)
+    if (tile.level !== ENTRIES_LEVEL && full.length >= tile.width * HASH_SIZE)
       return full.slice(0, tile.width * HASH_SIZE);
     try {
-      if (tile.level < 0) return entryBundlePrefix(full, tile.width);
+      if (tile.level === ENTRIES_LEVEL) return entryBundlePrefix(full, tile.width);
     } catch {
       // too short: below
     }

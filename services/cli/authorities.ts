@@ -5,7 +5,6 @@
 import { toBase64 } from '../../ledger/bytes.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { signRecord } from '../../ledger/record.js';
-import type { LogState } from '../../ledger/rules.js';
 import { LOG_FLAG, logClient, readSigningKey, readVerifierKeyArg, say } from './client-common.js';
 import type { Command } from './command.js';
 import { UsageError } from './usage-error.js';
@@ -49,14 +48,7 @@ export const authoritiesCommand: Command = {
     const base = p.required('log');
     const client = await logClient(base, log.verifierKey);
     // The change names the state it changes: the number of log records so far.
-    const res = await fetch(new URL('authorities', base.endsWith('/') ? base : `${base}/`)).catch(
-      (e: unknown) => {
-        throw new UsageError(`--log ${base}: ${e instanceof Error ? e.message : e}`);
-      },
-    );
-    if (!res.ok)
-      throw new UsageError(`--log ${base}: GET /authorities answered ${res.status}: ${await res.text()}`);
-    const current = (await res.json()) as LogState;
+    const current = await client.authorities();
     if (current.origin !== log.name)
       throw new UsageError(`--key is the key of ${log.name}, but the log at ${base} is ${current.origin}`);
     const body = { origin: log.name, sequence: current.records.length, authorities };

@@ -15,17 +15,10 @@ import {
   StorageType,
   type JetStreamManager,
   type NatsConnection,
-  type NatsError,
 } from 'nats';
 import { fromUtf8 } from '../../ledger/bytes.js';
 import { logToken, subjects } from './subjects.js';
-
-const ERR_STREAM_NOT_FOUND = 10059;
-const ERR_MESSAGE_NOT_FOUND = 10037;
-
-function apiErrCode(e: unknown): number | undefined {
-  return (e as NatsError | undefined)?.api_error?.err_code;
-}
+import { apiErrCode, JS_ERR } from './jetstream.js';
 
 /** The JetStream stream keeping the latest checkpoint of `origin`. */
 export function checkpointStreamName(origin: string): string {
@@ -59,7 +52,7 @@ export class CheckpointFeed {
     try {
       await jsm.streams.info(stream);
     } catch (e) {
-      if (apiErrCode(e) !== ERR_STREAM_NOT_FOUND) throw e;
+      if (apiErrCode(e) !== JS_ERR.streamNotFound) throw e;
       try {
         await jsm.streams.add({
           name: stream,
@@ -84,7 +77,7 @@ export class CheckpointFeed {
       const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: this.subject });
       return fromUtf8(m.data);
     } catch (e) {
-      if (apiErrCode(e) === ERR_MESSAGE_NOT_FOUND) return null;
+      if (apiErrCode(e) === JS_ERR.messageNotFound) return null;
       throw e;
     }
   }

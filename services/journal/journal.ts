@@ -58,6 +58,7 @@ import { HASH_SIZE } from '../../ledger/hash.js';
 import { journalStreamName, subjects } from './subjects.js';
 import { errorText } from '../log.js';
 import type { JournalBatch } from '../node/replicator.js';
+import { apiErrCode, JS_ERR } from './jetstream.js';
 
 export { logToken, subjects } from './subjects.js';
 
@@ -223,17 +224,6 @@ export interface JournalOptions {
   duplicateWindowMs?: number;
 }
 
-/** nats.js error with the JetStream API error, if any. */
-function apiErrCode(e: unknown): number | undefined {
-  return (e as NatsError | undefined)?.api_error?.err_code;
-}
-
-/** JetStream API error codes (nats-server errors.json). */
-const ERR_WRONG_LAST_SEQUENCE = 10071;
-const ERR_STREAM_NOT_FOUND = 10059;
-const ERR_MESSAGE_NOT_FOUND = 10037;
-const ERR_MAX_MSG_SIZE = 10054;
-
 /**
  * Failures worth retrying: timeouts, no responders (no stream leader yet),
  * disconnects, JetStream "temporarily unavailable". An append is retried
@@ -370,7 +360,7 @@ export class Journal {
     try {
       info = await jsm.streams.info(stream);
     } catch (e) {
-      if (apiErrCode(e) !== ERR_STREAM_NOT_FOUND) throw e;
+      if (apiErrCode(e) !== JS_ERR.streamNotFound) throw e;
       try {
         info = await jsm.streams.add(config);
       } catch (e2) {
@@ -434,12 +424,12 @@ export class Journal {
       } catch (e) {
         if (e instanceof JournalConflictError) throw e;
         const code = apiErrCode(e);
-        if (code === ERR_WRONG_LAST_SEQUENCE) {
+        if (code === JS_ERR.wrongLastSequence) {
           const desc = (e as NatsError).api_error?.description ?? '';
           const actual = /wrong last sequence: (\d+)/.exec(desc)?.[1];
           throw new JournalConflictError(expectedLastSeq, actual === undefined ? null : Number(actual));
         }
-        if (code === ERR_MAX_MSG_SIZE)
+        if (code === JS_ERR.maxMsgSize)
           throw new RangeError(`Journal.append: the stream refused a batch of ${data.length} bytes`);
         if (!isTransient(e)) throw e;
         if (this.closed || performance.now() + 100 > deadline)
@@ -466,7 +456,7 @@ export class Journal {
       const m = await this.jsm.streams.getMessage(this.stream, { seq });
       return { seq: m.seq, batch: decodeBatch(m.data), storedAt: m.time.getTime() };
     } catch (e) {
-      if (apiErrCode(e) === ERR_MESSAGE_NOT_FOUND) return null;
+      if (apiErrCode(e) === JS_ERR.messageNotFound) return null;
       throw e;
     }
   }

@@ -38,10 +38,11 @@
  * gets JournalConflictError and steps down. The lease makes that rare and
  * tells submitters where the leader is.
  */
-import type { KV, KvEntry, NatsConnection, NatsError } from 'nats';
+import type { KV, KvEntry, NatsConnection } from 'nats';
 import { fromUtf8, utf8 } from '../../ledger/bytes.js';
 import { MalformedError } from '../../ledger/errors.js';
 import { leaseBucketName } from './subjects.js';
+import { apiErrCode, JS_ERR } from './jetstream.js';
 
 /** The key holding the lease in the bucket. */
 export const LEASE_KEY = 'leader';
@@ -73,10 +74,8 @@ export type LeaseLossReason =
   /** The local deadline passed without a successful renewal (pause, slow or unreachable server). */
   | 'expired';
 
-const ERR_WRONG_LAST_SEQUENCE = 10071;
-
 function isCasFailure(e: unknown): boolean {
-  return (e as NatsError | undefined)?.api_error?.err_code === ERR_WRONG_LAST_SEQUENCE;
+  return apiErrCode(e) === JS_ERR.wrongLastSequence;
 }
 
 export class Lease {

@@ -17,7 +17,7 @@
 import { toHex } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import { leafHash } from '../../ledger/hash.js';
-import { parseEntryBundle, TILE_WIDTH, type Tile } from '../../ledger/tile.js';
+import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH, type Tile } from '../../ledger/tile.js';
 import { errorText, type Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { TileCache } from './tile-cache.js';
@@ -90,11 +90,11 @@ export class Scrubber {
       const tiles: Tile[] = [];
       for (let n = first; n < Math.min(first + STEP_TILES, fullTiles); n++) {
         const width = Math.min(TILE_WIDTH, head.size - n * TILE_WIDTH);
-        tiles.push({ level: 0, index: n, width }, { level: -1, index: n, width });
+        tiles.push({ level: 0, index: n, width }, { level: ENTRIES_LEVEL, index: n, width });
       }
       const data = await cache.fetchVerified(tiles, head);
       await this.checkLeafIndex(tiles, data);
-      const entries = tiles.reduce((sum, t) => sum + (t.level < 0 ? t.width : 0), 0);
+      const entries = tiles.reduce((sum, t) => sum + (t.level === ENTRIES_LEVEL ? t.width : 0), 0);
       this.position += entries;
       budget.done += entries;
       this.m?.entries.inc(entries);
@@ -109,7 +109,7 @@ export class Scrubber {
   private async checkLeafIndex(tiles: Tile[], data: Uint8Array[]): Promise<void> {
     const leaves: Array<{ index: number; hash: Hash }> = [];
     tiles.forEach((t, i) => {
-      if (t.level >= 0) return;
+      if (t.level !== ENTRIES_LEVEL) return;
       parseEntryBundle(data[i]!, t.width).forEach((entry, j) =>
         leaves.push({ index: t.index * TILE_WIDTH + j, hash: leafHash(entry) }),
       );

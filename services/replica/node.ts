@@ -306,6 +306,8 @@ export class ReplicatedNode implements LogNode {
       this.leaderUrl = null;
       this.m.takeovers.inc();
       sequencer.start();
+      // A new election log's first entry is its log record: ready once it is in (or the attempt ended).
+      if (sequencer.genesis) await sequencer.genesis.catch(() => {});
       this.settle();
       this.log('leading', { size: sequencer.head.size });
       await stopping;

@@ -16,7 +16,7 @@
 import { fromBase64, readUint64BE, toBase64, uint64BE } from '../../ledger/bytes.js';
 import type { Hash } from '../../ledger/hash.js';
 import type { TreeHead } from '../../ledger/merkle.js';
-import type { Tile } from '../../ledger/tile.js';
+import { ENTRIES_LEVEL, type Tile } from '../../ledger/tile.js';
 
 /** The committed tree: its head, and the right edge (compact range) at its size. */
 export interface StoredHead extends TreeHead {
@@ -69,7 +69,7 @@ export interface LogStore {
 
 /** Key of a tile's value: one per (level, index), ordered. Level -1 is the entry bundles. */
 export function tileStoreKey(tile: Pick<Tile, 'level' | 'index'>): string {
-  const level = tile.level < 0 ? 'e' : String(tile.level);
+  const level = tile.level === ENTRIES_LEVEL ? 'e' : String(tile.level);
   return `t/${level}/${tile.index.toString(16).padStart(13, '0')}`;
 }
 

@@ -10,7 +10,7 @@ import { leafHash } from '../../ledger/hash.js';
 import { canonicalize } from '../../ledger/jcs.js';
 import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
 import { MemoryState, replay } from '../../ledger/rules.js';
-import { parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
+import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH } from '../../ledger/tile.js';
 import {
   ED25519_TYPE,
   formatSignerKey,
@@ -155,7 +155,7 @@ export async function openElectionLog(opts: { batchPeriodMs?: number; poolSize?:
     const out: Uint8Array[] = [];
     for (let b = 0; b * TILE_WIDTH < size; b++) {
       const width = Math.min(TILE_WIDTH, size - b * TILE_WIDTH);
-      const [data] = await log.sequencer.tiles.fetch([{ level: -1, index: b, width }]);
+      const [data] = await log.sequencer.tiles.fetch([{ level: ENTRIES_LEVEL, index: b, width }]);
       out.push(...parseEntryBundle(data!).slice(0, width));
     }
     return out;

@@ -8,6 +8,7 @@ import { equalBytes, toHex } from '../../ledger/bytes.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { nobleSha256, setSha256Backend, type Hash } from '../../ledger/hash.js';
 import {
+  ENTRIES_LEVEL,
   entryBundlesForSize,
   formatEntryBundle,
   parseEntryBundle,
@@ -68,7 +69,7 @@ describe('TileCache.fetchVerified', () => {
 
   /** What fetch serves for a tile, bundles cut to exactly their width. */
   function expected(t: Tile, data: Uint8Array): Uint8Array {
-    return t.level < 0 ? formatEntryBundle(parseEntryBundle(data).slice(0, t.width)) : data;
+    return t.level === ENTRIES_LEVEL ? formatEntryBundle(parseEntryBundle(data).slice(0, t.width)) : data;
   }
 
   function expectSame(got: Uint8Array[], want: Uint8Array[], tiles: Tile[]) {

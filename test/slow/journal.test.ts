@@ -409,7 +409,17 @@ describe('journal on a three-node cluster (R3)', () => {
     })();
 
     const jsm = await nc.jetstreamManager();
-    const streamLeader = async () => (await jsm.streams.info(journal.stream)).cluster?.leader ?? '';
+    // Stream info is a JetStream API request: right after a kill it can time out while the cluster settles.
+    const streamLeader = async (): Promise<string> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await jsm.streams.info(journal.stream)).cluster?.leader ?? '';
+        } catch (e) {
+          if (attempt >= 10) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
     // Round 1 kills the stream leader; round 2 the node the follower is connected to (or another follower).
     for (const round of [1, 2]) {
       const leader = await streamLeader();

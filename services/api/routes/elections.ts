@@ -11,7 +11,7 @@ import { toBase64, toHex } from '../../../ledger/bytes.js';
 import { leafHash } from '../../../ledger/hash.js';
 import { decodeRecord } from '../../../ledger/record.js';
 import { ballotStatus, electionSummary, stateKey, type LogState } from '../../../ledger/rules.js';
-import { parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
+import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
 import { UrnaError } from '../../../ledger/errors.js';
 import { withState } from '../../election/state.js';
 import type { RouteOptions } from '../options.js';
@@ -56,7 +56,7 @@ export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { no
       throw new HttpError(404, 'not_found', `index ${index} is beyond the tree size ${size}`);
     const bundle = Math.floor(index / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
-    const [data] = await node.tiles.fetchVerified([{ level: -1, index: bundle, width }], node.head);
+    const [data] = await node.tiles.fetchVerified([{ level: ENTRIES_LEVEL, index: bundle, width }], node.head);
     const entry = parseEntryBundle(data!)[index % TILE_WIDTH]!;
     const tracker = toHex(leafHash(entry));
     try {

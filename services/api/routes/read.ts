@@ -6,16 +6,11 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { MalformedError } from '../../../ledger/errors.js';
-import { parseTilePath, TILE_HEIGHT, TILE_WIDTH, type Tile } from '../../../ledger/tile.js';
+import { parseTilePath, widthAtSize, type Tile } from '../../../ledger/tile.js';
 import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
-
-/** Hashes (or entries, for level -1) present at a tree size at a tile's level. */
-function countAtLevel(size: number, level: number): number {
-  return level < 0 ? size : Math.floor(size / 2 ** (TILE_HEIGHT * level));
-}
 
 export const readRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node }) => {
   app.get('/checkpoint', async (_request, reply) => {
@@ -35,8 +30,7 @@ export const readRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node }
       if (e instanceof MalformedError) throw new HttpError(400, 'malformed', `bad tile path: ${e.message}`);
       throw e;
     }
-    const available = countAtLevel(node.head.size, tile.level);
-    if (tile.index * TILE_WIDTH + tile.width > available) {
+    if (tile.width > widthAtSize(tile.level, tile.index, node.head.size)) {
       throw new HttpError(404, 'not_found', 'tile not in the tree (yet)');
     }
     // Authenticated against the signed head: corrupt storage is refused (500 storage_corrupt), never served.
