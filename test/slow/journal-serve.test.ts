@@ -5,7 +5,9 @@
  *  - restarted from an empty data dir (raw and election mode), it rebuilds
  *    the log from the journal and signs the byte-identical checkpoint; every
  *    receipted entry is at its index and its receipt verifies; election
- *    projections are rebuilt (a second ballot is still refused);
+ *    projections are rebuilt (a second ballot is still refused); a mirror
+ *    given only the log's key serves the same /authorities and elections,
+ *    and follows when the log adds an authority later (a log record);
  *  - two sequencers on one journal that both believe they lead (forced by
  *    giving them one lease id): the journal's expected-last-sequence makes
  *    the loser step down (503), and the journal replayed into a fresh
@@ -13,13 +15,14 @@
  *  - kill -9 mid-load (externally and at fault points around the journal
  *    append), a few rounds: no receipted entry lost, no fork.
  */
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, fromHex, utf8 } from '../../ledger/bytes.js';
 import { parseCheckpoint } from '../../ledger/checkpoint.js';
 import {
+  decodeSignerKey,
   ED25519_TYPE,
   formatVerifierKey,
   generateSignerKey,
@@ -27,6 +30,7 @@ import {
   parseVerifierKey,
 } from '../../ledger/note.js';
 import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
+import { signRecord } from '../../ledger/record.js';
 import { subjects } from '../../services/journal/subjects.js';
 import type { FaultPoint } from '../../services/sequencer/sequencer.js';
 import { buildElection } from '../helpers/election.js';
@@ -125,7 +129,7 @@ describe('urna serve --nats', () => {
   });
 
   it('rebuilds an election log with its projections from the journal', async () => {
-    const { keyFile } = await newLog();
+    const { origin, keyFile } = await newLog();
     const data = join(dir, `data-${logs}`);
     const f = buildElection({ id: 'journal-2026', voters: 8, revoting: 'none' });
     const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
@@ -166,16 +170,32 @@ describe('urna serve --nats', () => {
       const mirror = await startMirror([
         ...['--nats', nats.url, '--log-key', server.verifierKey, '--data', join(dir, `mirror-${logs}`)],
       ]);
-      try {
+      const sameOnBoth = async (paths: string[]) => {
         const latest = await checkpointOf(server);
         for (let i = 0; i < 200 && (await checkpointOf(mirror)) !== latest; i++)
           await new Promise((r) => setTimeout(r, 50));
         expect(await checkpointOf(mirror)).toBe(latest);
-        for (const path of ['/authorities', `/elections/${f.id}`]) {
+        for (const path of paths) {
           const [a, b] = await Promise.all([server, mirror].map((n) => fetch(`${n.url}${path}`)));
           expect(b!.status, path).toBe(200);
           expect(await b!.json(), path).toEqual(await a!.json());
         }
+      };
+      try {
+        await sameOnBoth(['/authorities', `/elections/${f.id}`]);
+        // The log adds an authority later (a log record by the log key, once no election is open):
+        // the mirror follows, with nothing more given to it.
+        await submit(server, f.phase('close'));
+        const g = buildElection({ id: 'journal-second', voters: 2 });
+        const logSeed = decodeSignerKey((await readFile(keyFile, 'utf8')).trim()).seed;
+        const body = { origin, sequence: 1, authorities: [f.authority.key, g.authority.key] };
+        await submit(server, signRecord({ v: 1, type: 'log', body }, logSeed));
+        await submit(server, g.election());
+        await sameOnBoth(['/authorities', `/elections/${g.id}`]);
+        const trusted = (await (await fetch(`${mirror.url}/authorities`)).json()) as {
+          authorities: string[];
+        };
+        expect(trusted.authorities).toEqual(body.authorities);
       } finally {
         await mirror.stop();
       }
