@@ -19,3 +19,4 @@ export * from './receipt.js';
 export * from './jcs.js';
 export * from './record.js';
 export * from './rules.js';
+export * from './witness.js';

@@ -17,12 +17,14 @@ import { keygenCommand } from './keygen.js';
 import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
 import { verifyProofsCommand } from './verify.js';
+import { witnessCommand } from './witness.js';
 
 /** Every command, in the order `urna help` lists them. */
 export const COMMANDS: Command[] = [
   serveCommand,
   mirrorCommand,
   restoreCommand,
+  witnessCommand,
   keygenCommand,
   authoritiesCommand,
   verifyProofsCommand,

@@ -43,7 +43,7 @@ const NATS_REPLICAS: Flag = {
 };
 
 /** The flags every node takes: logging, HTTP limits, storage limits, the scrub, shutdown. */
-const NODE_FLAGS: Flag[] = [
+export const NODE_FLAGS: Flag[] = [
   {
     name: 'log-level',
     value: 'LEVEL',

@@ -57,6 +57,14 @@ export function startMirror(args: string[], env: Record<string, string> = {}): P
   });
 }
 
+/** Starts `urna witness` on a free loopback port and waits until it listens. */
+export function startWitness(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  return startListening([URNA_BIN, 'witness', '--listen', '127.0.0.1:0', ...args], {
+    ...TEST_NODE_ENV,
+    ...env,
+  });
+}
+
 /** Starts `urna serve` on a free loopback port and waits until it listens. */
 export function startServer(
   args: string[],
@@ -72,8 +80,8 @@ export function startServer(
 
 /**
  * Runs `node ...nodeArgs` and waits until it prints `listening on URL` (and
- * `urna: log VKEY`, or `urna: mirror of VKEY`), as `urna serve` and `urna
- * mirror` do.
+ * `urna: log VKEY`, `urna: mirror of VKEY` or `urna: witness VKEY`), as
+ * `urna serve`, `urna mirror` and `urna witness` do.
  */
 export async function startListening(
   nodeArgs: string[],
@@ -92,7 +100,7 @@ export async function startListening(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const url = /listening on (\S+)/.exec(out)?.[1];
-      const key = /urna: (?:log|mirror of) (\S+)/.exec(out)?.[1];
+      const key = /urna: (?:log|mirror of|witness) (\S+)/.exec(out)?.[1];
       if (url && key) resolve({ url, verifierKey: key });
     };
     proc.stdout!.on('data', onData);

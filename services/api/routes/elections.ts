@@ -56,7 +56,10 @@ export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { no
       throw new HttpError(404, 'not_found', `index ${index} is beyond the tree size ${size}`);
     const bundle = Math.floor(index / TILE_WIDTH);
     const width = Math.min(TILE_WIDTH, size - bundle * TILE_WIDTH);
-    const [data] = await node.tiles.fetchVerified([{ level: ENTRIES_LEVEL, index: bundle, width }], node.head);
+    const [data] = await node.tiles.fetchVerified(
+      [{ level: ENTRIES_LEVEL, index: bundle, width }],
+      node.head,
+    );
     const entry = parseEntryBundle(data!)[index % TILE_WIDTH]!;
     const tracker = toHex(leafHash(entry));
     try {
