@@ -114,7 +114,7 @@ export function fromBase64(text: string): Uint8Array {
   return out;
 }
 
-/** Checks a tree size or index at a public boundary (STYLE.md §8). */
+/** Checks a tree size or index at a public boundary. */
 export function checkIndex(name: string, value: unknown): number {
   if (typeof value !== 'number') throw new TypeError(`${name}: expected a number`);
   if (!Number.isSafeInteger(value) || value < 0)

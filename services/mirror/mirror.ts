@@ -1,6 +1,6 @@
 /**
  * A mirror of a replicated log: follows the journal, applies each batch the
- * way the sequencer did (services/sequencer/materialize.ts: same rules, same
+ * way the sequencer did (services/node/materialize.ts: same rules, same
  * tiles, same projections, the batch's root checked), and serves the log's
  * read API at the latest signed checkpoint it can prove.
  *

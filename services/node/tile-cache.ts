@@ -1,9 +1,8 @@
 /**
  * A node's access to its Merkle tree stored as tiles: an LRU cache in front
  * of its LogStore, and the async half of reading the tree. The ledger core
- * is synchronous and does one batched read per algorithm (STYLE.md §1), so
- * a computation runs against the cache; when it asks for a tile the cache
- * lacks, it is abandoned, the missing tiles are read from the store in one
+ * is synchronous and does one batched read per algorithm, so a computation
+ * runs against the cache; when it asks for a tile the cache lacks, it is abandoned, the missing tiles are read from the store in one
  * batch, and it runs again (a few rounds at most).
  *
  * What a node serves to others is authenticated against a signed tree head

@@ -1,5 +1,5 @@
 /**
- * The architecture's import boundaries (STYLE.md §5): ledger/ is pure and
+ * The architecture's import boundaries (docs/ARCHITECTURE.md): ledger/ is pure and
  * runs in a browser; verifier/ imports only ledger/, @noble/* and itself.
  * Checked twice: by reading every import, and by bundling for a browser with
  * esbuild, which fails on any Node built-in.

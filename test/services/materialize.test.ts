@@ -1,4 +1,4 @@
-// services/sequencer/materialize.ts withLookahead: replay commits durably
+// services/node/materialize.ts withLookahead: replay commits durably
 // only at the end of a run of batches already at hand, so `more` must be
 // true exactly when the next item was ready, and false at the end.
 import { describe, expect, it } from 'vitest';
