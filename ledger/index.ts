@@ -20,3 +20,4 @@ export * from './jcs.js';
 export * from './record.js';
 export * from './rules.js';
 export * from './witness.js';
+export * from './policy.js';
