@@ -59,6 +59,7 @@ export function parsePolicy(text: string): Policy {
   const policy: Policy = { logs: [], witnesses: new Map(), groups: new Map(), quorum: '' };
   let quorumLine = 0;
   // §Character set: tab, newline, 0x20-0x7E, and anything with the high bit set.
+  // eslint-disable-next-line no-control-regex -- the control characters the spec forbids
   const bad = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(text);
   if (bad) {
     const line = text.slice(0, bad.index).split('\n').length;

@@ -12,7 +12,9 @@ import { access, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { toBase64 } from '../ledger/bytes.js';
+import { equalBytes, toBase64 } from '../ledger/bytes.js';
+import { proveConsistency } from '../ledger/merkle.js';
+import { parsePolicy, type Policy } from '../ledger/policy.js';
 import { setEd25519Backend } from '../ledger/ed25519.js';
 import { setSha256Backend } from '../ledger/hash.js';
 import {
@@ -48,6 +50,7 @@ import { openDataDir, UnusableStoreError } from './storage/data-dir.js';
 import { FreeSpaceFloor } from './storage/disk-space.js';
 import { StoreBehindError } from './storage/errors.js';
 import { FileSignerState } from './storage/signer-state.js';
+import { CosignatureCollector } from './witness/collector.js';
 import type { LogStore } from './storage/store.js';
 
 /** How a node treats its storage (see the flags of the same names). */
@@ -119,6 +122,11 @@ export interface ServeConfig extends NodeConfig {
   advertise?: string;
   /** Lease TTL in milliseconds (with --nats). Default 3000: a standby takes over about this long after a leader dies. */
   leaseMs?: number;
+  /**
+   * A C2SP tlog-policy file: each new checkpoint is offered to its witnesses
+   * (those with a URL) and their cosignatures are served (services/witness/collector.ts).
+   */
+  witnessPolicy?: string;
   /** Test-only: SIGKILL this process at these fault points with this probability. */
   crashAt?: FaultPoint[];
   crashProbability?: number;
@@ -227,6 +235,40 @@ async function warnIfTrustDiffers(
     'the log trusts the authorities of its log records, not these --authority keys (they only begin a new log); ' +
       'to change what it trusts: urna authorities',
   );
+}
+
+/**
+ * The collector of `--witness-policy FILE`: the policy must list this log
+ * (a `log` line with its verifier key) and at least one witness with a URL.
+ */
+async function witnessCollector(
+  file: string,
+  verifier: NoteVerifier & { publicKey: Uint8Array },
+  tiles: TileCache,
+  log: Logger,
+): Promise<CosignatureCollector> {
+  let policy: Policy;
+  try {
+    policy = parsePolicy(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new StartError(`--witness-policy ${file}: ${errorText(e)}`);
+  }
+  if (
+    !policy.logs.some(
+      (l) => l.verifier.name === verifier.name && equalBytes(l.verifier.publicKey, verifier.publicKey),
+    )
+  )
+    throw new StartError(
+      `--witness-policy ${file}: no log line with this log's verifier key (${verifier.name})`,
+    );
+  const collector = new CosignatureCollector({
+    policy,
+    prove: (from, to) => tiles.withHashes(to, (r) => proveConsistency(from, to, r)),
+    log,
+  });
+  if (collector.asked.length === 0)
+    throw new StartError(`--witness-policy ${file}: no witness line with a URL to ask`);
+  return collector;
 }
 
 /** Files this process may have open at once (RLIMIT_NOFILE soft limit), where the OS says; null elsewhere. */
@@ -380,11 +422,19 @@ async function run(
     stop(): Promise<void>;
     verifierKey: string;
     failed: Promise<Error>;
+    cosignatures?: CosignatureCollector;
   },
   undo: Undo,
 ): Promise<RunningNode & { app: UrnaApp }> {
   const { log } = config;
-  const app = await buildApp({ node, store: local.store, metrics: local.metrics, log, limits: config.http });
+  const app = await buildApp({
+    node,
+    store: local.store,
+    metrics: local.metrics,
+    log,
+    limits: config.http,
+    ...(how.cosignatures ? { cosignatures: how.cosignatures } : {}),
+  });
   undo.add(() => app.close());
   const url = await app.listen({ host: config.host, port: config.port });
   const scrub = new Scrubber({
@@ -413,6 +463,7 @@ async function run(
       clearTimeout(force);
     }
     await how.stop();
+    how.cosignatures?.close();
     await local.close();
   };
   return {
@@ -471,8 +522,13 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
           )
         : undefined;
     const crashAt = new Set(config.crashAt ?? []);
+    const cosignatures = config.witnessPolicy
+      ? await witnessCollector(config.witnessPolicy, verifier, local.tiles, log)
+      : undefined;
+    if (cosignatures) undo.add(async () => cosignatures.close());
     const sequencing = {
       ...(genesis ? { genesis } : {}),
+      ...(cosignatures ? { onCheckpoint: (note: string) => cosignatures.offer(note) } : {}),
       batchPeriodMs: config.batchPeriodMs,
       maxBatch: config.maxBatch,
       maxPending: config.maxPending,
@@ -512,6 +568,7 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
           stop: () => sequencer.stop(),
           verifierKey: signer.verifierKey,
           failed,
+          ...(cosignatures ? { cosignatures } : {}),
         },
         undo,
       );
@@ -563,6 +620,7 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
           },
           verifierKey: signer.verifierKey,
           failed: new Promise<Error>(() => {}), // a replicated node steps down instead
+          ...(cosignatures ? { cosignatures } : {}),
         },
         undo,
       );

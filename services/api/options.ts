@@ -8,6 +8,7 @@ import type { LogNode } from '../node/log-node.js';
 import type { LogStore } from '../storage/store.js';
 import type { Logger } from '../log.js';
 import type { CostBudget, HttpLimits } from './limits.js';
+import type { Cosigned } from '../witness/collector.js';
 
 export interface AppOptions {
   /** The node served: a sequencer, a standby or a mirror. */
@@ -18,6 +19,12 @@ export interface AppOptions {
   log?: Logger;
   /** Default: UNLIMITED (in-process tests). */
   limits?: HttpLimits;
+  /**
+   * The witnesses' cosignatures collected (`urna serve --witness-policy`):
+   * GET /checkpoint serves the newest with those collected so far, GET
+   * /receipt answers under the newest that makes the quorum.
+   */
+  cosignatures?: { newest(): Cosigned | null; latestQuorum(): Cosigned | null };
 }
 
 /** What every route plugin is given. */

@@ -320,6 +320,14 @@ export const serveCommand: Command = {
       default: '3000',
       help: 'the lease TTL (with --nats)',
     },
+    {
+      name: 'witness-policy',
+      value: 'FILE',
+      env: 'URNA_WITNESS_POLICY',
+      help:
+        'a C2SP tlog-policy file: each new checkpoint is offered to its witnesses (those with a URL); GET /checkpoint ' +
+        'then carries their cosignatures, GET /receipt answers under the newest checkpoint the quorum cosigned',
+    },
     ...NODE_FLAGS,
   ],
   async run(p) {
@@ -339,6 +347,7 @@ export const serveCommand: Command = {
       ...(nodeId ? { nodeId } : {}),
       ...(advertise ? { advertise } : {}),
       leaseMs: p.int('lease-ms', 1)!,
+      ...(p.string('witness-policy') ? { witnessPolicy: p.string('witness-policy')! } : {}),
       origin: p.required('origin'),
       batchPeriodMs: p.int('batch-ms', 1)!,
       maxBatch: p.int('max-batch', 1)!,

@@ -142,6 +142,8 @@ export interface SequencerOptions {
    * resolves with its receipt.
    */
   genesis?: Uint8Array;
+  /** Called with each checkpoint once it is signed and stored (e.g. to offer it to witnesses); must not throw. */
+  onCheckpoint?: (note: string) => void;
 }
 
 /** A checkpoint the log key signed, and where it was found. */
@@ -200,6 +202,7 @@ export class Sequencer implements LogNode {
   private readonly giveUpMs: number;
   private readonly log: Logger;
   private readonly genesisEntry: Uint8Array | null;
+  private readonly onCheckpoint: ((note: string) => void) | null;
   private readonly m;
 
   private constructor(opts: SequencerOptions, appender: TreeAppender, tiles: TileCache) {
@@ -223,6 +226,7 @@ export class Sequencer implements LogNode {
     this.giveUpMs = opts.storageRetry?.giveUpMs ?? 60_000;
     this.log = opts.log ?? silentLogger;
     this.genesisEntry = opts.genesis ?? null;
+    this.onCheckpoint = opts.onCheckpoint ?? null;
     const r = opts.metrics;
     this.m = r
       ? {
@@ -696,6 +700,7 @@ export class Sequencer implements LogNode {
     this.fault('after-checkpoint-write');
     await this.store.writeCheckpoint(checkpoint);
     this.published = { size, root, checkpoint };
+    this.onCheckpoint?.(checkpoint);
     try {
       // At most once, to whoever listens now; a missed one is superseded by the next.
       this.replicator?.publishCheckpoint(checkpoint);

@@ -4,8 +4,17 @@
  * submits checkpoints concurrently: after every restart the size it holds
  * is at least the largest it answered 200 for (its state never regresses
  * below what it cosigned), and it never cosigns a checkpoint of the fork.
+ *
+ * `urna serve --witness-policy` with three `urna witness` processes and a
+ * quorum of two: checkpoints and receipts carry the cosignatures; with one
+ * witness down receipts still reach the quorum; with two down a new entry's
+ * receipt is under the log's signature only, and its cosigned receipt comes
+ * once a witness is back.
  */
 import { writeFile } from 'node:fs/promises';
+import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
+import { parsePolicy, verifyCheckpointPolicy } from '../../ledger/policy.js';
+import { fromHex } from '../../ledger/bytes.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../ledger/bytes.js';
@@ -16,7 +25,8 @@ import { MemoryHashStore, proveConsistency, treeHash } from '../../ledger/merkle
 import { generateSignerKey, openNote, parseSignerKey, parseVerifierKey } from '../../ledger/note.js';
 import { formatAddCheckpoint } from '../../ledger/witness.js';
 import { tempDir } from '../helpers/log.js';
-import { startWitness, type ServerProcess } from '../helpers/process.js';
+import { startServer, startWitness, type ServerProcess } from '../helpers/process.js';
+import { post as postEntry } from '../helpers/audit.js';
 
 const ORIGIN = 'witness-crash.example/log';
 const SIZE = 5000;
@@ -105,6 +115,104 @@ describe('urna witness under kill -9', () => {
       expect(Number(probe.text.trim())).toBeGreaterThanOrEqual(cosigned);
     } finally {
       await w.stop();
+    }
+  });
+});
+
+describe('urna serve --witness-policy', () => {
+  it('collects cosignatures from three witnesses; a 2-of-3 quorum survives one down, and returns after two', async () => {
+    const log = generateSignerKey('cosigned.example/log');
+    await writeFile(join(dir, 'log.key'), log.signerKey + '\n', { mode: 0o600 });
+    const wkeys = ['a', 'b', 'c'].map((n) => generateCosignerKey(`${n}.example/witness`));
+    const witnesses: ServerProcess[] = [];
+    const wargs = (i: number) => [
+      ...['--data', join(dir, `w${i}`), '--key', join(dir, `w${i}.key`), '--log', log.verifierKey],
+    ];
+    for (const [i, k] of wkeys.entries()) {
+      await writeFile(join(dir, `w${i}.key`), k.signerKey + '\n', { mode: 0o600 });
+      witnesses.push(await startWitness(wargs(i)));
+    }
+    const policyText =
+      `log ${log.verifierKey}\n` +
+      wkeys.map((k, i) => `witness w${i} ${k.verifierKey} ${witnesses[i]!.url}\n`).join('') +
+      'group two 2 w0 w1 w2\nquorum two\n';
+    await writeFile(join(dir, 'policy'), policyText);
+    const policy = parsePolicy(policyText);
+    const server = await startServer([
+      ...['--data', join(dir, 'log-data'), '--key', join(dir, 'log.key'), '--rules', 'none'],
+      ...['--witness-policy', join(dir, 'policy'), '--batch-ms', '20'],
+    ]);
+    const logVerifier = parseVerifierKey(log.verifierKey);
+    const witnessVerifiers = wkeys.map((k) => parseVerifierKey(k.verifierKey));
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      for (let i = 0; i < 300; i++) {
+        if (await ok()) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`timed out: ${what}`);
+    };
+    const receiptOf = async (leafHash: string) => {
+      const res = await fetch(`${server.url}/receipt/${leafHash}`);
+      return { text: await res.text(), witnesses: res.headers.get('urna-witnesses') ?? '' };
+    };
+    try {
+      const first = await postEntry(server, utf8('entry one'));
+      expect(first.status).toBe(201);
+      await until('three cosignatures on /checkpoint', async () => {
+        const note = await (await fetch(`${server.url}/checkpoint`)).text();
+        return verifyCheckpointPolicy(note, policy).cosigned.length === 3;
+      });
+      const r1 = await receiptOf(first.body.leafHash);
+      expect(r1.witnesses.split(' ').sort()).toEqual(['w0', 'w1', 'w2']);
+      const subject = (h: string) => ({ leafHash: fromHex(h) });
+      expect(
+        verifyReceipt(r1.text, subject(first.body.leafHash), logVerifier, {
+          witnesses: witnessVerifiers,
+          quorum: 2,
+        }).receipt.index,
+      ).toBe(first.body.index);
+
+      // One witness down: the quorum is still reached for a new entry.
+      await witnesses[2]!.kill();
+      const second = await postEntry(server, utf8('entry two'));
+      await until(
+        'a cosigned receipt for entry two',
+        async () => (await receiptOf(second.body.leafHash)).witnesses.split(' ').length === 2,
+      );
+      const r2 = await receiptOf(second.body.leafHash);
+      verifyReceipt(r2.text, subject(second.body.leafHash), logVerifier, {
+        witnesses: witnessVerifiers,
+        quorum: 2,
+      });
+
+      // Two down: the new entry's receipt is under the log's signature only, and says so.
+      await witnesses[1]!.kill();
+      const third = await postEntry(server, utf8('entry three'));
+      expect(third.status).toBe(201); // the write path is not held up
+      const r3 = await receiptOf(third.body.leafHash);
+      expect(r3.witnesses).toMatch(/^none/);
+      expect(parseReceipt(r3.text).index).toBe(third.body.index);
+      verifyReceipt(r3.text, subject(third.body.leafHash), logVerifier);
+      expect(() =>
+        verifyReceipt(r3.text, subject(third.body.leafHash), logVerifier, {
+          witnesses: witnessVerifiers,
+          quorum: 2,
+        }),
+      ).toThrow();
+      // A witness comes back (with its state): the cosigned receipt follows.
+      witnesses[1] = await startWitness([...wargs(1), '--listen', new URL(witnesses[1]!.url).host]); // at its URL in the policy
+      await until(
+        'a cosigned receipt for entry three',
+        async () => !(await receiptOf(third.body.leafHash)).witnesses.startsWith('none'),
+      );
+      const back = await receiptOf(third.body.leafHash);
+      verifyReceipt(back.text, subject(third.body.leafHash), logVerifier, {
+        witnesses: witnessVerifiers,
+        quorum: 2,
+      });
+    } finally {
+      await server.stop();
+      await Promise.all(witnesses.map((w) => w.stop()));
     }
   });
 });

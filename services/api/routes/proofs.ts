@@ -7,7 +7,10 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { fromHex, toBase64 } from '../../../ledger/bytes.js';
+import { parseCheckpoint } from '../../../ledger/checkpoint.js';
 import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
+import { parseNote } from '../../../ledger/note.js';
+import { receiptsAt } from '../../node/receipts.js';
 import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
@@ -24,7 +27,10 @@ function sizeParam(query: unknown, name: string): number {
   return Number(value);
 }
 
-export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, store, oldSizeProofs }) => {
+export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (
+  app,
+  { node, store, oldSizeProofs, cosignatures },
+) => {
   app.get<{ Params: { hash: string } }>('/receipt/:hash', async (request, reply) => {
     const { hash } = request.params;
     if (!/^[0-9a-f]{64}$/.test(hash))
@@ -33,6 +39,23 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node,
     const [index] = await store.lookupLeaves([leafHash]);
     if (index === null || index === undefined || index >= node.head.size) {
       throw new HttpError(404, 'not_found', 'no such entry in the log (yet)');
+    }
+    // Under the newest checkpoint the witness quorum cosigned, when it holds the entry (offline-verifiable with
+    // the log key and the policy); else under the log's own latest signature, and the header says so.
+    const quorum = cosignatures?.latestQuorum();
+    if (cosignatures) {
+      const under = quorum && index < quorum.size ? quorum : null;
+      reply.header(
+        'Urna-Witnesses',
+        under ? under.witnesses.join(' ') || 'none' : 'none (quorum not reached yet)',
+      );
+      if (under) {
+        const root = parseCheckpoint(parseNote(under.note).text).root;
+        const [r] = await receiptsAt(node.tiles, { size: under.size, root, checkpoint: under.note }, [
+          { index, leafHash },
+        ]);
+        return reply.header('Content-Type', 'text/plain; charset=utf-8').send(r!.receipt);
+      }
     }
     const { receipt } = await node.receiptFor(index, leafHash);
     return reply.header('Content-Type', 'text/plain; charset=utf-8').send(receipt);

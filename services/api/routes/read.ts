@@ -12,14 +12,16 @@ import { HttpError } from '../errors.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export const readRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node }) => {
+export const readRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node, cosignatures }) => {
   app.get('/checkpoint', async (_request, reply) => {
     if (node.head.checkpoint === '')
       throw new HttpError(503, 'unavailable', 'no signed checkpoint proven yet (catching up)');
+    // The latest checkpoint, with the witnesses' cosignatures collected for it so far.
+    const cosigned = cosignatures?.newest();
     return reply
       .header('Content-Type', 'text/plain; charset=utf-8')
       .header('Cache-Control', 'public, max-age=1')
-      .send(node.head.checkpoint);
+      .send(cosigned && cosigned.size === node.head.size ? cosigned.note : node.head.checkpoint);
   });
 
   app.get('/tile/*', async (request, reply) => {
