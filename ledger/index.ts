@@ -21,3 +21,4 @@ export * from './record.js';
 export * from './rules.js';
 export * from './witness.js';
 export * from './policy.js';
+export * from './alarm.js';

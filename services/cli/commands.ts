@@ -16,7 +16,7 @@ import {
 import { keygenCommand } from './keygen.js';
 import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
-import { verifyProofsCommand } from './verify.js';
+import { verifyAlarmCommand, verifyProofsCommand } from './verify.js';
 import { witnessCommand } from './witness.js';
 
 /** Every command, in the order `urna help` lists them. */
@@ -28,6 +28,7 @@ export const COMMANDS: Command[] = [
   keygenCommand,
   authoritiesCommand,
   verifyProofsCommand,
+  verifyAlarmCommand,
   electionCreateCommand,
   credentialsIssueCommand,
   phaseCommand,

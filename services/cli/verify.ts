@@ -1,7 +1,13 @@
-/** `urna verify proofs`: JSON-lines probes on stdin, one `ok` / `fail <reason>` line each. */
+/** `urna verify proofs` (JSON-lines probes on stdin) and `urna verify alarm` (a split-view alarm, offline). */
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { EvidenceError, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
+import { toBase64 } from '../../ledger/bytes.js';
+import { parseVerifierKey } from '../../ledger/note.js';
 import { checkProbe } from '../../verifier/proofs.js';
+import { readVerifierKeyArg } from './client-common.js';
 import type { Command } from './command.js';
+import { UsageError } from './usage-error.js';
 
 export const verifyProofsCommand: Command = {
   name: 'verify proofs',
@@ -28,5 +34,46 @@ export const verifyProofsCommand: Command = {
       process.stdout.write(checkProbe(probe) + '\n');
     }
     return 0;
+  },
+};
+
+export const verifyAlarmCommand: Command = {
+  name: 'verify alarm',
+  args: 'FILE',
+  summary: "checks a monitor's split-view alarm offline: exit 0 when it proves a fork, 1 when it does not",
+  description: `Reads an alarm (urna/split-view-alarm/v1, as urna monitor writes it) and checks, with nothing but the
+    log's verifier key, that it proves the log signed two trees that cannot both be true: two checkpoints of one size
+    with different roots, or, for different sizes, a consistency proof showing that the larger tree's root at the
+    smaller size is not the smaller checkpoint's root. Prints "fork proven" and the two tree heads (exit 0), or "not
+    proven" and why (exit 1); exit 2 for a file that is not an alarm or a bad key.`,
+  flags: [
+    {
+      name: 'log-key',
+      value: 'VKEY',
+      env: 'URNA_LOG_KEY',
+      required: true,
+      help: "the log's verifier key (text, or a file holding it)",
+    },
+  ],
+  async run(p) {
+    const [file] = p.positionals as [string];
+    let evidence;
+    let key;
+    try {
+      evidence = parseAlarm(await readFile(file, 'utf8'));
+      key = parseVerifierKey(await readVerifierKeyArg(p.required('log-key')));
+    } catch (e) {
+      throw new UsageError(`${e instanceof Error ? e.message : e}`);
+    }
+    try {
+      const [a, b] = verifySplitView(evidence, key);
+      const head = (c: { size: number; root: Uint8Array }) => `size ${c.size} root ${toBase64(c.root)}`;
+      process.stdout.write(`fork proven: ${key.name} signed\n  ${head(a)}\n  ${head(b)}\n`);
+      return 0;
+    } catch (e) {
+      if (!(e instanceof EvidenceError)) throw e;
+      process.stdout.write(`not proven: ${e.message}\n`);
+      return 1;
+    }
   },
 };

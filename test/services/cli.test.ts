@@ -1,10 +1,13 @@
 /** The `urna` command as a user runs it: a real child process. */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSignerKey, parseVerifierKey } from '../../ledger/note.js';
+import { formatAlarm, parseAlarm } from '../../ledger/alarm.js';
+import { CheckpointWatcher } from '../../verifier/monitor.js';
+import { forkedLog } from '../helpers/forked-log.js';
 import { tempDir } from '../helpers/log.js';
 import { URNA_BIN } from '../helpers/process.js';
 
@@ -85,6 +88,32 @@ describe('urna verify proofs', () => {
     const bad = urna(['verify', 'proofs'], '{"leafIdx":1}\nnot json\n');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/line 2 is not JSON/);
+  });
+});
+
+describe('urna verify alarm', () => {
+  it('exits 0 for evidence of a fork, 1 for evidence that proves nothing, 2 for a file that is no alarm', async () => {
+    const { dir, cleanup } = await tempDir();
+    dirs.push(cleanup);
+    const log = forkedLog({ at: 40, mode: 'split' });
+    const [h, f] = [log.honest(100), log.forked(300)];
+    const watcher = new CheckpointWatcher(log.keys.verifierKey);
+    await watcher.observe(h.checkpoint, 'log', [h.reader]);
+    const o = await watcher.observe(f.checkpoint, 'fork', [f.reader]);
+    if (o.kind !== 'alarm') throw new Error('expected an alarm');
+    const file = join(dir, 'alarm.json');
+    writeFileSync(file, o.text);
+    const proven = urna(['verify', 'alarm', file, '--log-key', log.keys.verifierKey]);
+    expect([proven.code, proven.stdout.split('\n')[0]]).toEqual([0, `fork proven: ${log.origin} signed`]);
+    const e = parseAlarm(o.text);
+    writeFileSync(file, formatAlarm({ ...e, notes: [h.checkpoint, h.checkpoint] }));
+    const notProven = urna(['verify', 'alarm', file, '--log-key', log.keys.verifierKey]);
+    expect([notProven.code, notProven.stdout]).toEqual([
+      1,
+      `not proven: both checkpoints are of one tree (size 100)\n`,
+    ]);
+    writeFileSync(file, 'not an alarm');
+    expect(urna(['verify', 'alarm', file, '--log-key', log.keys.verifierKey]).code).toBe(2);
   });
 });
 
