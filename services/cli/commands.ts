@@ -18,6 +18,7 @@ import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
 import { verifyAlarmCommand, verifyProofsCommand } from './verify.js';
 import { witnessCommand } from './witness.js';
+import { monitorCommand } from './monitor.js';
 
 /** Every command, in the order `urna help` lists them. */
 export const COMMANDS: Command[] = [
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   mirrorCommand,
   restoreCommand,
   witnessCommand,
+  monitorCommand,
   keygenCommand,
   authoritiesCommand,
   verifyProofsCommand,

@@ -100,7 +100,7 @@ export async function startListening(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const url = /listening on (\S+)/.exec(out)?.[1];
-      const key = /urna: (?:log|mirror of|witness) (\S+)/.exec(out)?.[1];
+      const key = /urna: (?:log|mirror of|monitor of|witness) (\S+)/.exec(out)?.[1];
       if (url && key) resolve({ url, verifierKey: key });
     };
     proc.stdout!.on('data', onData);
