@@ -341,9 +341,7 @@ function cosignatureTimes(note: string, policy: Policy, cosigned: readonly strin
   const out: number[] = [];
   for (const name of cosigned) {
     const v = policy.witnesses.get(name)!.verifier;
-    const sig = signatures.find(
-      (s) => s.name === v.name && Buffer.from(s.keyId).equals(Buffer.from(v.keyId)),
-    );
+    const sig = signatures.find((s) => s.name === v.name && equalBytes(s.keyId, v.keyId));
     if (sig) out.push(parseCosignature(sig).timestamp);
   }
   return out;
