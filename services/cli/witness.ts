@@ -6,6 +6,8 @@ import { createLogger, LOG_LEVELS } from '../log.js';
 import { buildWitnessApp } from '../witness/http.js';
 import { WitnessStore } from '../witness/store.js';
 import { Witness } from '../witness/witness.js';
+import { WitnessFollower } from '../witness/follower.js';
+import { connect, type NatsConnection } from 'nats';
 import { readVerifierKeyArg } from './client-common.js';
 import type { Command, Parsed } from './command.js';
 import { NODE_FLAGS, parseListen, untilStopped } from './serve.js';
@@ -32,14 +34,15 @@ const WITNESS_NODE_FLAGS = NODE_FLAGS.filter((f) =>
  */
 export async function parseWitnessedLog(
   arg: string,
-): Promise<{ verifier: NoteVerifier; url: string | null }> {
+): Promise<{ verifier: NoteVerifier; verifierKey: string; url: string | null }> {
   const m = /^(.*?)=(https?:\/\/.*)$/.exec(arg);
   const keyArg = m ? m[1]! : arg;
   const url = m ? m[2]! : null;
   try {
-    const verifier = parseVerifierKey(await readVerifierKeyArg(keyArg));
+    const verifierKey = await readVerifierKeyArg(keyArg);
+    const verifier = parseVerifierKey(verifierKey);
     if (url !== null) new URL(url);
-    return { verifier, url };
+    return { verifier, verifierKey, url };
   } catch (e) {
     throw new UsageError(`--log ${arg}: ${e instanceof Error ? e.message : e}`);
   }
@@ -79,6 +82,14 @@ export const witnessCommand: Command = {
       env: 'URNA_WITNESS_LOGS',
       help: "a log it witnesses: the log's verifier key (text or file; its name is the origin), optionally =URL where to read the log",
     },
+    {
+      name: 'nats',
+      value: 'URL[,URL...]',
+      env: 'URNA_NATS',
+      help:
+        'also follow urna.<log>.checkpoint of each --log given with =URL (the proof computed from its tiles, read ' +
+        'through LogReader) and publish each cosignature on urna.<log>.cosig',
+    },
     ...WITNESS_NODE_FLAGS,
   ],
   async run(p: Parsed) {
@@ -111,6 +122,19 @@ export const witnessCommand: Command = {
       await store.close();
       throw e;
     }
+    const natsUrl = p.string('nats');
+    let follower: WitnessFollower | null = null;
+    let nc: NatsConnection | null = null;
+    if (natsUrl) {
+      nc = await connect({ servers: natsUrl.split(',') });
+      const followed = logs.flatMap((l) =>
+        l.url ? [{ verifier: l.verifier, verifierKey: l.verifierKey, url: l.url }] : [],
+      );
+      for (const l of logs)
+        if (!l.url) log.warn({ origin: l.verifier.name }, 'not followed on NATS: --log has no =URL');
+      follower = new WitnessFollower({ nc, witness, store, logs: followed, log });
+      follower.start();
+    }
     log.info({ url, logs: witness.origins, cosigner: cosigner.verifierKey }, 'witnessing');
     process.stdout.write(`urna: witness ${cosigner.verifierKey}\nurna: listening on ${url}\n`);
     return untilStopped(
@@ -120,6 +144,8 @@ export const witnessCommand: Command = {
         log,
         failed: new Promise<Error>(() => {}),
         close: async () => {
+          follower?.stop();
+          await nc?.close();
           await app.close();
           await store.close();
         },

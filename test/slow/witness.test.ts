@@ -10,11 +10,18 @@
  * witness down receipts still reach the quorum; with two down a new entry's
  * receipt is under the log's signature only, and its cosigned receipt comes
  * once a witness is back.
+ *
+ * `urna witness --nats` follows a replicated log's checkpoint subject,
+ * computes the consistency proofs itself from the log's tiles, and
+ * publishes its cosignatures on urna.<log>.cosig.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseReceipt, verifyReceipt } from '../../ledger/receipt.js';
 import { parsePolicy, verifyCheckpointPolicy } from '../../ledger/policy.js';
-import { fromHex } from '../../ledger/bytes.js';
+import { fromHex, toHex } from '../../ledger/bytes.js';
+import { connect } from 'nats';
+import { subjects } from '../../services/journal/subjects.js';
+import { startNatsServer } from '../helpers/nats.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../ledger/bytes.js';
@@ -213,6 +220,56 @@ describe('urna serve --witness-policy', () => {
     } finally {
       await server.stop();
       await Promise.all(witnesses.map((w) => w.stop()));
+    }
+  });
+});
+
+describe('urna witness --nats', () => {
+  it('follows urna.<log>.checkpoint and publishes cosignatures on urna.<log>.cosig', async () => {
+    const nats = await startNatsServer({ name: 'witness-follow' });
+    const nc = await connect({ servers: nats.url });
+    const log = generateSignerKey('followed.example/log');
+    await writeFile(join(dir, 'followed.key'), log.signerKey + '\n', { mode: 0o600 });
+    const wkey = generateCosignerKey('follower.example/witness');
+    await writeFile(join(dir, 'follower.key'), wkey.signerKey + '\n', { mode: 0o600 });
+    const server = await startServer([
+      ...['--data', join(dir, 'followed-data'), '--key', join(dir, 'followed.key'), '--rules', 'none'],
+      ...['--nats', nats.url, '--batch-ms', '20'],
+    ]);
+    const cosigned: string[] = [];
+    const sub = nc.subscribe(subjects('followed.example/log').cosig);
+    void (async () => {
+      for await (const m of sub) cosigned.push(new TextDecoder().decode(m.data));
+    })();
+    const w = await startWitness([
+      ...['--data', join(dir, 'follower-data'), '--key', join(dir, 'follower.key')],
+      ...['--log', `${log.verifierKey}=${server.url}`, '--nats', nats.url],
+    ]);
+    try {
+      const verifiers = [parseVerifierKey(log.verifierKey), parseVerifierKey(wkey.verifierKey)];
+      for (let round = 0; round < 5; round++) {
+        const sizes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => postEntry(server, utf8(`r${round} e${i}`))),
+        );
+        expect(sizes.every((s) => s.status === 201)).toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const last = await (await fetch(`${server.url}/checkpoint`)).text();
+      const lastSize = Number(last.split('\n')[1]);
+      for (let i = 0; i < 100 && !cosigned.some((n) => n.split('\n')[1] === String(lastSize)); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(cosigned.length).toBeGreaterThan(1);
+      for (const n of cosigned) expect(openNote(n, verifiers).verified).toHaveLength(2);
+      expect(cosigned.map((n) => Number(n.split('\n')[1]))).toContain(lastSize);
+      const held = await fetch(`${w.url}/${toHex(hash(utf8('followed.example/log')))}/checkpoint`);
+      expect(held.status).toBe(200);
+      expect(Number((await held.text()).split('\n')[1])).toBe(lastSize);
+    } finally {
+      sub.unsubscribe();
+      await w.stop();
+      await server.stop();
+      await nc.close();
+      await nats.dispose();
     }
   });
 });
