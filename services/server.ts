@@ -15,8 +15,6 @@ import { connect, type NatsConnection } from 'nats';
 import { equalBytes, toBase64 } from '../ledger/bytes.js';
 import { proveConsistency } from '../ledger/merkle.js';
 import { parsePolicy, type Policy } from '../ledger/policy.js';
-import { setEd25519Backend } from '../ledger/ed25519.js';
-import { setSha256Backend } from '../ledger/hash.js';
 import {
   decodeSignerKey,
   generateSignerKey,
@@ -29,8 +27,7 @@ import { stateKey, type LogState } from '../ledger/rules.js';
 import { buildApp, type UrnaApp } from './api/app.js';
 import type { HttpLimits } from './api/limits.js';
 import type { LogNode } from './node/log-node.js';
-import { nativeEd25519 } from './crypto/native-ed25519.js';
-import { nativeSha256 } from './crypto/native-sha256.js';
+import { useNativeCrypto } from './crypto/native.js';
 import { RecordPool } from './crypto/record-pool.js';
 import { ElectionAdmission } from './election/admission.js';
 import { readState } from './election/state.js';
@@ -306,11 +303,6 @@ async function checkFileLimit(config: NodeConfig): Promise<void> {
 const NATS_OPTIONS = { maxReconnectAttempts: -1, reconnectTimeWait: 500 } as const;
 
 /** Process-wide: the native crypto backends (ledger/ stays portable; Node is faster). */
-function useNativeCrypto(): void {
-  setEd25519Backend(nativeEd25519);
-  setSha256Backend(nativeSha256);
-}
-
 /** What every node of a log opens in its data dir: the store (checked), its tile cache, the rules, metrics, the floor. */
 async function openLocal(
   config: NodeConfig,

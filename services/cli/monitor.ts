@@ -9,6 +9,7 @@ import { readVerifierKeyArg } from './client-common.js';
 import type { Command } from './command.js';
 import { NODE_FLAGS, parseListen } from './serve.js';
 import { UsageError } from './usage-error.js';
+import { useNativeCrypto } from '../crypto/native.js';
 
 export const monitorCommand: Command = {
   name: 'monitor',
@@ -84,6 +85,7 @@ export const monitorCommand: Command = {
   ],
   async run(p) {
     const log = createLogger(p.choice('log-level', LOG_LEVELS)!);
+    useNativeCrypto();
     const sources = p.list('source');
     const peers = p.list('peer');
     if (sources.length + peers.length === 0 && !p.string('nats'))

@@ -2,10 +2,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSignerKey } from '../../ledger/note.js';
-import { setEd25519Backend } from '../../ledger/ed25519.js';
-import { setSha256Backend } from '../../ledger/hash.js';
-import { nativeEd25519 } from '../crypto/native-ed25519.js';
-import { nativeSha256 } from '../crypto/native-sha256.js';
+import { useNativeCrypto } from '../crypto/native.js';
 import { readKeyFile } from '../key-file.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { restore } from '../restore.js';
@@ -79,8 +76,7 @@ export const restoreCommand: Command = {
     },
   ],
   async run(p) {
-    setEd25519Backend(nativeEd25519);
-    setSha256Backend(nativeSha256);
+    useNativeCrypto();
     const dataDir = p.required('data');
     const log = createLogger(p.choice('log-level', LOG_LEVELS)!);
     let keyFile = p.string('key');

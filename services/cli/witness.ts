@@ -12,6 +12,7 @@ import { readVerifierKeyArg } from './client-common.js';
 import type { Command, Parsed } from './command.js';
 import { NODE_FLAGS, parseListen, untilStopped } from './serve.js';
 import { UsageError } from './usage-error.js';
+import { useNativeCrypto } from '../crypto/native.js';
 
 /** The node flags a witness takes: logging, HTTP connection limits and timeouts, shutdown. */
 const WITNESS_NODE_FLAGS = NODE_FLAGS.filter((f) =>
@@ -94,6 +95,7 @@ export const witnessCommand: Command = {
   ],
   async run(p: Parsed) {
     const { host, port } = parseListen(p.required('listen'));
+    useNativeCrypto();
     const log = createLogger(p.choice('log-level', LOG_LEVELS)!);
     const logs = await Promise.all(p.list('log').map(parseWitnessedLog));
     let cosigner;
