@@ -9,6 +9,7 @@ import { benchLedger } from './ledger.js';
 import { benchRead } from './read.js';
 import { benchReplication } from './replication.js';
 import type { Report } from './report.js';
+import { benchWitness } from './witness.js';
 
 /** A benchmark: reports any number of result lines through `report`. */
 export type Bench = (report: Report) => Promise<void>;
@@ -25,6 +26,14 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
       benchRead(report, {
         entries: Number(process.env.URNA_BENCH_ENTRIES ?? 100_000),
         concurrency: Number(process.env.URNA_BENCH_CONCURRENCY ?? 16),
+      }),
+  ],
+  [
+    'witness',
+    (report) =>
+      benchWitness(report, {
+        seconds: Math.min(seconds, 30),
+        logs: Number(process.env.URNA_BENCH_LOGS ?? 1000),
       }),
   ],
   [
