@@ -12,7 +12,7 @@ import { access, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { equalBytes, toBase64 } from '../ledger/bytes.js';
+import { equalBytes, fromUtf8, toBase64, utf8 } from '../ledger/bytes.js';
 import { proveConsistency } from '../ledger/merkle.js';
 import { parsePolicy, type Policy } from '../ledger/policy.js';
 import {
@@ -47,6 +47,8 @@ import { openDataDir, UnusableStoreError } from './storage/data-dir.js';
 import { FreeSpaceFloor } from './storage/disk-space.js';
 import { StoreBehindError } from './storage/errors.js';
 import { FileSignerState } from './storage/signer-state.js';
+import { writeFileAtomic } from './storage/atomic-file.js';
+import { subjects } from './journal/subjects.js';
 import { CosignatureCollector } from './witness/collector.js';
 import type { LogStore } from './storage/store.js';
 
@@ -137,6 +139,8 @@ export interface MirrorConfig extends NodeConfig {
   natsReplicas?: 1 | 3;
   /** As for `serve`: the rules the log runs (what it trusts is in the log). */
   rules: 'election' | 'none';
+  /** A C2SP tlog-policy file: serve the cosignatures the log's leader collects (from urna.<log>.cosig). */
+  witnessPolicy?: string;
 }
 
 /** A running node: its URL, the log's verifier key, and how to stop it. */
@@ -234,16 +238,29 @@ async function warnIfTrustDiffers(
   );
 }
 
+/** Where a node keeps the newest checkpoint its witness quorum cosigned (atomically replaced). */
+const COSIGNED_FILE = 'cosigned.checkpoint';
+
 /**
- * The collector of `--witness-policy FILE`: the policy must list this log
- * (a `log` line with its verifier key) and at least one witness with a URL.
+ * The cosignatures of `--witness-policy FILE` (services/witness/collector.ts).
+ * The policy must list this log (a `log` line with its verifier key); a
+ * sequencer (`ask`) also needs a witness with a URL. The newest checkpoint
+ * the quorum cosigned is kept in the data dir (and taken back at start) and,
+ * with NATS, published on `urna.<log>.cosig`; every node of the log takes
+ * what is published there (`listen`), so a standby that takes over, or a
+ * mirror, serves the cosigned checkpoints too.
  */
 async function witnessCollector(
   file: string,
-  verifier: NoteVerifier & { publicKey: Uint8Array },
-  tiles: TileCache,
-  log: Logger,
-): Promise<CosignatureCollector> {
+  opts: {
+    verifier: NoteVerifier & { publicKey: Uint8Array };
+    tiles: TileCache;
+    dataDir: string;
+    log: Logger;
+    ask: boolean;
+  },
+): Promise<CosignatureCollector & { listen(nc: NatsConnection): void }> {
+  const { verifier, log } = opts;
   let policy: Policy;
   try {
     policy = parsePolicy(await readFile(file, 'utf8'));
@@ -258,13 +275,48 @@ async function witnessCollector(
     throw new StartError(
       `--witness-policy ${file}: no log line with this log's verifier key (${verifier.name})`,
     );
+  const keep = join(opts.dataDir, COSIGNED_FILE);
+  let nc: NatsConnection | null = null;
+  // One write at a time, always the newest: a checkpoint a second at most is written.
+  let pending: string | null = null;
+  let writing = false;
+  const write = async () => {
+    if (writing) return;
+    writing = true;
+    try {
+      while (pending !== null) {
+        const note = pending;
+        pending = null;
+        await writeFileAtomic(keep, note).catch((e: unknown) =>
+          log.warn({ file: keep, err: errorText(e) }, 'could not keep the cosigned checkpoint'),
+        );
+      }
+    } finally {
+      writing = false;
+    }
+  };
   const collector = new CosignatureCollector({
     policy,
-    prove: (from, to) => tiles.withHashes(to, (r) => proveConsistency(from, to, r)),
+    prove: (from, to) => opts.tiles.withHashes(to, (r) => proveConsistency(from, to, r)),
     log,
-  });
-  if (collector.asked.length === 0)
+    onQuorum: (c) => {
+      pending = c.note;
+      void write();
+      if (opts.ask && nc && !nc.isClosed()) nc.publish(subjects(verifier.name).cosig, utf8(c.note));
+    },
+  }) as CosignatureCollector & { listen(nc: NatsConnection): void };
+  if (opts.ask && collector.asked.length === 0)
     throw new StartError(`--witness-policy ${file}: no witness line with a URL to ask`);
+  const kept = await readFile(keep, 'utf8').catch(() => null);
+  if (kept !== null && !collector.absorb(kept, verifier.name))
+    log.warn({ file: keep }, 'the kept cosigned checkpoint does not verify under the policy: ignored');
+  collector.listen = (conn) => {
+    nc = conn;
+    const sub = conn.subscribe(subjects(verifier.name).cosig);
+    void (async () => {
+      for await (const m of sub) collector.absorb(fromUtf8(m.data), verifier.name);
+    })();
+  };
   return collector;
 }
 
@@ -515,7 +567,13 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
         : undefined;
     const crashAt = new Set(config.crashAt ?? []);
     const cosignatures = config.witnessPolicy
-      ? await witnessCollector(config.witnessPolicy, verifier, local.tiles, log)
+      ? await witnessCollector(config.witnessPolicy, {
+          verifier,
+          tiles: local.tiles,
+          dataDir: config.dataDir,
+          log,
+          ask: true,
+        })
       : undefined;
     if (cosignatures) undo.add(async () => cosignatures.close());
     const sequencing = {
@@ -569,6 +627,7 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
       const replication = await openReplication(config.nats, signer.name, replicas, 'serve', log);
       undo.add(() => replication.close());
       const { nc, journal, feed } = replication;
+      cosignatures?.listen(nc);
       if (created && (await journal.lastSequence()) > 0) {
         // The journal holds this origin's log, signed by a key this data dir
         // no longer has: rebuilding under a new key would be another log with
@@ -668,6 +727,19 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
     );
     undo.add(() => replication.close());
     const { nc, journal, feed } = replication;
+    const cosignatures = config.witnessPolicy
+      ? await witnessCollector(config.witnessPolicy, {
+          verifier,
+          tiles: local.tiles,
+          dataDir: config.dataDir,
+          log: config.log,
+          ask: false,
+        })
+      : undefined;
+    if (cosignatures) {
+      undo.add(async () => cosignatures.close());
+      cosignatures.listen(nc);
+    }
     const node = await Mirror.open({
       store: local.store,
       tiles: local.tiles,
@@ -692,6 +764,7 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
         },
         verifierKey: config.logKey,
         failed: new Promise<Error>(() => {}),
+        ...(cosignatures ? { cosignatures } : {}),
       },
       undo,
     );

@@ -394,6 +394,14 @@ export const mirrorCommand: Command = {
     },
     NATS_REPLICAS,
     RULES,
+    {
+      name: 'witness-policy',
+      value: 'FILE',
+      env: 'URNA_WITNESS_POLICY',
+      help:
+        'a C2SP tlog-policy file: serve the cosignatures the log collects (taken from urna.<log>.cosig, verified ' +
+        'under the policy) on /checkpoint and /receipt, as the sequencer does',
+    },
     ...NODE_FLAGS,
   ],
   async run(p) {
@@ -403,6 +411,7 @@ export const mirrorCommand: Command = {
       natsReplicas: Number(p.choice('nats-replicas', ['1', '3'])) as 1 | 3,
       logKey: await readVerifierKeyArg(p.required('log-key')),
       rules: p.choice('rules', ['election', 'none'])!,
+      ...(p.string('witness-policy') ? { witnessPolicy: p.string('witness-policy')! } : {}),
     });
     process.stdout.write(`urna: mirror of ${node.verifierKey}\nurna: listening on ${node.url}\n`);
     return untilStopped(node, p.int('shutdown-ms')!);

@@ -14,8 +14,9 @@
  */
 import { parseCheckpoint } from '../../ledger/checkpoint.js';
 import type { Hash } from '../../ledger/hash.js';
-import { openNote, parseNote } from '../../ledger/note.js';
-import { quorumSatisfied, type Policy, type PolicyKey } from '../../ledger/policy.js';
+import { equalBytes } from '../../ledger/bytes.js';
+import { formatSignatureLine, openNote, parseNote } from '../../ledger/note.js';
+import { quorumSatisfied, verifyCheckpointPolicy, type Policy, type PolicyKey } from '../../ledger/policy.js';
 import { formatAddCheckpoint } from '../../ledger/witness.js';
 import { errorText, type Logger } from '../log.js';
 
@@ -29,6 +30,8 @@ export interface CollectorOptions {
   /** First and longest retry delay after a failure (default 250 ms and 30 s). */
   backoffMs?: { first: number; max: number };
   fetch?: typeof fetch;
+  /** Called when a newer checkpoint makes the quorum (to keep it, or pass it on); must not throw. */
+  onQuorum?: (cosigned: Cosigned) => void;
 }
 
 /** A checkpoint and the cosignatures collected for it so far. */
@@ -60,7 +63,10 @@ interface Offered {
 }
 
 export class CosignatureCollector {
+  /** The witnesses asked (those with a URL). */
   readonly #witnesses: WitnessState[];
+  /** Every witness of the policy, in policy order. */
+  readonly #names: string[];
   #newest: Offered | null = null;
   #quorum: Offered | null = null;
   #closed = false;
@@ -71,6 +77,7 @@ export class CosignatureCollector {
     this.#witnesses = [...opts.policy.witnesses].flatMap(([name, key]) =>
       key.url === null ? [] : [{ name, key, acked: null, busy: false, failures: 0, timer: null }],
     );
+    this.#names = [...opts.policy.witnesses.keys()];
   }
 
   /** Names of the policy's witnesses that have a URL (the ones asked). */
@@ -89,6 +96,47 @@ export class CosignatureCollector {
     for (const w of this.#witnesses) void this.#pump(w);
   }
 
+  /**
+   * Takes a checkpoint with cosignatures from elsewhere (the leader, over
+   * NATS; the copy kept on disk, at start): kept when it verifies under the
+   * policy with this log's key, its cosignatures merged with those of the
+   * same checkpoint held. The witnesses are not asked. Returns whether it
+   * was kept.
+   */
+  absorb(note: string, origin: string): boolean {
+    let verdict;
+    try {
+      verdict = verifyCheckpointPolicy(note, this.opts.policy);
+    } catch {
+      return false;
+    }
+    if (verdict.checkpoint.origin !== origin) return false;
+    const { text, signatures } = parseNote(note);
+    const keyOf = (n: string) => this.opts.policy.witnesses.get(n)!.verifier;
+    const isWitness = (sig: { name: string; keyId: Uint8Array }) =>
+      this.#names.some((n) => keyOf(n).name === sig.name && equalBytes(keyOf(n).keyId, sig.keyId));
+    const base =
+      text +
+      '\n' +
+      signatures
+        .filter((sig) => !isWitness(sig))
+        .map(formatSignatureLine)
+        .join('');
+    let held = [this.#newest, this.#quorum].find((o) => o?.text === text) ?? null;
+    if (!held) {
+      held = { size: verdict.checkpoint.size, note: base, text, lines: new Map() };
+      if (!this.#newest || held.size > this.#newest.size) this.#newest = held;
+    }
+    for (const name of verdict.cosigned) {
+      const sig = signatures.find(
+        (x) => x.name === keyOf(name).name && equalBytes(x.keyId, keyOf(name).keyId),
+      )!;
+      if (!held.lines.has(name)) held.lines.set(name, formatSignatureLine(sig));
+    }
+    this.#noteQuorum(held);
+    return true;
+  }
+
   /** The newest checkpoint offered, with the cosignatures collected for it so far. */
   newest(): Cosigned | null {
     return this.#newest && this.#view(this.#newest);
@@ -105,7 +153,7 @@ export class CosignatureCollector {
   }
 
   #view(o: Offered): Cosigned {
-    const witnesses = this.#witnesses.filter((w) => o.lines.has(w.name)).map((w) => w.name);
+    const witnesses = this.#names.filter((n) => o.lines.has(n));
     return {
       size: o.size,
       note: o.note + witnesses.map((n) => o.lines.get(n)!).join(''),
@@ -176,8 +224,15 @@ export class CosignatureCollector {
     });
     if (mine.length === 0) throw new Error('200 without a cosignature that verifies with its key');
     offered.lines.set(w.name, mine.map((l) => l + '\n').join(''));
-    const view = this.#view(offered);
-    if (view.quorum && (!this.#quorum || this.#quorum.size <= offered.size)) this.#quorum = offered;
+    this.#noteQuorum(offered);
+  }
+
+  /** Makes `o` the quorum checkpoint if its cosignatures make the quorum and it is not older. */
+  #noteQuorum(o: Offered): void {
+    const view = this.#view(o);
+    if (!view.quorum || (this.#quorum && this.#quorum.size > o.size)) return;
+    this.#quorum = o;
+    this.opts.onQuorum?.(view);
   }
 }
 

@@ -144,4 +144,31 @@ describe('CosignatureCollector', () => {
     collector.offer(checkpoint(800));
     expect(collector.newest()!.size).toBe(900);
   });
+
+  it('absorbs cosigned checkpoints from elsewhere (NATS, the kept copy): verified, merged, never asking', () => {
+    const policy = parsePolicy(policyText);
+    const seen: number[] = [];
+    const passive = new CosignatureCollector({
+      policy,
+      prove: async () => {
+        throw new Error('a passive collector computes no proof');
+      },
+      log: silentLogger,
+      onQuorum: (c) => seen.push(c.size),
+    });
+    const cosigned = collector.latestQuorum()!;
+    expect(passive.absorb(cosigned.note, ORIGIN)).toBe(true);
+    expect(passive.latestQuorum()).toEqual(cosigned);
+    expect(seen).toEqual([900]);
+    // The same checkpoint with one cosignature only: merged, nothing lost.
+    const lines = cosigned.note.split('\n');
+    const single = lines.slice(0, lines.length - 2).join('\n') + '\n';
+    expect(passive.absorb(single, ORIGIN)).toBe(true);
+    expect(passive.latestQuorum()!.witnesses).toEqual(cosigned.witnesses);
+    // Another origin, a tampered note, a note the log did not sign: refused.
+    expect(passive.absorb(cosigned.note, 'other.example/log')).toBe(false);
+    expect(passive.absorb(cosigned.note.replace(/\n\d+\n/, '\n901\n'), ORIGIN)).toBe(false);
+    expect(passive.absorb('not a note', ORIGIN)).toBe(false);
+    passive.close();
+  });
 });

@@ -32,7 +32,7 @@ import { MemoryHashStore, proveConsistency, treeHash } from '../../ledger/merkle
 import { generateSignerKey, openNote, parseSignerKey, parseVerifierKey } from '../../ledger/note.js';
 import { formatAddCheckpoint } from '../../ledger/witness.js';
 import { tempDir } from '../helpers/log.js';
-import { startServer, startWitness, type ServerProcess } from '../helpers/process.js';
+import { startMirror, startServer, startWitness, type ServerProcess } from '../helpers/process.js';
 import { post as postEntry } from '../helpers/audit.js';
 
 const ORIGIN = 'witness-crash.example/log';
@@ -145,10 +145,11 @@ describe('urna serve --witness-policy', () => {
       'group two 2 w0 w1 w2\nquorum two\n';
     await writeFile(join(dir, 'policy'), policyText);
     const policy = parsePolicy(policyText);
-    const server = await startServer([
+    const serveArgs = [
       ...['--data', join(dir, 'log-data'), '--key', join(dir, 'log.key'), '--rules', 'none'],
       ...['--witness-policy', join(dir, 'policy'), '--batch-ms', '20'],
-    ]);
+    ];
+    let server = await startServer(serveArgs);
     const logVerifier = parseVerifierKey(log.verifierKey);
     const witnessVerifiers = wkeys.map((k) => parseVerifierKey(k.verifierKey));
     const until = async (what: string, ok: () => Promise<boolean>) => {
@@ -217,6 +218,16 @@ describe('urna serve --witness-policy', () => {
         witnesses: witnessVerifiers,
         quorum: 2,
       });
+      // Restarted with every witness down, it still serves the cosigned receipt it kept.
+      await Promise.all(witnesses.map((w) => w.kill()));
+      await server.stop();
+      server = await startServer(serveArgs);
+      const kept = await receiptOf(third.body.leafHash);
+      expect(kept.witnesses).not.toMatch(/^none/);
+      verifyReceipt(kept.text, subject(third.body.leafHash), logVerifier, {
+        witnesses: witnessVerifiers,
+        quorum: 2,
+      });
     } finally {
       await server.stop();
       await Promise.all(witnesses.map((w) => w.stop()));
@@ -264,6 +275,40 @@ describe('urna witness --nats', () => {
       const held = await fetch(`${w.url}/${toHex(hash(utf8('followed.example/log')))}/checkpoint`);
       expect(held.status).toBe(200);
       expect(Number((await held.text()).split('\n')[1])).toBe(lastSize);
+
+      // A mirror given the policy serves the cosignatures published on urna.<log>.cosig.
+      await writeFile(
+        join(dir, 'follow-policy'),
+        `log ${log.verifierKey}\nwitness w ${wkey.verifierKey}\nquorum w\n`,
+      );
+      const mirror = await startMirror([
+        ...[
+          '--nats',
+          nats.url,
+          '--log-key',
+          log.verifierKey,
+          '--rules',
+          'none',
+          '--data',
+          join(dir, 'follow-mirror'),
+        ],
+        ...['--witness-policy', join(dir, 'follow-policy')],
+      ]);
+      try {
+        const one = await postEntry(server, utf8('seen by the mirror'));
+        let receipt = { status: 0, witnesses: '' };
+        for (let i = 0; i < 100 && receipt.witnesses !== 'w'; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const res = await fetch(`${mirror.url}/receipt/${one.body.leafHash}`);
+          receipt = { status: res.status, witnesses: res.headers.get('urna-witnesses') ?? '' };
+          await res.text();
+        }
+        expect(receipt).toEqual({ status: 200, witnesses: 'w' });
+        const note = await (await fetch(`${mirror.url}/checkpoint`)).text();
+        expect(openNote(note, verifiers).verified.length).toBeGreaterThanOrEqual(1);
+      } finally {
+        await mirror.stop();
+      }
     } finally {
       sub.unsubscribe();
       await w.stop();

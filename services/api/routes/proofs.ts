@@ -44,7 +44,7 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (
     // the log key and the policy); else under the log's own latest signature, and the header says so.
     const quorum = cosignatures?.latestQuorum();
     if (cosignatures) {
-      const under = quorum && index < quorum.size ? quorum : null;
+      const under = quorum && index < quorum.size && quorum.size <= node.head.size ? quorum : null;
       reply.header(
         'Urna-Witnesses',
         under ? under.witnesses.join(' ') || 'none' : 'none (quorum not reached yet)',
