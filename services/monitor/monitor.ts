@@ -79,6 +79,8 @@ export class Monitor {
   readonly #gossip = new Set<string>();
   #largestServed: string | null = null;
   #unchecked: string[] = [];
+  /** Notes it could not check against the largest (no source serves the tree needed), newest last. */
+  #uncheckedNotes: string[] = [];
   #rounds = 0;
   #subs: Subscription[] = [];
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -165,8 +167,10 @@ export class Monitor {
         );
     });
     this.#rounds++;
-    // Gossip again each round, for monitors that joined since: the largest, and every alarm's evidence.
+    // Gossip again each round, for monitors that joined since: the largest, what it could not check, and every
+    // alarm's evidence.
     if (this.watcher.largest) this.#publish('gossip', this.watcher.largest.note);
+    for (const n of this.#uncheckedNotes) this.#publish('gossip', n);
     for (const a of this.#alarms) this.#publish('alarm', a.text);
   }
 
@@ -204,6 +208,8 @@ export class Monitor {
       if (countSignatures(note) > countSignatures(this.#largestServed ?? '')) this.#largestServed = note;
     } else if (o.kind === 'unchecked') {
       if (!this.#unchecked.includes(o.why)) this.#unchecked.push(o.why);
+      // Gossiped too: a peer that can read the other tree's tiles can check it (and prove a fork).
+      this.#uncheckedNotes = [...this.#uncheckedNotes.filter((n) => n !== note), note].slice(-16);
     } else if (o.kind === 'alarm') {
       await this.#raise(o.text, o.evidence.notes);
     }
@@ -264,7 +270,10 @@ export class Monitor {
 
   /** What it gossips to peers (GET /gossip): the checkpoints it saw, and the evidence of its alarms. */
   gossip(): { notes: string[]; alarms: string[] } {
-    return { notes: [...this.#gossip], alarms: this.#alarms.map((a) => a.text) };
+    return {
+      notes: [...new Set([...this.#gossip, ...this.#uncheckedNotes])],
+      alarms: this.#alarms.map((a) => a.text),
+    };
   }
 
   status(): MonitorStatus {

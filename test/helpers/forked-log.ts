@@ -5,6 +5,8 @@
  * and recomputes everything after it (rewritten history); each tree can be
  * shown at any size.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { TreeAppender } from '../../ledger/appender.js';
 import { utf8 } from '../../ledger/bytes.js';
 import { signCheckpoint } from '../../ledger/checkpoint.js';
@@ -57,4 +59,16 @@ export function forkedLog(opts: { origin?: string; at: number; mode: 'split' | '
     honest: (size: number) => show(size, false),
     forked: (size: number) => show(size, true),
   };
+}
+
+/** Serves a shown tree's static files over loopback HTTP; resolves with its URL prefix and the server (to close). */
+export async function serveTree(tree: ShownTree): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    void tree.fetch(`http://tree.test${req.url}`).then(async (r) => {
+      res.writeHead(r.status, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.from(await r.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }

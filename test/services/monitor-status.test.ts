@@ -86,3 +86,34 @@ describe('Monitor.adoptAlarm', () => {
     await m.close();
   });
 });
+
+describe('gossip of what a monitor could not check', () => {
+  it('a monitor that first learned the fork from a peer still gets the split view raised', async () => {
+    const log = forkedLog({ at: 100, mode: 'split', origin: 'order.example/log' });
+    const [honest, fork] = [log.honest(500), log.forked(800)];
+    const make = (side: typeof honest, url: string) =>
+      new Monitor({
+        logKey: log.keys.verifierKey,
+        sources: [url],
+        peers: [],
+        intervalMs: 1000,
+        log: silentLogger,
+        fetch: side.fetch,
+      });
+    const a = make(honest, 'http://log.test/');
+    const b = make(fork, 'http://fork.test/');
+    // A hears of the fork's larger checkpoint from a peer before it reads its own source.
+    await a.offer(fork.checkpoint, 'peer b');
+    expect((await a.offer(honest.checkpoint, 'http://log.test/'))?.kind).toBe('unchecked');
+    expect(a.gossip().notes).toContain(honest.checkpoint);
+    // B reads A's gossip: it can check A's checkpoint against its own tree, and proves the fork.
+    await b.offer(fork.checkpoint, 'http://fork.test/');
+    for (const n of a.gossip().notes) await b.offer(n, 'peer a');
+    expect(b.alarms).toHaveLength(1);
+    // A adopts B's evidence from B's gossip.
+    for (const text of b.gossip().alarms) expect(await a.adoptAlarm(text, 'peer b')).toBe(true);
+    expect(a.alarms).toHaveLength(1);
+    await a.close();
+    await b.close();
+  });
+});

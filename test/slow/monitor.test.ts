@@ -9,12 +9,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/processes.js';
-import { forkedLog, type ShownTree } from '../helpers/forked-log.js';
+import { forkedLog, serveTree as serveShownTree, type ShownTree } from '../helpers/forked-log.js';
 import { tempDir } from '../helpers/log.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats.js';
 import { startListening, URNA_BIN, type ServerProcess } from '../helpers/process.js';
@@ -36,17 +35,10 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-/** Serves a shown tree's static files on loopback; resolves with its URL prefix. */
 async function serveTree(tree: ShownTree): Promise<string> {
-  const server = createServer((req, res) => {
-    void tree.fetch(`http://tree.test${req.url}`).then(async (r) => {
-      res.writeHead(r.status, { 'content-type': 'application/octet-stream' });
-      res.end(Buffer.from(await r.arrayBuffer()));
-    });
-  });
+  const { url, server } = await serveShownTree(tree);
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return url;
 }
 
 async function monitor(name: string, logKey: string, args: string[]): Promise<ServerProcess> {
