@@ -41,6 +41,34 @@ describe('urna serve at start', () => {
     expect(await readdir(d)).toEqual(['log.key']);
   });
 
+  it('refuses a witness policy that is malformed, or does not list this log, naming the line or the log', async () => {
+    const d = await dir();
+    const key = join(d, 'log.key');
+    const log = generateSignerKey('policy-start.example/log');
+    await writeFile(key, log.signerKey + '\n', { mode: 0o600 });
+    const policy = join(d, 'policy');
+    await writeFile(policy, `log ${log.verifierKey}\nquorum nobody\n`);
+    const args = [
+      'serve',
+      '--data',
+      join(d, 'data'),
+      '--key',
+      key,
+      '--listen',
+      '127.0.0.1:0',
+      '--rules',
+      'none',
+    ];
+    const bad = urna([...args, '--witness-policy', policy]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--witness-policy .*policy line 2: nobody is not defined/);
+    await writeFile(policy, `log ${generateSignerKey('other.example/log').verifierKey}\nquorum none\n`);
+    const other = urna([...args, '--witness-policy', policy]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/no log line with this log's verifier key \(policy-start\.example\/log\)/);
+    expect((await readdir(d)).sort()).toEqual(['log.key', 'policy']); // nothing left behind
+  });
+
   it('leaves nothing new behind when it fails (the port is taken)', async () => {
     const d = await dir();
     const taken = createServer();

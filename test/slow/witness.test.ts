@@ -68,6 +68,36 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup?.());
 
+/** A mirror of the log `logKey` over `natsUrl` with a one-witness policy (quorum: that witness). */
+async function policyMirror(
+  name: string,
+  natsUrl: string,
+  logKey: string,
+  witnessKey: string,
+): Promise<ServerProcess> {
+  await writeFile(join(dir, `${name}-policy`), `log ${logKey}\nwitness w ${witnessKey}\nquorum w\n`);
+  return startMirror([
+    ...['--nats', natsUrl, '--log-key', logKey, '--rules', 'none', '--data', join(dir, name)],
+    ...['--witness-policy', join(dir, `${name}-policy`)],
+  ]);
+}
+
+/** Polls `node`'s receipt for `leafHash` until its Urna-Witnesses header names `want` (10 s at most); returns it. */
+async function receiptWitnesses(
+  node: ServerProcess,
+  leafHash: string,
+  want: string,
+): Promise<{ status: number; witnesses: string }> {
+  let last = { status: 0, witnesses: '' };
+  for (let i = 0; i < 100 && last.witnesses !== want; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await fetch(`${node.url}/receipt/${leafHash}`);
+    last = { status: res.status, witnesses: res.headers.get('urna-witnesses') ?? '' };
+    await res.text();
+  }
+  return last;
+}
+
 async function post(w: ServerProcess, payload: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`${w.url}/add-checkpoint`, { method: 'POST', body: payload });
   return { status: res.status, text: await res.text() };
@@ -277,32 +307,10 @@ describe('urna witness --nats', () => {
       expect(Number((await held.text()).split('\n')[1])).toBe(lastSize);
 
       // A mirror given the policy serves the cosignatures published on urna.<log>.cosig.
-      await writeFile(
-        join(dir, 'follow-policy'),
-        `log ${log.verifierKey}\nwitness w ${wkey.verifierKey}\nquorum w\n`,
-      );
-      const mirror = await startMirror([
-        ...[
-          '--nats',
-          nats.url,
-          '--log-key',
-          log.verifierKey,
-          '--rules',
-          'none',
-          '--data',
-          join(dir, 'follow-mirror'),
-        ],
-        ...['--witness-policy', join(dir, 'follow-policy')],
-      ]);
+      const mirror = await policyMirror('follow-mirror', nats.url, log.verifierKey, wkey.verifierKey);
       try {
         const one = await postEntry(server, utf8('seen by the mirror'));
-        let receipt = { status: 0, witnesses: '' };
-        for (let i = 0; i < 100 && receipt.witnesses !== 'w'; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          const res = await fetch(`${mirror.url}/receipt/${one.body.leafHash}`);
-          receipt = { status: res.status, witnesses: res.headers.get('urna-witnesses') ?? '' };
-          await res.text();
-        }
+        const receipt = await receiptWitnesses(mirror, one.body.leafHash, 'w');
         expect(receipt).toEqual({ status: 200, witnesses: 'w' });
         const note = await (await fetch(`${mirror.url}/checkpoint`)).text();
         expect(openNote(note, verifiers).verified.length).toBeGreaterThanOrEqual(1);
@@ -314,6 +322,46 @@ describe('urna witness --nats', () => {
       await w.stop();
       await server.stop();
       await nc.close();
+      await nats.dispose();
+    }
+  });
+});
+
+describe('urna serve --nats --witness-policy', () => {
+  it("publishes the quorum's cosigned checkpoints on urna.<log>.cosig; a mirror given the policy serves them", async () => {
+    const nats = await startNatsServer({ name: 'cosig-publish' });
+    const log = generateSignerKey('published.example/log');
+    await writeFile(join(dir, 'published.key'), log.signerKey + '\n', { mode: 0o600 });
+    const wkey = generateCosignerKey('publisher.example/witness');
+    await writeFile(join(dir, 'publisher.key'), wkey.signerKey + '\n', { mode: 0o600 });
+    const w = await startWitness([
+      ...[
+        '--data',
+        join(dir, 'publisher-data'),
+        '--key',
+        join(dir, 'publisher.key'),
+        '--log',
+        log.verifierKey,
+      ],
+    ]);
+    await writeFile(
+      join(dir, 'published-policy'),
+      `log ${log.verifierKey}\nwitness w ${wkey.verifierKey} ${w.url}\nquorum w\n`,
+    );
+    const server = await startServer([
+      ...['--data', join(dir, 'published-data'), '--key', join(dir, 'published.key'), '--rules', 'none'],
+      ...['--nats', nats.url, '--witness-policy', join(dir, 'published-policy'), '--batch-ms', '20'],
+    ]);
+    const mirror = await policyMirror('published-mirror', nats.url, log.verifierKey, wkey.verifierKey);
+    try {
+      const entry = await postEntry(server, utf8('cosigned through the leader'));
+      expect(entry.status).toBe(201);
+      const { witnesses } = await receiptWitnesses(mirror, entry.body.leafHash, 'w');
+      expect(witnesses).toBe('w');
+    } finally {
+      await mirror.stop();
+      await server.stop();
+      await w.stop();
       await nats.dispose();
     }
   });
