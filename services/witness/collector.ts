@@ -166,10 +166,13 @@ export class CosignatureCollector {
     if (w.busy || w.timer || this.#closed) return;
     const offered = this.#newest;
     if (!offered || offered.lines.has(w.name)) return;
+    // The witness holds a larger tree than this checkpoint (it heard of a newer one first): it cannot cosign
+    // this one; it gets the next one offered.
+    if (w.acked !== null && w.acked > offered.size) return;
     w.busy = true;
     let retryIn = 0;
     try {
-      const from = w.acked === null || w.acked > offered.size ? 0 : w.acked;
+      const from = w.acked ?? 0;
       const proof = from === 0 || from === offered.size ? [] : await this.opts.prove(from, offered.size);
       const res = await this.#fetch(new URL('add-checkpoint', withSlash(w.key.url!)), {
         method: 'POST',

@@ -145,6 +145,26 @@ describe('CosignatureCollector', () => {
     expect(collector.newest()!.size).toBe(900);
   });
 
+  it('asks a witness that holds a larger tree once, then waits for a newer checkpoint (no request loop)', async () => {
+    let requests = 0;
+    const ahead = new CosignatureCollector({
+      policy: parsePolicy(policyText),
+      prove: async (from, to) => proveConsistency(from, to, tree),
+      log: silentLogger,
+      backoffMs: { first: 20, max: 200 },
+      fetch: (async (input: RequestInfo | URL, init?: RequestInit) => {
+        requests++;
+        return fetch(input, init);
+      }) as typeof fetch,
+    });
+    ahead.offer(checkpoint(40)); // the witnesses hold 900
+    await new Promise((r) => setTimeout(r, 300));
+    expect(requests).toBeLessThanOrEqual(2 * ahead.asked.length);
+    ahead.offer(checkpoint(1000));
+    await until('a cosignature at 1000', () => (ahead.newest()?.witnesses.length ?? 0) >= 2);
+    ahead.close();
+  });
+
   it('absorbs cosigned checkpoints from elsewhere (NATS, the kept copy): verified, merged, never asking', () => {
     const policy = parsePolicy(policyText);
     const seen: number[] = [];
