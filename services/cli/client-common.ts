@@ -19,6 +19,15 @@ export const LOG_FLAG: Flag = {
   help: "the log's base URL (where urna serve listens)",
 };
 
+/** `--log-key VKEY`, required: the log's verifier key, as text or a file holding it (readVerifierKeyArg). */
+export const LOG_KEY_FLAG: Flag = {
+  name: 'log-key',
+  value: 'VKEY',
+  env: 'URNA_LOG_KEY',
+  required: true,
+  help: "the log's verifier key (text, or a file holding it)",
+};
+
 /** A record signing key read from a key file. */
 export type SigningKey = {
   /** The key's name in the file. */

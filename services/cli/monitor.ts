@@ -5,7 +5,7 @@ import { parsePolicy } from '../../ledger/policy.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { buildMonitorApp } from '../monitor/http.js';
 import { Monitor } from '../monitor/monitor.js';
-import { readVerifierKeyArg } from './client-common.js';
+import { LOG_KEY_FLAG, readVerifierKeyArg } from './client-common.js';
 import type { Command } from './command.js';
 import { NODE_FLAGS, parseListen } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -25,13 +25,7 @@ export const monitorCommand: Command = {
     newest quorum cosignature is older than --max-age. --once: one round, then exit 0 (consistent), 1 (alarm) or 2
     (no source gave a checkpoint that verifies).`,
   flags: [
-    {
-      name: 'log-key',
-      value: 'VKEY',
-      env: 'URNA_LOG_KEY',
-      required: true,
-      help: "the log's verifier key (text, or a file holding it)",
-    },
+    LOG_KEY_FLAG,
     {
       name: 'source',
       value: 'URL',

@@ -8,7 +8,7 @@ import { createLogger, LOG_LEVELS } from '../log.js';
 import { mirror, RESERVED_FILES, serve, type NodeConfig, type RunningNode } from '../server.js';
 import type { FaultPoint } from '../sequencer/sequencer.js';
 import type { Command, Flag, Parsed } from './command.js';
-import { readVerifierKeyArg } from './client-common.js';
+import { LOG_KEY_FLAG, readVerifierKeyArg } from './client-common.js';
 import { UsageError } from './usage-error.js';
 
 /** Splits HOST:PORT (IPv6 in brackets). */
@@ -377,13 +377,7 @@ export const mirrorCommand: Command = {
       required: true,
       help: 'the NATS servers carrying the journal',
     },
-    {
-      name: 'log-key',
-      value: 'VKEY',
-      env: 'URNA_LOG_KEY',
-      required: true,
-      help: "the log's verifier key (text, or a file holding it)",
-    },
+    LOG_KEY_FLAG,
     { name: 'data', value: 'DIR', env: 'URNA_DATA', default: './mirror-data', help: 'the data directory' },
     {
       name: 'listen',

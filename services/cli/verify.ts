@@ -5,7 +5,7 @@ import { EvidenceError, parseAlarm, verifySplitView } from '../../ledger/alarm.j
 import { toBase64 } from '../../ledger/bytes.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { checkProbe } from '../../verifier/proofs.js';
-import { readVerifierKeyArg } from './client-common.js';
+import { LOG_KEY_FLAG, readVerifierKeyArg } from './client-common.js';
 import type { Command } from './command.js';
 import { UsageError } from './usage-error.js';
 
@@ -46,15 +46,7 @@ export const verifyAlarmCommand: Command = {
     with different roots, or, for different sizes, a consistency proof showing that the larger tree's root at the
     smaller size is not the smaller checkpoint's root. Prints "fork proven" and the two tree heads (exit 0), or "not
     proven" and why (exit 1); exit 2 for a file that is not an alarm or a bad key.`,
-  flags: [
-    {
-      name: 'log-key',
-      value: 'VKEY',
-      env: 'URNA_LOG_KEY',
-      required: true,
-      help: "the log's verifier key (text, or a file holding it)",
-    },
-  ],
+  flags: [LOG_KEY_FLAG],
   async run(p) {
     const [file] = p.positionals as [string];
     let evidence;
