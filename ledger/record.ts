@@ -27,6 +27,7 @@ import { SignatureError, UrnaError } from './errors.js';
 import { leafHash, type Hash } from './hash.js';
 import { canonicalBytes, NonCanonicalError, parseCanonical } from './jcs.js';
 import { isValidKeyName } from './note.js';
+import { decimalRatio, type Method, type SeatResult } from './seats.js';
 
 /** The domain-separation prefix of record signatures (DESIGN.md "Records"). */
 export const RECORD_SIGNATURE_PREFIX = 'urna/record/v1\n';
@@ -64,6 +65,8 @@ export const LIMITS = Object.freeze({
   credentialsPerRecord: 1024,
   /** Largest credential weight. */
   weight: 1_000_000,
+  /** Constituencies of one contest's method. */
+  constituencies: 1024,
   /** Largest ballot ciphertext, in decoded bytes (8 KiB). */
   ciphertext: 8192,
   /** Authority keys one log trusts at once. */
@@ -90,8 +93,8 @@ export const RECORD_TYPES = [
 /** One of {@link RECORD_TYPES}. */
 export type RecordType = (typeof RECORD_TYPES)[number];
 
-/** Counting method of a contest: first past the post, or Sainte-Laguë (proportional). */
-export type Method = 'plurality' | 'sainte-lague';
+/** A contest's counting method: the object ledger/seats.ts defines and allocates by (DESIGN.md "Counting"). */
+export type { Method } from './seats.js';
 /** Re-voting policy: the last ballot of a credential counts, or only one ballot is accepted. */
 export type Revoting = 'last' | 'none';
 /** A phase an authority can move an election into (it starts in `setup`). */
@@ -170,14 +173,50 @@ export type ReportBody = {
   invalid: number;
   protocol: string;
 };
+/** Votes of one kind summed over polling districts (see {@link ContestTally}). */
+export type CountSum = {
+  /** Valid votes per option. */
+  votes: { [option: string]: number };
+  blank: number;
+  invalid: number;
+  /** Polling districts summed. */
+  districts: number;
+  /** Their electorate. */
+  electorate: number;
+};
+
 /**
- * `tally`: the counter's results, computed over the log's first `size` records
- * whose tree root is `root` (base64). `results` maps contest ids to option ids to votes.
+ * One contest's result in a tally (DESIGN.md "Counting"): the preliminary
+ * and the final reports summed, and `counted`, each polling district's final
+ * report where it has one and its preliminary one otherwise; the e-ballots
+ * counted (after re-voting and paper overrides); how many polling districts
+ * (and what electorate) there are; the seats by the contest's method over
+ * `counted`, `provisional` until every polling district reported finally.
+ */
+export type ContestTally = {
+  preliminary: CountSum;
+  final: CountSum;
+  counted: CountSum;
+  eballots: { ballots: number; weight: number };
+  polling: number;
+  electorate: number;
+  provisional: boolean;
+  seats: SeatResult;
+};
+
+/**
+ * `tally`: the counter's results, computed over the log's first `size`
+ * records, whose tree root is `root` (base64). `seed` is the lot's seed: the
+ * tree of the first `seed.size` records, ending with the record that closed
+ * voting. `phase` is the election's phase at `size`. The rules admit it only
+ * if it is exactly what ledger/tally.ts computes from the log (rules.ts).
  */
 export type TallyBody = {
   size: number;
   root: string;
-  results: { [contest: string]: { [option: string]: number } };
+  seed: { size: number; root: string };
+  phase: 'close' | 'final';
+  contests: { [contest: string]: ContestTally };
 };
 
 /**
@@ -667,18 +706,85 @@ const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) =>
       fail('bad_value', 'body.protocol', 'expected the lower-case hex of a SHA-256 hash');
   },
   tally(body) {
-    const b = object(body, 'body', ['size', 'root', 'results']);
+    const b = object(body, 'body', ['size', 'root', 'seed', 'phase', 'contests']);
     integer(b.size, 'body.size', 1, Number.MAX_SAFE_INTEGER);
-    const root = str(b.root, 'body.root');
-    if (root.length !== 44 || !decodes(root, 32))
-      fail('bad_value', 'body.root', 'expected the base64 of a 32-byte hash');
-    const results = idMap(b.results, 'body.results', 1, LIMITS.contests);
-    for (const [c, options] of Object.entries(results)) {
-      const o = idMap(options, `body.results.${c}`, 1, LIMITS.options);
-      for (const [k, n] of Object.entries(o)) count(n, `body.results.${c}.${k}`);
-    }
+    rootHash(b.root, 'body.root');
+    const seed = object(b.seed, 'body.seed', ['size', 'root']);
+    integer(seed.size, 'body.seed.size', 1, Number.MAX_SAFE_INTEGER);
+    rootHash(seed.root, 'body.seed.root');
+    oneOf(b.phase, 'body.phase', ['close', 'final'] as const);
+    const contests = idMap(b.contests, 'body.contests', 1, LIMITS.contests);
+    for (const [c, t] of Object.entries(contests)) validateContestTally(t, `body.contests.${c}`);
   },
 };
+
+function rootHash(v: unknown, path: string): void {
+  const root = str(v, path);
+  if (root.length !== 44 || !decodes(root, 32))
+    fail('bad_value', path, 'expected the base64 of a 32-byte hash');
+}
+
+function countMap(v: unknown, path: string, max: number): Obj {
+  const o = idMap(v, path, 0, max);
+  for (const [k, n] of Object.entries(o)) count(n, `${path}.${k}`);
+  return o;
+}
+
+function idList(v: unknown, path: string, max: number): void {
+  const list = array(v, path, 0, max).map((x, i) => id(x, `${path}[${i}]`));
+  unique(list, path);
+}
+
+function validateCountSum(v: unknown, path: string): void {
+  const o = object(v, path, ['votes', 'blank', 'invalid', 'districts', 'electorate']);
+  countMap(o.votes, `${path}.votes`, LIMITS.options);
+  for (const k of ['blank', 'invalid', 'districts', 'electorate']) count(o[k], `${path}.${k}`);
+}
+
+function validateContestTally(v: unknown, path: string): void {
+  const o = object(v, path, [
+    'preliminary',
+    'final',
+    'counted',
+    'eballots',
+    'polling',
+    'electorate',
+    'provisional',
+    'seats',
+  ]);
+  for (const k of ['preliminary', 'final', 'counted']) validateCountSum(o[k], `${path}.${k}`);
+  const e = object(o.eballots, `${path}.eballots`, ['ballots', 'weight']);
+  count(e.ballots, `${path}.eballots.ballots`);
+  count(e.weight, `${path}.eballots.weight`);
+  count(o.polling, `${path}.polling`);
+  count(o.electorate, `${path}.electorate`);
+  if (typeof o.provisional !== 'boolean') fail('bad_type', `${path}.provisional`, 'expected a boolean');
+  const p = `${path}.seats`;
+  const s = object(
+    o.seats,
+    p,
+    ['seats', 'qualified', 'unallocated', 'lots'],
+    ['fixed', 'adjustment', 'excluded'],
+  );
+  countMap(s.seats, `${p}.seats`, LIMITS.options);
+  idList(s.qualified, `${p}.qualified`, LIMITS.options);
+  count(s.unallocated, `${p}.unallocated`);
+  if (Object.hasOwn(s, 'fixed')) {
+    const f = idMap(s.fixed, `${p}.fixed`, 1, LIMITS.constituencies);
+    for (const [d, m] of Object.entries(f)) countMap(m, `${p}.fixed.${d}`, LIMITS.options);
+  }
+  if (Object.hasOwn(s, 'adjustment')) countMap(s.adjustment, `${p}.adjustment`, LIMITS.options);
+  if (Object.hasOwn(s, 'excluded')) idList(s.excluded, `${p}.excluded`, LIMITS.options);
+  array(s.lots, `${p}.lots`, 0, LIMITS.seats).forEach((lot, i) => {
+    const q = `${p}.lots[${i}]`;
+    const l = object(lot, q, ['scope', 'tied', 'winner']);
+    const scope = str(l.scope, `${q}.scope`);
+    if (scope.length === 0 || scope.length > 2 * 64 + 1)
+      fail('bad_value', `${q}.scope`, 'expected CONTEST[/DISTRICT]');
+    idList(l.tied, `${q}.tied`, LIMITS.options);
+    id(l.winner, `${q}.winner`);
+  });
+}
 
 function validateDistrictDef(v: unknown, path: string): DistrictDef {
   const o = object(v, path, ['id', 'name', 'parent', 'electorate']);
@@ -689,28 +795,96 @@ function validateDistrictDef(v: unknown, path: string): DistrictDef {
   return o as DistrictDef;
 }
 
+/** The counting methods a contest may name (ledger/seats.ts). */
+export const METHOD_NAMES = ['plurality', 'dhondt', 'sainte-lague'] as const satisfies ReadonlyArray<
+  Method['name']
+>;
+
+/** A decimal with at most 4 places in [min, max) (max excluded unless `maxIncluded`), stated exactly. */
+function decimal(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number') fail('bad_type', path, 'expected a number');
+  try {
+    decimalRatio(v);
+  } catch {
+    fail('bad_value', path, 'expected a decimal with at most 4 places');
+  }
+  if (!(v >= min && v < max)) fail('bad_value', path, `expected at least ${min} and below ${max}`);
+  return v;
+}
+
+/**
+ * Checks a contest's `method` (DESIGN.md "Counting"): the fields its name
+ * allows, each stated exactly, so no two readings of the record differ.
+ * `paths` are the election record's district paths: constituencies are
+ * districts of the election record itself, none inside another.
+ */
+function validateMethod(
+  v: unknown,
+  path: string,
+  seats: number,
+  options: number,
+  paths: Map<string, string[]>,
+): void {
+  const o = object(
+    v,
+    path,
+    ['name'],
+    ['firstDivisor', 'threshold', 'constituencyThreshold', 'constituencies', 'ties'],
+  );
+  const name = oneOf(o.name, `${path}.name`, METHOD_NAMES);
+  if (Object.hasOwn(o, 'ties')) oneOf(o.ties, `${path}.ties`, ['votes', 'lot'] as const);
+  if (name === 'plurality') {
+    for (const k of ['firstDivisor', 'threshold', 'constituencyThreshold', 'constituencies'])
+      if (Object.hasOwn(o, k)) fail('bad_value', `${path}.${k}`, 'not a field of plurality');
+    if (seats > options)
+      fail(
+        'bad_value',
+        `${path}`,
+        `plurality elects at most one per option (${seats} seats, ${options} options)`,
+      );
+    return;
+  }
+  if (Object.hasOwn(o, 'firstDivisor')) {
+    if (name !== 'sainte-lague')
+      fail('bad_value', `${path}.firstDivisor`, 'only Sainte-Laguë has a first divisor');
+    decimal(o.firstDivisor, `${path}.firstDivisor`, 1, 3);
+  }
+  if (Object.hasOwn(o, 'threshold')) {
+    decimal(o.threshold, `${path}.threshold`, 0, 1);
+    if (o.threshold === 0) fail('bad_value', `${path}.threshold`, 'expected above 0 (omit it for none)');
+  }
+  if (Object.hasOwn(o, 'constituencyThreshold')) {
+    if (!Object.hasOwn(o, 'constituencies'))
+      fail('bad_value', `${path}.constituencyThreshold`, 'needs constituencies');
+    decimal(o.constituencyThreshold, `${path}.constituencyThreshold`, 0, 1);
+    if (o.constituencyThreshold === 0)
+      fail('bad_value', `${path}.constituencyThreshold`, 'expected above 0 (omit it for none)');
+  }
+  if (Object.hasOwn(o, 'constituencies')) {
+    const c = idMap(o.constituencies, `${path}.constituencies`, 1, LIMITS.constituencies);
+    let fixed = 0;
+    for (const [d, n] of Object.entries(c)) {
+      fixed += integer(n, `${path}.constituencies.${d}`, 0, LIMITS.seats);
+      const p = paths.get(d);
+      if (!p)
+        fail(
+          'bad_reference',
+          `${path}.constituencies`,
+          `${show(d)} is not a district of the election record`,
+        );
+      for (const up of p.slice(0, -1))
+        if (Object.hasOwn(c, up))
+          fail('bad_tree', `${path}.constituencies`, `${show(d)} lies inside constituency ${show(up)}`);
+    }
+    if (fixed > seats)
+      fail('bad_value', `${path}.constituencies`, `${fixed} fixed seats, more than the contest's ${seats}`);
+  }
+}
+
 function validateElection(body: unknown, election: string): void {
   const b = object(body, 'body', ['id', 'title', 'contests', 'districts', 'roles', 'revoting']);
   if (id(b.id, 'body.id') !== election) fail('bad_value', 'body.id', 'must equal the envelope election');
   text(b.title, 'body.title');
-  const contests = array(b.contests, 'body.contests', 1, LIMITS.contests).map((c, i) => {
-    const p = `body.contests[${i}]`;
-    const o = object(c, p, ['id', 'title', 'options', 'seats', 'method']);
-    const cid = id(o.id, `${p}.id`);
-    text(o.title, `${p}.title`);
-    const options = array(o.options, `${p}.options`, 1, LIMITS.options).map((opt, j) => {
-      const q = `${p}.options[${j}]`;
-      const oo = object(opt, q, ['id', 'title']);
-      text(oo.title, `${q}.title`);
-      return id(oo.id, `${q}.id`);
-    });
-    unique(options, `${p}.options`);
-    integer(o.seats, `${p}.seats`, 1, LIMITS.seats);
-    oneOf<Method>(o.method, `${p}.method`, ['plurality', 'sainte-lague']);
-    return cid;
-  });
-  unique(contests, 'body.contests');
-
   const districts = array(b.districts, 'body.districts', 1, LIMITS.districtsPerRecord).map((d, i) =>
     validateDistrictDef(d, `body.districts[${i}]`),
   );
@@ -723,6 +897,24 @@ function validateElection(body: unknown, election: string): void {
     fail('bad_tree', 'body.districts', `expected exactly one root, found ${roots.length}`);
   const paths = resolveDistrictPaths(districts, () => undefined);
   if (paths instanceof RecordError) throw new RecordError(paths.code, `body.districts: ${paths.message}`);
+
+  const contests = array(b.contests, 'body.contests', 1, LIMITS.contests).map((c, i) => {
+    const p = `body.contests[${i}]`;
+    const o = object(c, p, ['id', 'title', 'options', 'seats', 'method']);
+    const cid = id(o.id, `${p}.id`);
+    text(o.title, `${p}.title`);
+    const options = array(o.options, `${p}.options`, 1, LIMITS.options).map((opt, j) => {
+      const q = `${p}.options[${j}]`;
+      const oo = object(opt, q, ['id', 'title']);
+      text(oo.title, `${q}.title`);
+      return id(oo.id, `${q}.id`);
+    });
+    unique(options, `${p}.options`);
+    const seats = integer(o.seats, `${p}.seats`, 1, LIMITS.seats);
+    validateMethod(o.method, `${p}.method`, seats, options.length, paths);
+    return cid;
+  });
+  unique(contests, 'body.contests');
 
   const roles = object(b.roles, 'body.roles', ['registrar', 'reporters', 'counter']);
   key(roles.registrar, 'body.roles.registrar');

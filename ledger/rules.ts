@@ -21,6 +21,7 @@
  * | `cred/<election>/<base64 key>` | {@link CredentialState}: district, weight, ballots cast, last ballot, override | `credentials`, `ballot`, `override` |
  * | `ballot/<tracker>` | {@link BallotState}: election, credential, index (tracker = hex leaf hash) | `ballot` |
  * | `report/<election>/<district>/<contest>/<stage>` | {@link ReportState}: current report and every index | `report` |
+ * | `count/<election>/<contest>` | tally.ts ContestCountState: the contest's report sums per unit | `report` |
  * | `tally/<election>` | {@link TallyState}: the latest tally | `tally` |
  *
  * Phases: an election starts in `setup`; the authority that defined it moves
@@ -30,17 +31,24 @@
  * |---|---|---|---|
  * | log | the log key (ctx.logKey), naming ctx.origin | no election open | log |
  * | election | an authority of the log's `log` record | (none yet) | election, log |
- * | districts | the election's authority | setup | election, the new districts, their parents |
+ * | districts | the election's authority | setup | election, the new districts, their parents (which gain a child) |
  * | credentials | the registrar | setup, open | election, each credential, each district |
  * | phase | the election's authority | the one before | election, log |
  * | ballot | an issued credential | open | election, credential, tracker |
  * | override | a reporter over the credential's district | open, close | election, credential, district |
- * | report | a reporter over the district | close (preliminary: only until a final report exists for the same district and contest) | election, district, report, final report |
- * | tally | the counter | close, final | election, tally |
+ * | report | a reporter over the district, a polling district (a leaf) | close (preliminary: only until a final report exists for the same district and contest) | election, district, both stages' reports, the contest's count |
+ * | tally | the counter | close, final | election, tally, every contest's count |
  *
  * Each rule checks in the same order, and the first failure is the answer:
  * the election exists, the signer has the role, the phase allows the record,
  * its references resolve, and it does not conflict with the state.
+ *
+ * A `tally` is admitted only if its body is exactly what the counting
+ * function (tally.ts tallyBody) gives for the log's first `size` records.
+ * The rules can check that with the state they have because a tally must
+ * count every record that changed the count so far (ElectionState
+ * `changed`): no ballot, override, report or phase change may lie between
+ * its size and itself (`outdated_tally`; the counter counts again).
  *
  * Trust is anchored in the log: the authorities that may define elections
  * are those of its latest `log` record (entry 0, and later ones while no
@@ -52,6 +60,7 @@ import { checkIndex, equalBytes, fromBase64, toHex } from './bytes.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
 import type { Hash } from './hash.js';
 import { canonicalize, type JsonValue } from './jcs.js';
+import { countAfterReport, tallyBody, unitOf, type ContestCountState } from './tally.js';
 import {
   decodeRecord,
   resolveDistrictPaths,
@@ -118,7 +127,14 @@ export type ElectionCounts = {
   reports: number;
   /** Tally records accepted. */
   tallies: number;
+  /** Polling districts: the districts without sub-districts, which report. */
+  polling: number;
+  /** The electorate of the polling districts. */
+  electorate: number;
 };
+
+/** E-ballots counted for one contest: credentials whose last ballot answers it and counts, and their weight. */
+export type EballotCount = { ballots: number; weight: number };
 
 /** State entry `election/<id>`. */
 export type ElectionState = {
@@ -139,6 +155,10 @@ export type ElectionState = {
   /** Indexes of the `districts` records. */
   districtRecords: number[];
   counts: ElectionCounts;
+  /** E-ballots counted per contest (after re-voting and paper overrides). */
+  eballots: { [contest: string]: EballotCount };
+  /** Index of the last record that changed what a tally counts (ballot, override, report, phase), or null. */
+  changed: number | null;
 };
 
 /** State entry `district/<election>/<district>`. */
@@ -150,6 +170,8 @@ export type DistrictState = {
   path: string[];
   /** Index of the record that defined it. */
   index: number;
+  /** Sub-districts defined; a district with none is a polling district. */
+  children: number;
 };
 
 /** State entry `cred/<election>/<key>`. */
@@ -164,6 +186,8 @@ export type CredentialState = {
   last: number | null;
   /** Index of the `override` record, or null. */
   overridden: number | null;
+  /** The contests its last ballot answers, or null before any ballot. */
+  contests: string[] | null;
 };
 
 /** State entry `ballot/<tracker>`. */
@@ -201,6 +225,7 @@ export const stateKey = {
   report: (election: string, district: string, contest: string, stage: Stage): string =>
     `report/${election}/${district}/${contest}/${stage}`,
   tally: (election: string): string => `tally/${election}`,
+  count: (election: string, contest: string): string => `count/${election}/${contest}`,
 };
 
 /** Most districts one election may have (over all `election` and `districts` records). */
@@ -234,6 +259,9 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  * | unknown_district | district (or parent) not defined |
  * | unknown_contest | contest not in the election |
  * | unknown_option | option not in the contest |
+ * | not_polling_district | report for a district that has sub-districts |
+ * | outdated_tally | a record after the tally's size changed the count |
+ * | wrong_tally | tally body not what counting the log gives (tally.ts), or a wrong lot seed |
  * | missing_option | report without a count for an option |
  * | over_electorate | counts + blank + invalid exceed the district's electorate |
  * | district_mismatch | override names another district than the credential's |
@@ -264,6 +292,9 @@ export const RULE_ERROR_CODES = [
   'unknown_district',
   'unknown_contest',
   'unknown_option',
+  'not_polling_district',
+  'outdated_tally',
+  'wrong_tally',
   'missing_option',
   'over_electorate',
   'district_mismatch',
@@ -320,12 +351,17 @@ export function stateKeys(decoded: DecodedRecord): string[] {
       break;
     case 'report': {
       const b = r.body;
-      keys.push(stateKey.district(e, b.district), stateKey.report(e, b.district, b.contest, b.stage));
-      if (b.stage === 'preliminary') keys.push(stateKey.report(e, b.district, b.contest, 'final'));
+      keys.push(
+        stateKey.district(e, b.district),
+        stateKey.report(e, b.district, b.contest, 'preliminary'),
+        stateKey.report(e, b.district, b.contest, 'final'),
+        stateKey.count(e, b.contest),
+      );
       break;
     }
     case 'tally':
       keys.push(stateKey.tally(e));
+      for (const c of Object.keys(r.body.contests)) keys.push(stateKey.count(e, c));
       break;
   }
   return [...new Set(keys)];
@@ -458,27 +494,59 @@ function applyElection(read: StateReader, r: ElectionRecord, index: number): Eff
       overrides: 0,
       reports: 0,
       tallies: 0,
+      polling: 0,
+      electorate: 0,
     },
+    eballots: Object.fromEntries(b.contests.map((c) => [c.id, { ballots: 0, weight: 0 }])),
+    changed: null,
   };
-  return [[stateKey.election(b.id), state], ...districtEffects(b.id, b.districts, paths, index)];
+  const { effects, polling } = districtEffects(read, b.id, b.districts, paths, index);
+  const counts = { ...state.counts, polling: polling.count, electorate: polling.electorate };
+  return [[stateKey.election(b.id), { ...state, counts }], ...effects];
 }
 
+/**
+ * The state entries of new districts `defs` (and of the earlier districts
+ * that gain their first children), and the change in polling districts:
+ * each new district is one until a child is defined under it.
+ */
 function districtEffects(
+  read: StateReader,
   election: string,
   defs: readonly DistrictDef[],
   paths: Map<string, string[]>,
   index: number,
-): Effects {
-  return defs.map((d) => {
+): { effects: Effects; polling: { count: number; electorate: number } } {
+  const children = new Map<string, number>();
+  for (const d of defs) if (d.parent !== null) children.set(d.parent, (children.get(d.parent) ?? 0) + 1);
+  const polling = { count: 0, electorate: 0 };
+  const effects: Effects = [];
+  const ids = new Set(defs.map((d) => d.id));
+  for (const d of defs) {
     const value: DistrictState = {
       name: d.name,
       parent: d.parent,
       electorate: d.electorate,
       path: paths.get(d.id)!,
       index,
+      children: children.get(d.id) ?? 0,
     };
-    return [stateKey.district(election, d.id), value];
-  });
+    if (value.children === 0) {
+      polling.count++;
+      polling.electorate += d.electorate;
+    }
+    effects.push([stateKey.district(election, d.id), value]);
+  }
+  for (const [parent, n] of children) {
+    if (ids.has(parent)) continue;
+    const before = read(stateKey.district(election, parent)) as DistrictState;
+    if (before.children === 0) {
+      polling.count--;
+      polling.electorate -= before.electorate;
+    }
+    effects.push([stateKey.district(election, parent), { ...before, children: before.children + n }]);
+  }
+  return { effects, polling };
 }
 
 // ---- districts ----
@@ -509,11 +577,16 @@ function applyDistricts(
       paths.code === 'bad_reference' ? 'unknown_district' : 'bad_tree',
       `districts: ${paths.message}`,
     );
+  const { effects, polling } = districtEffects(read, e, r.body.districts, paths, index);
   const next: ElectionState = {
-    ...withCounts(election, { districts: total }),
+    ...withCounts(election, {
+      districts: total,
+      polling: election.counts.polling + polling.count,
+      electorate: election.counts.electorate + polling.electorate,
+    }),
     districtRecords: [...election.districtRecords, index],
   };
-  return [[stateKey.election(e), next], ...districtEffects(e, r.body.districts, paths, index)];
+  return [[stateKey.election(e), next], ...effects];
 }
 
 // ---- credentials ----
@@ -544,6 +617,7 @@ function applyCredentials(
       ballots: 0,
       last: null,
       overridden: null,
+      contests: null,
     };
     effects.push([stateKey.credential(e, c.key), value]);
   }
@@ -574,7 +648,13 @@ function applyPhase(
       'illegal_transition',
       `phase: cannot go from ${election.phase} to ${r.body.phase}` + (next ? ` (next is ${next})` : ''),
     );
-  const value: ElectionState = { ...election, phase: next, phases: { ...election.phases, [next]: index } };
+  const value: ElectionState = {
+    ...election,
+    phase: next,
+    phases: { ...election.phases, [next]: index },
+    // Closing fixes the lot seed and final marks the tally final: both change a tally.
+    changed: next === 'open' ? election.changed : index,
+  };
   const effects: Effects = [[stateKey.election(election.id), value]];
   // The log counts open elections: its authorities change only while none is.
   const log = read(stateKey.log()) as LogState;
@@ -608,18 +688,48 @@ function applyBallot(
   if (read(stateKey.ballot(tracker)) !== undefined)
     return reject('duplicate_record', `ballot: ballot ${tracker} is already in the log`);
   const first = cred.ballots === 0;
-  const nextElection = withCounts(election, {
-    ballots: election.counts.ballots + 1,
-    voters: election.counts.voters + (first ? 1 : 0),
-    counted: election.counts.counted + (first ? 1 : 0),
-  });
-  const nextCred: CredentialState = { ...cred, ballots: cred.ballots + 1, last: index };
+  const nextElection: ElectionState = {
+    ...withCounts(election, {
+      ballots: election.counts.ballots + 1,
+      voters: election.counts.voters + (first ? 1 : 0),
+      counted: election.counts.counted + (first ? 1 : 0),
+    }),
+    eballots: countEballots(
+      countEballots(election.eballots, cred.contests, cred.weight, -1),
+      r.body.contests,
+      cred.weight,
+      1,
+    ),
+    changed: index,
+  };
+  const nextCred: CredentialState = {
+    ...cred,
+    ballots: cred.ballots + 1,
+    last: index,
+    contests: r.body.contests,
+  };
   const ballot: BallotState = { election: e, credential: r.signer, index };
   return [
     [stateKey.election(e), nextElection],
     [credKey, nextCred],
     [stateKey.ballot(tracker), ballot],
   ];
+}
+
+/** E-ballot counts with one credential's ballot (answering `contests`, or none) added or taken away. */
+function countEballots(
+  counts: { [contest: string]: EballotCount },
+  contests: readonly string[] | null,
+  weight: number,
+  sign: 1 | -1,
+): { [contest: string]: EballotCount } {
+  if (contests === null) return counts;
+  const next = { ...counts };
+  for (const c of contests) {
+    const n = next[c]!;
+    next[c] = { ballots: n.ballots + sign, weight: n.weight + sign * weight };
+  }
+  return next;
 }
 
 // ---- override ----
@@ -657,10 +767,14 @@ function applyOverride(
   if (cred.overridden !== null)
     return reject('overridden', `override: already overridden at ${cred.overridden}`);
   const voted = cred.ballots > 0;
-  const nextElection = withCounts(election, {
-    overrides: election.counts.overrides + 1,
-    counted: election.counts.counted - (voted ? 1 : 0),
-  });
+  const nextElection: ElectionState = {
+    ...withCounts(election, {
+      overrides: election.counts.overrides + 1,
+      counted: election.counts.counted - (voted ? 1 : 0),
+    }),
+    eballots: countEballots(election.eballots, cred.contests, cred.weight, -1),
+    changed: index,
+  };
   const nextCred: CredentialState = { ...cred, overridden: index };
   return [
     [stateKey.election(e), nextElection],
@@ -691,6 +805,11 @@ function applyReport(
   if (district === undefined) return reject('unknown_district', `report: unknown district ${b.district}`);
   if (!subtrees.some((s) => district.path.includes(s)))
     return reject('outside_subtree', `report: district ${b.district} is outside the reporter's subtree`);
+  if (district.children > 0)
+    return reject(
+      'not_polling_district',
+      `report: ${b.district} has sub-districts; reports are for polling districts`,
+    );
   const contest = election.contests.find((c) => c.id === b.contest);
   if (contest === undefined) return reject('unknown_contest', `report: unknown contest ${b.contest}`);
   for (const option of Object.keys(b.counts))
@@ -711,10 +830,13 @@ function applyReport(
       'over_electorate',
       `report: counts exceed the electorate of ${b.district} (${district.electorate})`,
     );
-  if (b.stage === 'preliminary' && read(stateKey.report(e, b.district, b.contest, 'final')) !== undefined)
+  const preliminary = read(stateKey.report(e, b.district, b.contest, 'preliminary')) as
+    ReportState | undefined;
+  const final = read(stateKey.report(e, b.district, b.contest, 'final')) as ReportState | undefined;
+  if (b.stage === 'preliminary' && final !== undefined)
     return reject('wrong_stage', `report: a final report for ${b.district}/${b.contest} already exists`);
   const key = stateKey.report(e, b.district, b.contest, b.stage);
-  const prev = read(key) as ReportState | undefined;
+  const prev = b.stage === 'final' ? final : preliminary;
   const value: ReportState = {
     current: index,
     indexes: [...(prev?.indexes ?? []), index],
@@ -723,9 +845,24 @@ function applyReport(
     invalid: b.invalid,
     protocol: b.protocol,
   };
+  const countKey = stateKey.count(e, contest.id);
+  const count = countAfterReport(
+    contest,
+    read(countKey) as ContestCountState | undefined,
+    unitOf(contest, district.path, election.root),
+    district.electorate,
+    b.stage,
+    b,
+    prev,
+    preliminary,
+  );
   return [
-    [stateKey.election(e), withCounts(election, { reports: election.counts.reports + 1 })],
+    [
+      stateKey.election(e),
+      { ...withCounts(election, { reports: election.counts.reports + 1 }), changed: index },
+    ],
     [key, value],
+    [countKey, count],
   ];
 }
 
@@ -746,24 +883,66 @@ function applyTally(
     return reject('wrong_phase', `tally: only after voting closes (${election.phase})`);
   if (b.size > index)
     return reject('bad_tally_size', `tally: size ${b.size} is beyond the log (${index} records before it)`);
-  for (const [c, options] of Object.entries(b.results)) {
-    const contest = election.contests.find((x) => x.id === c);
-    if (contest === undefined) return reject('unknown_contest', `tally: unknown contest ${c}`);
-    for (const o of Object.keys(options))
-      if (!contest.options.some((x) => x.id === o))
-        return reject('unknown_option', `tally: unknown option ${o} of ${c}`);
-  }
+  const close = election.phases.close!;
+  if (b.size <= close)
+    return reject(
+      'bad_tally_size',
+      `tally: size ${b.size} does not reach the record that closed voting (${close})`,
+    );
+  if (b.seed.size !== close + 1)
+    return reject('wrong_tally', `tally: the lot seed is the tree at size ${close + 1}, not ${b.seed.size}`);
+  const contests = Object.keys(b.contests);
+  for (const c of contests)
+    if (!election.contests.some((x) => x.id === c))
+      return reject('unknown_contest', `tally: unknown contest ${c}`);
+  for (const c of election.contests)
+    if (!Object.hasOwn(b.contests, c.id))
+      return reject('wrong_tally', `tally: no result for contest ${c.id}`);
   const key = stateKey.tally(e);
   const prev = read(key) as TallyState | undefined;
   if (prev !== undefined && b.size < prev.size)
     return reject('stale_tally', `tally: size ${b.size} is below the previous tally's ${prev.size}`);
+  if (election.changed !== null && b.size <= election.changed)
+    return reject(
+      'outdated_tally',
+      `tally: the record at ${election.changed} changed the count after size ${b.size}; count again`,
+    );
   if (!equalBytes(fromBase64(b.root), ctx.rootAt(b.size)))
     return reject('stale_tally_root', `tally: root is not the log's root at size ${b.size}`);
+  if (!equalBytes(fromBase64(b.seed.root), ctx.rootAt(b.seed.size)))
+    return reject('wrong_tally', `tally: the lot seed is not the log's root at size ${b.seed.size}`);
+  const expected = tallyBody(election, (c) => read(stateKey.count(e, c)) as ContestCountState | undefined, b);
+  const difference = firstDifference(expected, b, 'body');
+  if (difference !== null)
+    return reject('wrong_tally', `tally: not what counting the log gives: ${difference}`);
   const value: TallyState = { index, size: b.size, root: b.root };
   return [
     [stateKey.election(e), withCounts(election, { tallies: election.counts.tallies + 1 })],
     [key, value],
   ];
+}
+
+/** Where two JSON values first differ (`path: expected X, got Y`), or null if they are equal. */
+export function firstDifference(expected: unknown, actual: unknown, path: string): string | null {
+  if (typeof expected === 'object' && expected !== null && typeof actual === 'object' && actual !== null) {
+    if (Array.isArray(expected) !== Array.isArray(actual)) return `${path}: expected ${short(expected)}`;
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+    for (const k of keys) {
+      const a = (expected as { [k: string]: unknown })[k];
+      const b = (actual as { [k: string]: unknown })[k];
+      if (a === undefined) return `${path}.${k}: not expected`;
+      if (b === undefined) return `${path}.${k}: missing (expected ${short(a)})`;
+      const d = firstDifference(a, b, `${path}.${k}`);
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  return expected === actual ? null : `${path}: expected ${short(expected)}, got ${short(actual)}`;
+}
+
+function short(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 
 // ---- Read views ----

@@ -5,6 +5,7 @@
  */
 import { authoritiesCommand } from './authorities.js';
 import { synopsis, type Command } from './command.js';
+import { countCommand } from './count.js';
 import { demoCommand } from './demo.js';
 import {
   castCommand,
@@ -36,6 +37,7 @@ export const COMMANDS: Command[] = [
   phaseCommand,
   castCommand,
   reportCommand,
+  countCommand,
   demoCommand,
 ];
 

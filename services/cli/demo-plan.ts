@@ -22,6 +22,7 @@ import {
   type ContestDef,
   type DistrictDef,
   type ElectionBody,
+  type Method,
   type Phase,
   type ReportBody,
   type Stage,
@@ -32,8 +33,19 @@ import { credentialRecords, planElection } from './election-records.js';
 /** Defaults: Sweden's polling districts, a voting-credential sample, a fixed seed. */
 export const DEMO_DEFAULTS = Object.freeze({ districts: 6004, voters: 20_000, seed: '2026' });
 
-/** Shares of voters who cast an e-ballot, re-vote (of those), and vote on paper after all (of all). */
-export const DEMO_RATES = Object.freeze({ vote: 0.9, revote: 0.05, override: 0.01 });
+/**
+ * Shares of voters who cast an e-ballot, re-vote (of those), and vote on
+ * paper after all (of all); shares of polling districts that never report,
+ * and that report preliminarily but never finally (at least one each from
+ * 10 polling districts up).
+ */
+export const DEMO_RATES = Object.freeze({
+  vote: 0.9,
+  revote: 0.05,
+  override: 0.01,
+  unreported: 0.005,
+  noFinal: 0.01,
+});
 
 /** Options of {@link DemoElection}. */
 export type DemoOptions = {
@@ -139,25 +151,52 @@ const PARTIES: ReadonlyArray<[id: string, title: string, weight: number]> = [
   ['l', 'Liberalerna', 4.6],
 ];
 
+/**
+ * The contests' methods, as Swedish law counts them (Vallag 2005:837 ch. 14):
+ * modified Sainte-Laguë (first divisor 1.2) everywhere; the Riksdag with a
+ * 4% national threshold, 12% in a constituency for its fixed seats, 310
+ * fixed seats over the constituencies (here the counties, by electorate)
+ * and 39 adjustment seats; the regions with a 3% threshold.
+ */
+const RIKSDAG_FIXED_SEATS = 310;
+
 const CONTESTS: ReadonlyArray<{ def: ContestDef; weights: number[]; turnout: number }> = [
   {
-    def: contest('riksdag', 'Val till riksdagen', 349, []),
+    def: contest('riksdag', 'Val till riksdagen', 349, [], {
+      name: 'sainte-lague',
+      firstDivisor: 1.2,
+      threshold: 0.04,
+      constituencyThreshold: 0.12,
+    }),
     weights: PARTIES.map((p) => p[2]),
     turnout: 1,
   },
   {
-    def: contest('region', 'Val till regionfullmäktige', 101, [['sjvp', 'Sjukvårdspartiet']]),
+    def: contest('region', 'Val till regionfullmäktige', 101, [['sjvp', 'Sjukvårdspartiet']], {
+      name: 'sainte-lague',
+      firstDivisor: 1.2,
+      threshold: 0.03,
+    }),
     weights: [...PARTIES.map((p) => p[2]), 2],
     turnout: 0.985,
   },
   {
-    def: contest('kommun', 'Val till kommunfullmäktige', 61, [['lokal', 'Lokala partier']]),
+    def: contest('kommun', 'Val till kommunfullmäktige', 61, [['lokal', 'Lokala partier']], {
+      name: 'sainte-lague',
+      firstDivisor: 1.2,
+    }),
     weights: [...PARTIES.map((p) => p[2]), 4],
     turnout: 0.99,
   },
 ];
 
-function contest(id: string, title: string, seats: number, extra: Array<[string, string]>): ContestDef {
+function contest(
+  id: string,
+  title: string,
+  seats: number,
+  extra: Array<[string, string]>,
+  method: Method,
+): ContestDef {
   return {
     id,
     title,
@@ -166,7 +205,7 @@ function contest(id: string, title: string, seats: number, extra: Array<[string,
       ...extra.map(([id, title]) => ({ id, title })),
     ],
     seats,
-    method: 'sainte-lague',
+    method,
   };
 }
 
@@ -186,6 +225,36 @@ export type DemoVoter = {
 
 type Counts = { counts: { [option: string]: number }; blank: number; invalid: number };
 
+/** One contest's figures as the demo planned them ({@link DemoElection.groundTruth}). */
+export type DemoTruth = {
+  preliminary: {
+    votes: { [option: string]: number };
+    blank: number;
+    invalid: number;
+    districts: number;
+    electorate: number;
+  };
+  final: DemoTruth['preliminary'];
+  counted: DemoTruth['preliminary'];
+  eballots: number;
+};
+
+/** `total` split in proportion to `weights` by largest remainders (ties to the earlier weight). */
+function largestRemainders(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact
+    .map((x, i) => [x - Math.floor(x), i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left-- <= 0) break;
+    out[i]!++;
+  }
+  return out;
+}
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
@@ -201,6 +270,10 @@ export class DemoElection {
   /** The county of each polling district. */
   readonly countyOf: ReadonlyMap<string, string>;
   readonly voters: readonly DemoVoter[];
+  /** Polling districts that never report. */
+  readonly unreported: ReadonlySet<string>;
+  /** Polling districts that report preliminarily but never finally. */
+  readonly noFinal: ReadonlySet<string>;
   readonly #authority: Uint8Array;
   readonly #registrar: Uint8Array;
   readonly #counter: Uint8Array;
@@ -267,13 +340,31 @@ export class DemoElection {
     this.countyOf = new Map(polling.map((d) => [d.id, countyOfMunicipality.get(d.parent)!]));
     this.polling = pollingDefs;
     this.#electorates = electorate;
+    const gapRng = new Rng(`urna demo ${this.seed} gaps`);
+    const shuffled = polling.map((d) => d.id);
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = gapRng.int(0, i);
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    const gaps = (rate: number) => (p >= 10 ? Math.max(1, Math.round(p * rate)) : 0);
+    const u = gaps(DEMO_RATES.unreported);
+    this.unreported = new Set(shuffled.slice(0, u));
+    this.noFinal = new Set(shuffled.slice(u, u + gaps(DEMO_RATES.noFinal)));
 
     for (const l of counties) this.#reporters.set(l.id, this.#keySeed(`reporter ${l.id}`));
     const pub = (seed: Uint8Array) => toBase64(ed25519().publicKey(seed));
+    // The Riksdag's fixed seats over the counties by electorate, largest remainders.
+    const fixed = largestRemainders(
+      RIKSDAG_FIXED_SEATS,
+      counties.map((l) => electorate.get(l.id)!),
+    );
+    const constituencies = Object.fromEntries(counties.map((l, i) => [l.id, fixed[i]!]));
     this.body = {
       id: this.id,
       title: `Allmänna val (demo ${this.seed})`,
-      contests: CONTESTS.map((x) => x.def),
+      contests: CONTESTS.map((x) =>
+        x.def.id === 'riksdag' ? { ...x.def, method: { ...x.def.method, constituencies } } : x.def,
+      ),
       districts: [
         { id: 'se', name: 'Sverige', parent: null, electorate: electorate.get('se')! },
         ...counties.map((l) => ({ ...l, parent: 'se', electorate: electorate.get(l.id)! })),
@@ -391,17 +482,7 @@ export class DemoElection {
     const invalid = Math.floor(cast * 0.003 * rng.float());
     const valid = cast - blank - invalid;
     const weights = c.weights.map((w) => w * (0.5 + rng.float()));
-    const total = weights.reduce((a, b) => a + b, 0);
-    const exact = weights.map((w) => (valid * w) / total);
-    const counts = exact.map(Math.floor);
-    let left = valid - counts.reduce((a, b) => a + b, 0);
-    const byRemainder = exact
-      .map((x, i) => [x - Math.floor(x), i] as const)
-      .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    for (const [, i] of byRemainder) {
-      if (left-- <= 0) break;
-      counts[i]!++;
-    }
+    const counts = largestRemainders(valid, weights);
     const result: Counts = {
       counts: Object.fromEntries(c.def.options.map((o, i) => [o.id, counts[i]!])),
       blank,
@@ -437,14 +518,21 @@ export class DemoElection {
     );
   }
 
-  /** Number of report records of one stage: every polling district × contest. */
-  get reportCount(): number {
-    return this.polling.length * CONTESTS.length;
+  /** The polling districts that send reports of `stage`. */
+  reporting(stage: Stage): DistrictDef[] {
+    return this.polling.filter(
+      (d) => !this.unreported.has(d.id) && (stage === 'preliminary' || !this.noFinal.has(d.id)),
+    );
   }
 
-  /** The reports of `stage` for every polling district and contest, by the county reporters. */
+  /** Number of report records of `stage`: every reporting polling district × contest. */
+  reportCount(stage: Stage): number {
+    return this.reporting(stage).length * CONTESTS.length;
+  }
+
+  /** The reports of `stage` for every reporting polling district and contest, by the county reporters. */
   *reports(stage: Stage): Generator<Uint8Array> {
-    for (const d of this.polling)
+    for (const d of this.reporting(stage))
       for (const c of DEMO_CONTESTS)
         yield this.#report(
           d.id,
@@ -455,13 +543,14 @@ export class DemoElection {
   }
 
   /**
-   * The correction: a second final report for one polling district's
-   * riksdag count, moving a few votes from the largest option to the second
-   * (a recount), with its own protocol hash.
+   * The correction: a second final report for one finally reporting polling
+   * district's riksdag count, moving a few votes from the largest option to
+   * the second (a recount), with its own protocol hash.
    */
   correction(): { district: string; contest: string; counts: Counts; record: Uint8Array } {
     const rng = new Rng(`urna demo ${this.seed} correction`);
-    const district = this.polling[rng.int(0, this.polling.length - 1)]!.id;
+    const finals = this.reporting('final');
+    const district = finals[rng.int(0, finals.length - 1)]!.id;
     const contestId = DEMO_CONTESTS[0]!;
     const f = this.finalCounts(district, contestId);
     const [first, second] = Object.entries(f.counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -478,28 +567,53 @@ export class DemoElection {
     };
   }
 
-  /** The results a tally publishes: per contest and option, the sum of the current final reports. */
-  results(): { [contest: string]: { [option: string]: number } } {
+  /**
+   * What the night's tally must show per contest, from the plan alone (not
+   * through the rules): the preliminary and final reports summed (with the
+   * correction), the counted sums (final where there is one, else
+   * preliminary), and the e-ballots counted after re-voting and overrides.
+   */
+  groundTruth(): { [contest: string]: DemoTruth } {
     const fix = this.correction();
-    const results: { [contest: string]: { [option: string]: number } } = {};
+    const out: { [contest: string]: DemoTruth } = {};
     for (const c of CONTESTS) {
-      const sums: { [option: string]: number } = Object.fromEntries(c.def.options.map((o) => [o.id, 0]));
+      const zero = () => ({
+        votes: Object.fromEntries(c.def.options.map((o) => [o.id, 0])) as { [option: string]: number },
+        blank: 0,
+        invalid: 0,
+        districts: 0,
+        electorate: 0,
+      });
+      const truth: DemoTruth = { preliminary: zero(), final: zero(), counted: zero(), eballots: 0 };
+      const add = (sum: DemoTruth['counted'], counts: Counts, electorate: number) => {
+        for (const [o, n] of Object.entries(counts.counts)) sum.votes[o]! += n;
+        sum.blank += counts.blank;
+        sum.invalid += counts.invalid;
+        sum.districts++;
+        sum.electorate += electorate;
+      };
       for (const d of this.polling) {
-        const counts =
+        if (this.unreported.has(d.id)) continue;
+        const pre = this.preliminaryCounts(d.id, c.def.id);
+        add(truth.preliminary, pre, d.electorate);
+        if (this.noFinal.has(d.id)) {
+          add(truth.counted, pre, d.electorate);
+          continue;
+        }
+        const fin =
           d.id === fix.district && c.def.id === fix.contest ? fix.counts : this.finalCounts(d.id, c.def.id);
-        for (const [o, n] of Object.entries(counts.counts)) sums[o]! += n;
+        add(truth.final, fin, d.electorate);
+        add(truth.counted, fin, d.electorate);
       }
-      results[c.def.id] = sums;
+      truth.eballots = this.voters.filter((v) => v.votes && !v.overridden).length;
+      out[c.def.id] = truth;
     }
-    return results;
+    return out;
   }
 
-  /** The counter's `tally` record over the log's first `size` records with root `root` (base64). */
-  tally(size: number, root: string): Uint8Array {
-    return this.#sign(
-      { v: 1, type: 'tally', election: this.id, body: { size, root, results: this.results() } },
-      this.#counter,
-    );
+  /** The counter's Ed25519 seed (its role key derives from the demo's seed). */
+  get counterSeed(): Uint8Array {
+    return this.#counter;
   }
 
   /**

@@ -8,12 +8,16 @@
  * key, and the log answers an identical resubmission with the same index, so
  * running the demo again with the same seed resumes an interrupted run.
  */
-import { toBase64 } from '../../ledger/bytes.js';
 import { LogError, type LogClient, type SubmitAnswer } from '../../verifier/client.js';
-import { LOG_FLAG, logClient, readSigningKey, say } from './client-common.js';
+import { LOG_FLAG, logClient, readSigningKey, readVerifierKeyArg, say } from './client-common.js';
 import type { Command, Parsed } from './command.js';
 import { DEMO_CONTESTS, DEMO_DEFAULTS, DemoElection } from './demo-plan.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
+import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
+import { fromBase64 } from '../../ledger/bytes.js';
+import { LogReader } from '../../verifier/reader.js';
+import { Counter } from '../count/counter.js';
+import { summary } from './count.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
 
 const PROGRESS_EVERY_MS = 2000;
@@ -51,6 +55,17 @@ async function runStage(
   }
 }
 
+/**
+ * The log's verifier key as its entry 0 states it: the `log` record is
+ * signed by the log key and names the origin. Trusted on first use (a demo
+ * convenience; a real counter is given --log-key).
+ */
+async function logKeyOfEntry0(client: LogClient): Promise<string> {
+  const { record } = await client.record(0);
+  if (!record || record.type !== 'log') throw new Error('entry 0 of the log is not a log record');
+  return formatVerifierKey(record.body.origin, ED25519_TYPE, fromBase64(record.signer));
+}
+
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'a whole synthetic election night against a running log',
@@ -70,6 +85,11 @@ export const demoCommand: Command = {
       help: "the election authority's signer key file (every other role key is derived from it and the seed)",
     },
     LOG_FLAG,
+    {
+      name: 'log-key',
+      value: 'VKEY',
+      help: "the log's verifier key, which the counting checks checkpoints with (default: the key that signed entry 0, trusted on first use)",
+    },
     {
       name: 'districts',
       value: 'N',
@@ -130,23 +150,37 @@ async function runDemo(p: Parsed): Promise<number> {
     // After the re-votes: an overridden credential can cast no more ballots.
     await stage('paper overrides', demo.overrides(), demo.overriddenVoters().length);
     await stage('phase close', [demo.phase('close')]);
-    await stage('preliminary reports', demo.reports('preliminary'), demo.reportCount);
-    await stage('final reports', demo.reports('final'), demo.reportCount);
+    await stage('preliminary reports', demo.reports('preliminary'), demo.reportCount('preliminary'));
+    await stage('final reports', demo.reports('final'), demo.reportCount('final'));
     const correction = demo.correction();
     await stage(`correction (${correction.district}/${correction.contest})`, [correction.record]);
-    // A rerun of a finished demo resubmits everything above (the same indexes)
-    // but must not tally again over a newer checkpoint.
+    // The counter counts the night (services/count/): a tally now, the
+    // election final, and the final tally. Each submission was answered once
+    // signed, so the latest checkpoint covers it. A rerun of a finished demo
+    // resubmits everything above (the same indexes), and the counter finds
+    // that the last tally counted every change, so it appends none.
+    const logKey = p.string('log-key')
+      ? await readVerifierKeyArg(p.string('log-key')!)
+      : await logKeyOfEntry0(client);
+    const count = async (label: string) => {
+      const counter = new Counter({
+        reader: new LogReader(client.baseUrl, { logKey }),
+        logKey,
+        election: demo.id,
+        signer: { seed: demo.counterSeed, key: demo.body.roles.counter },
+        submit: client,
+        intervalMs: 0,
+        say: (line) => say(`${label}: ${line}`),
+      });
+      return counter.round();
+    };
     const before = await client.election(demo.id);
-    if (before.phase === 'final' && before.tally) {
-      say(
-        `election already final: tally at index ${before.tally.index} over the first ${before.tally.size} records`,
-      );
-    } else {
-      const { checkpoint } = await client.checkpoint();
-      const [tally] = await stage('tally', [demo.tally(checkpoint.size, toBase64(checkpoint.root))]);
+    if (before.phase !== 'final') {
+      await count('count');
       await stage('phase final', [demo.phase('final')]);
-      say(`tally at index ${tally!.index} over the first ${checkpoint.size} records`);
     }
+    const last = await count('final count');
+    say(...summary(last).map((l) => `  ${l}`));
     const ms = performance.now() - started;
     say(`done: ${submitted} records in ${(ms / 1000).toFixed(1)} s (${rate(submitted, ms)})`);
     try {

@@ -47,8 +47,10 @@ export class ElectionAdmission implements Admission<DecodedRecord> {
     const sizes = [
       ...new Set(
         records.flatMap((d) =>
-          d.record.type === 'tally' && d.record.body.size >= 1 && d.record.body.size <= committedSize
-            ? [d.record.body.size]
+          d.record.type === 'tally'
+            ? [d.record.body.size, d.record.body.seed.size].filter(
+                (size) => size >= 1 && size <= committedSize,
+              )
             : [],
         ),
       ),
@@ -81,6 +83,7 @@ class RulesBatch implements BatchAdmission<DecodedRecord> {
     // one, whose committed tree covers its size (the rule itself only needs
     // size <= index, and gives the same answer then).
     if (r.type === 'tally' && r.body.size > this.committedSize && r.body.size <= index) return DEFER;
+    // The seed's size is below the tally's, so it is committed whenever the size is.
     const ctx: RulesContext = {
       logKey: this.log.key,
       origin: this.log.origin,

@@ -15,6 +15,7 @@ import { concat, toBase64, toHex, utf8 } from '../../ledger/bytes.js';
 import { ed25519 } from '../../ledger/ed25519.js';
 import { hash, type Hash } from '../../ledger/hash.js';
 import { canonicalBytes } from '../../ledger/jcs.js';
+import { tallyBody, type ContestCountState } from '../../ledger/tally.js';
 import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
 import {
   decodeRecord,
@@ -24,13 +25,16 @@ import {
   type Phase,
   type Revoting,
   type Stage,
+  type TallyBody,
   type UnsignedRecord,
 } from '../../ledger/record.js';
 import {
   applyRecord,
   MemoryState,
   RuleError,
+  stateKey,
   stateKeys,
+  type ElectionState,
   type Rejection,
   type RulesContext,
   type StateReader,
@@ -135,7 +139,7 @@ export function buildElection(options: ElectionOptions = {}) {
           { id: 'c', title: 'Centerpartiet' },
         ],
         seats: 349,
-        method: 'sainte-lague',
+        method: { name: 'sainte-lague', firstDivisor: 1.2, threshold: 0.04 },
       },
       {
         id: 'referendum',
@@ -145,7 +149,7 @@ export function buildElection(options: ElectionOptions = {}) {
           { id: 'no', title: 'Nej' },
         ],
         seats: 1,
-        method: 'plurality',
+        method: { name: 'plurality' },
       },
     ],
     districts: [
@@ -278,16 +282,44 @@ export function buildElection(options: ElectionOptions = {}) {
         opts.by ?? reporters.national,
       );
     },
-    /** A `tally` record over the tree of `size` with `root`. */
+    /**
+     * A `tally` record: by default exactly what counting `log`'s first `size`
+     * records gives (size: the whole log), which `edit` may then change.
+     */
     tally(
-      size: number,
-      root: Hash,
-      results: { [contest: string]: { [option: string]: number } } = { referendum: { yes: 1, no: 0 } },
-      by: TestKey = counter,
+      log: RecordLog,
+      opts: { size?: number; root?: Hash; edit?: (body: TallyBody) => void; by?: TestKey } = {},
     ): Uint8Array {
-      return sign({ v: 1, type: 'tally', election: id, body: { size, root: toBase64(root), results } }, by);
+      const body = countedTally(log, id, opts.size ?? log.size);
+      if (opts.root) body.root = toBase64(opts.root);
+      opts.edit?.(body);
+      return sign({ v: 1, type: 'tally', election: id, body }, opts.by ?? counter);
     },
   };
+}
+
+/**
+ * What a tally of `election` over `log`'s first `size` records must say
+ * (ledger/tally.ts), from the log's current state: right when nothing that
+ * changes the count came after `size`. Before voting closed, a seed of size
+ * 1 stands in (the rules refuse such a tally anyway).
+ */
+export function countedTally(log: RecordLog, election: string, size: number): TallyBody {
+  const state = log.state.read(stateKey.election(election)) as ElectionState;
+  const close = state.phases.close;
+  const seedSize = close === undefined ? 1 : close + 1;
+  const point = {
+    size,
+    root: toBase64(log.ctx.rootAt(size)),
+    seed: { size: seedSize, root: toBase64(log.ctx.rootAt(seedSize)) },
+  };
+  const closed =
+    state.phase === 'close' || state.phase === 'final' ? state : { ...state, phase: 'close' as const };
+  return tallyBody(
+    closed,
+    (c) => log.state.read(stateKey.count(election, c)) as ContestCountState | undefined,
+    point,
+  );
 }
 
 /** The result of {@link RecordLog.submit}. */

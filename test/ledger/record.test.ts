@@ -19,11 +19,18 @@ import {
   type RecordErrorCode,
   type UnsignedRecord,
 } from '../../ledger/record.js';
-import { buildElection, signUnchecked, testKey } from '../helpers/election.js';
+import { buildElection, logAt, signUnchecked, testKey } from '../helpers/election.js';
 
 const f = buildElection();
 const voter = f.voters[0]!;
-const ZERO_ROOT = new Uint8Array(32);
+/** Sets (or, for undefined, deletes) the member at a dotted path of a JSON value. */
+function setPath(value: unknown, path: string, to: unknown): void {
+  const keys = path.split('.');
+  let o = value as { [k: string]: unknown };
+  for (const k of keys.slice(0, -1)) o = o[k] as { [k: string]: unknown };
+  if (to === undefined) delete o[keys.at(-1)!];
+  else o[keys.at(-1)!] = to;
+}
 
 /** The JSON object of a record's bytes. */
 function parse(bytes: Uint8Array): { [key: string]: unknown } {
@@ -59,6 +66,13 @@ function expectCode(bytes: Uint8Array, code: RecordErrorCode): RecordError {
   return e as RecordError;
 }
 
+/** A tally of a closed election with one report, as counting the log gives it. */
+function closedTally(): Uint8Array {
+  const log = logAt(f, 'close');
+  log.accept(f.report('north-1', 'riksdag', 'preliminary', { s: 10, m: 20, sd: 5, c: 1 }));
+  return f.tally(log);
+}
+
 // One valid record of every type, with the key that signs it.
 const samples = {
   election: [f.election(), f.authority],
@@ -71,7 +85,7 @@ const samples = {
     f.report('north-1', 'riksdag', 'preliminary', { s: 10, m: 20, sd: 5, c: 1 }),
     f.reporters.national,
   ],
-  tally: [f.tally(5, ZERO_ROOT), f.counter],
+  tally: [closedTally(), f.counter],
 } as const;
 
 describe('sign and decode', () => {
@@ -350,9 +364,52 @@ describe('rejections', () => {
     ],
     ['zero seats', elec((b) => ((b.contests as { seats: number }[])[0]!.seats = 0)), 'bad_value'],
     ['1.5 seats', elec((b) => ((b.contests as { seats: number }[])[0]!.seats = 1.5)), 'bad_value'],
+    ...(
+      [
+        ['a method that is a string', 'sainte-lague', 'bad_type'],
+        ['an unknown method', { name: "d'hondt" }, 'bad_value'],
+        ['a method without a name', { threshold: 0.04 }, 'missing_field'],
+        ['a method with an unknown field', { name: 'dhondt', quota: 'droop' }, 'unknown_field'],
+        ['a first divisor for d’Hondt', { name: 'dhondt', firstDivisor: 1.4 }, 'bad_value'],
+        ['a first divisor below 1', { name: 'sainte-lague', firstDivisor: 0.9 }, 'bad_value'],
+        ['a first divisor of 5 places', { name: 'sainte-lague', firstDivisor: 1.00001 }, 'bad_value'],
+        ['a first divisor as a string', { name: 'sainte-lague', firstDivisor: '1.2' }, 'bad_type'],
+        ['a threshold of 0', { name: 'dhondt', threshold: 0 }, 'bad_value'],
+        ['a threshold of 1', { name: 'dhondt', threshold: 1 }, 'bad_value'],
+        ['a threshold for plurality', { name: 'plurality', threshold: 0.04 }, 'bad_value'],
+        ['an unknown tie rule', { name: 'dhondt', ties: 'age' }, 'bad_value'],
+        [
+          'a constituency threshold without constituencies',
+          { name: 'dhondt', constituencyThreshold: 0.12 },
+          'bad_value',
+        ],
+        [
+          'a constituency that is no district',
+          { name: 'dhondt', constituencies: { east: 10 } },
+          'bad_reference',
+        ],
+        [
+          'a constituency inside another',
+          { name: 'dhondt', constituencies: { north: 10, 'north-1': 5 } },
+          'bad_tree',
+        ],
+        [
+          'more fixed seats than seats',
+          { name: 'dhondt', constituencies: { north: 200, south: 150 } },
+          'bad_value',
+        ],
+        ['negative fixed seats', { name: 'dhondt', constituencies: { north: -1 } }, 'bad_value'],
+      ] as const
+    ).map(
+      ([name, method, code]) =>
+        [name, elec((b) => ((b.contests as { method: unknown }[])[0]!.method = method)), code] as Case,
+    ),
     [
-      'an unknown method',
-      elec((b) => ((b.contests as { method: string }[])[0]!.method = "d'hondt")),
+      'plurality with more seats than options',
+      elec((b) => {
+        const c = (b.contests as { seats: number; method: unknown }[])[1]!;
+        c.seats = 3;
+      }),
       'bad_value',
     ],
     ['an unknown revoting policy', elec((b) => (b.revoting = 'first')), 'bad_value'],
@@ -489,6 +546,66 @@ describe('rejections', () => {
           (e) => ((e.body as { root: string }).root = toBase64(new Uint8Array(31))),
           f.counter.seed,
         ),
+      'bad_value',
+    ],
+    [
+      'a tally without a seed',
+      () => mutate(samples.tally[0], (e) => setPath(e.body, 'seed', undefined), f.counter.seed),
+      'missing_field',
+    ],
+    [
+      'a tally in phase open',
+      () => mutate(samples.tally[0], (e) => setPath(e.body, 'phase', 'open'), f.counter.seed),
+      'bad_value',
+    ],
+    [
+      'a tally with an unknown field in a contest',
+      () => mutate(samples.tally[0], (e) => setPath(e.body, 'contests.riksdag.extra', 1), f.counter.seed),
+      'unknown_field',
+    ],
+    [
+      'a tally with a negative count',
+      () =>
+        mutate(
+          samples.tally[0],
+          (e) => setPath(e.body, 'contests.riksdag.counted.votes.s', -1),
+          f.counter.seed,
+        ),
+      'bad_value',
+    ],
+    [
+      'a tally with a fractional seat',
+      () =>
+        mutate(
+          samples.tally[0],
+          (e) => setPath(e.body, 'contests.riksdag.seats.seats.s', 0.5),
+          f.counter.seed,
+        ),
+      'bad_value',
+    ],
+    [
+      'a tally with provisional as a string',
+      () =>
+        mutate(
+          samples.tally[0],
+          (e) => setPath(e.body, 'contests.riksdag.provisional', 'yes'),
+          f.counter.seed,
+        ),
+      'bad_type',
+    ],
+    [
+      'a tally with a malformed lot',
+      () =>
+        mutate(
+          samples.tally[0],
+          (e) => setPath(e.body, 'contests.riksdag.seats.lots', [{ scope: 'riksdag', tied: ['s'] }]),
+          f.counter.seed,
+        ),
+      'missing_field',
+    ],
+    [
+      'a tally with no contests',
+      () => mutate(samples.tally[0], (e) => setPath(e.body, 'contests', {}), f.counter.seed),
       'bad_value',
     ],
     // Override.

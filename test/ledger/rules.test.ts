@@ -91,9 +91,7 @@ function electionNight() {
   );
   log.accept(f.phase('final'));
   const size = log.size;
-  const [iTally] = log.accept(
-    f.tally(size, log.ctx.rootAt(size), { riksdag: RIKSDAG, referendum: { yes: 1, no: 2 } }),
-  );
+  const [iTally] = log.accept(f.tally(log));
   return {
     log,
     trackers: {
@@ -135,6 +133,8 @@ describe('an election night', () => {
       overrides: 2,
       reports: 4,
       tallies: 1,
+      polling: 5, // the four leaves and north-3
+      electorate: 1050,
     });
     expect(summary.authority).toBe(f.authority.key);
     expect(summary.districtRecords).toEqual([at.iDistricts]);
@@ -216,12 +216,13 @@ describe('an election night', () => {
     );
   });
 
-  it('a reporter may report for any district in its subtree, the national one for all', () => {
+  it('a reporter may report for any polling district in its subtree, the national one for all', () => {
     const l = logAt(f, 'close');
     l.accept(
-      f.report('north', 'referendum', 'preliminary', undefined, { by: f.reporters.north }),
+      f.report('north-2', 'referendum', 'preliminary', undefined, { by: f.reporters.north }),
       f.report('south-2', 'referendum', 'preliminary', undefined, { by: f.reporters.south }),
-      f.report('se', 'referendum', 'final', undefined, { by: f.reporters.national }),
+      f.report('north-1', 'referendum', 'final', undefined, { by: f.reporters.national }),
+      f.report('south-1', 'referendum', 'final', undefined, { by: f.reporters.national }),
     );
   });
 

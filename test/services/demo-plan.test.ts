@@ -4,19 +4,13 @@
 // with reports within each district's electorate, the correction superseding
 // the first final report, and a tally equal to the sums of the final reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toBase64 } from '../../ledger/bytes.js';
 import { nobleEd25519, setEd25519Backend } from '../../ledger/ed25519.js';
-import {
-  ballotStatus,
-  electionSummary,
-  stateKey,
-  type ReportState,
-  type TallyState,
-} from '../../ledger/rules.js';
-import { decodeRecord, type ReportRecord } from '../../ledger/record.js';
+import { ballotStatus, electionSummary, stateKey, type ReportState } from '../../ledger/rules.js';
+import { decodeRecord, signRecord, type ReportRecord, type TallyBody } from '../../ledger/record.js';
+import { electionResults } from '../../ledger/results.js';
 import { DEMO_CONTESTS, DemoElection, Rng, type DemoOptions } from '../../services/cli/demo-plan.js';
 import { nativeEd25519 } from '../../services/crypto/native-ed25519.js';
-import { RecordLog, testKey } from '../helpers/election.js';
+import { countedTally, RecordLog, testKey } from '../helpers/election.js';
 
 const authority = testKey('demo/authority');
 const small: DemoOptions = { seed: 'unit', authority: authority.seed, districts: 60, voters: 300 };
@@ -58,11 +52,11 @@ describe('DemoElection', () => {
     const one = new DemoElection(small);
     const two = new DemoElection(small);
     // Ask the second in another order: nothing may depend on call order.
-    const tally = two.tally(5, toBase64(new Uint8Array(32)));
+    const truth = two.groundTruth();
     const reports = [...two.reports('final')];
     expect(allRecords(one)).toEqual(allRecords(two));
     expect([...one.reports('final')]).toEqual(reports);
-    expect(one.tally(5, toBase64(new Uint8Array(32)))).toEqual(tally);
+    expect(one.groundTruth()).toEqual(truth);
     expect(one.exampleTrackers()).toEqual(two.exampleTrackers());
   });
 
@@ -93,16 +87,22 @@ describe('DemoElection', () => {
     );
   });
 
-  it('is accepted record by record by the rules, and its tally sums the current final reports', () => {
+  it('is accepted record by record by the rules, and its tally equals the ground truth exactly', () => {
     const demo = new DemoElection(small);
     const log = new RecordLog([authority.key]);
     log.accept(...allRecords(demo));
-    log.accept(demo.tally(log.size, toBase64(log.ctx.rootAt(log.size))));
+    const sign = (body: TallyBody) =>
+      signRecord({ v: 1, type: 'tally', election: demo.id, body }, demo.counterSeed);
+    const provisional = countedTally(log, demo.id, log.size);
+    log.accept(sign(provisional));
     log.accept(demo.phase('final'));
+    const final = countedTally(log, demo.id, log.size);
+    log.accept(sign(final));
 
     const summary = electionSummary(log.state.read, demo.id)!;
     const voted = demo.voters.filter((v) => v.votes);
     const overridden = demo.voters.filter((v) => v.overridden);
+    const reports = demo.reportCount('preliminary') + demo.reportCount('final') + 1;
     expect(summary.phase).toBe('final');
     expect(summary.counts).toEqual({
       districts: demo.body.districts.length,
@@ -111,11 +111,15 @@ describe('DemoElection', () => {
       voters: voted.length,
       counted: voted.filter((v) => !v.overridden).length,
       overrides: overridden.length,
-      reports: 2 * 60 * DEMO_CONTESTS.length + 1,
-      tallies: 1,
+      reports,
+      tallies: 2,
+      polling: 60,
+      electorate: demo.polling.reduce((n, d) => n + d.electorate, 0),
     });
     expect(overridden.length).toBeGreaterThan(0);
     expect(demo.voters.some((v) => v.revotes)).toBe(true);
+    expect(demo.unreported.size).toBeGreaterThan(0);
+    expect(demo.noFinal.size).toBeGreaterThan(0);
 
     // The correction superseded the district's first final report.
     const fix = demo.correction();
@@ -125,16 +129,43 @@ describe('DemoElection', () => {
     expect(report.indexes).toHaveLength(2);
     expect(report.counts).toEqual(fix.counts.counts);
 
-    // The tally is the sum of the current final reports, read back from the state.
-    const tally = log.state.read(stateKey.tally(demo.id)) as TallyState;
-    const results = (decodeRecord(log.records[tally.index]!).record.body as { results: unknown }).results;
-    const sums: { [contest: string]: { [option: string]: number } } = {};
-    for (const d of demo.polling)
+    // Both tallies equal what the plan says, figure by figure; the seats are provisional (districts missing).
+    const truth = demo.groundTruth();
+    for (const body of [provisional, final]) {
       for (const c of DEMO_CONTESTS) {
-        const r = log.state.read(stateKey.report(demo.id, d.id, c, 'final')) as ReportState;
-        for (const [o, n] of Object.entries(r.counts)) (sums[c] ??= {})[o] = (sums[c]![o] ?? 0) + n;
+        const t = body.contests[c]!;
+        expect({
+          preliminary: t.preliminary,
+          final: t.final,
+          counted: t.counted,
+          eballots: t.eballots.ballots,
+        }).toEqual(truth[c]);
+        expect(t.eballots.weight).toBe(truth[c]!.eballots);
+        expect(t.provisional).toBe(true);
+        expect(Object.values(t.seats.seats).reduce((a, b) => a + b, 0)).toBe(
+          demo.body.contests.find((x) => x.id === c)!.seats,
+        );
       }
-    expect(results).toEqual(sums);
+    }
+    expect(provisional.phase).toBe('close');
+    expect(final.phase).toBe('final');
+    // The district view sums to the same totals at the root.
+    const results = electionResults(summary, log.state.entries());
+    const root = results.districts[0]!;
+    expect(root.id).toBe('se');
+    for (const c of DEMO_CONTESTS) {
+      expect(root.contests[c]!.sums).toEqual({
+        preliminary: truth[c]!.preliminary,
+        final: truth[c]!.final,
+        counted: truth[c]!.counted,
+      });
+      expect(root.contests[c]!.eballots.ballots).toBe(truth[c]!.eballots);
+    }
+    const missing = results.discrepancies.filter((d) => d.kind === 'unreported').map((d) => d.district);
+    expect(new Set(missing)).toEqual(demo.unreported);
+    const noFinal = results.discrepancies.filter((d) => d.kind === 'no_final').map((d) => d.district);
+    expect(new Set(noFinal)).toEqual(demo.noFinal);
+    expect(results.discrepancies.some((d) => d.kind === 'differs')).toBe(true);
 
     // Preliminary counts never exceed the final ones, and the example trackers have their statuses.
     for (const bytes of log.records) {

@@ -96,7 +96,7 @@ function manifest(id: string): ElectionBody {
           { id: 'm', title: 'M' },
         ],
         seats: 349,
-        method: 'sainte-lague',
+        method: { name: 'sainte-lague' },
       },
       {
         id: 'referendum',
@@ -106,7 +106,7 @@ function manifest(id: string): ElectionBody {
           { id: 'no', title: 'Nej' },
         ],
         seats: 1,
-        method: 'plurality',
+        method: { name: 'plurality' },
       },
     ],
     districts,

@@ -1,0 +1,195 @@
+/**
+ * A replayer: the log's state rebuilt from its entries with the election
+ * rules (ledger/rules.ts), the same function the sequencer admitted them
+ * with, and its Merkle tree rebuilt beside it, so every signed checkpoint
+ * it reaches is checked against the tree of the entries it replayed. The
+ * counter counts from it and the audit checks with it.
+ *
+ * Every entry of an election log was admitted by the rules, so an entry
+ * that does not decode, whose signature does not verify, or that the rules
+ * refuse means the source is not the log: the replayer stops with a
+ * {@link ReplayError} naming its index, and never skips it.
+ */
+import { toBase64 } from '../ledger/bytes.js';
+import { UrnaError } from '../ledger/errors.js';
+import { equalBytes } from '../ledger/bytes.js';
+import { MemoryHashStore, treeHash, type TreeHead } from '../ledger/merkle.js';
+import { parseVerifierKey } from '../ledger/note.js';
+import { decodeRecord, type DecodedRecord } from '../ledger/record.js';
+import { applyRecord, MemoryState, RuleError, type RulesContext } from '../ledger/rules.js';
+import { TileAuthError } from '../ledger/tile-auth.js';
+import { ENTRIES_LEVEL, TILE_WIDTH } from '../ledger/tile.js';
+import type { LogReader } from './reader.js';
+
+/** An entry that is not the log's: it does not authenticate, decode or pass the rules. */
+export class ReplayError extends UrnaError {
+  constructor(
+    /** The first index concerned (of a bundle, when a whole bundle does not authenticate). */
+    readonly index: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('not_authentic', message, options);
+  }
+}
+
+/** Decodes and verifies entries (in order); rejects with the ledger's error of the first bad one. */
+export type Decoder = (entries: readonly Uint8Array[]) => Promise<DecodedRecord[]>;
+
+/** The portable decoder: ledger/record.ts decodeRecord, one after another. */
+export const decodeInline: Decoder = async (entries) => entries.map((e) => decodeRecord(e));
+
+export interface ReplayerOptions {
+  /** The log's verifier key (note format): its name is the origin, its key signs `log` records. */
+  logKey: string;
+  /** How entries are decoded (default {@link decodeInline}; a service passes its worker pool). */
+  decode?: Decoder;
+  /** Entries decoded and applied at once (default 4096). */
+  chunk?: number;
+}
+
+export class Replayer {
+  /** The rules' state after the entries replayed (values not frozen: treat them as immutable). */
+  readonly state = new MemoryState({ freeze: false });
+  readonly #tree = new MemoryHashStore();
+  readonly #ctx: RulesContext;
+  readonly #decode: Decoder;
+  readonly #chunk: number;
+  /** The tree head of the last checkpoint checked. */
+  #checked: TreeHead | null = null;
+
+  /** Throws MalformedError for a bad log key. */
+  constructor(opts: ReplayerOptions) {
+    const key = parseVerifierKey(opts.logKey.trim());
+    this.#ctx = {
+      logKey: toBase64(key.publicKey),
+      origin: key.name,
+      rootAt: (size) => treeHash(size, this.#tree),
+    };
+    this.#decode = opts.decode ?? decodeInline;
+    this.#chunk = Math.max(1, opts.chunk ?? 4096);
+  }
+
+  /** Entries replayed. */
+  get size(): number {
+    return this.#tree.size;
+  }
+
+  /** The last checkpoint's tree head checked against the replayed tree, or null. */
+  get checked(): TreeHead | null {
+    return this.#checked;
+  }
+
+  /** The root of the replayed tree at `size` (1 ≤ size ≤ this.size; RangeError otherwise). */
+  rootAt(size: number): Uint8Array {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size)
+      throw new RangeError(`rootAt: size ${size} is not within the ${this.size} entries replayed`);
+    return treeHash(size, this.#tree);
+  }
+
+  /**
+   * Replays `entries` as indexes size, size+1, …: decodes them (in one call
+   * to the decoder), applies them in order. Throws ReplayError naming the
+   * first that does not decode or that the rules refuse; the entries before
+   * it stay applied.
+   */
+  async append(entries: readonly Uint8Array[]): Promise<void> {
+    const start = this.size;
+    let decoded: DecodedRecord[];
+    try {
+      decoded = await this.#decode(entries);
+    } catch {
+      // Find which one, and why, one by one.
+      decoded = [];
+      for (const [i, e] of entries.entries()) {
+        try {
+          decoded.push(decodeRecord(e));
+        } catch (err) {
+          await this.#applyAll(decoded, start);
+          throw new ReplayError(start + i, `entry ${start + i} is not a valid record: ${message(err)}`, {
+            cause: err,
+          });
+        }
+      }
+    }
+    await this.#applyAll(decoded, start);
+  }
+
+  async #applyAll(decoded: readonly DecodedRecord[], start: number): Promise<void> {
+    for (const [i, d] of decoded.entries()) {
+      const index = start + i;
+      if (index < this.size) continue; // applied before a decode failure
+      const outcome = applyRecord(this.state.read, d, index, this.#ctx);
+      if (outcome instanceof RuleError)
+        throw new ReplayError(
+          index,
+          `entry ${index} (${d.record.type}) is refused by the rules: ${outcome.code}: ${outcome.message}`,
+        );
+      this.state.apply(outcome);
+      this.#tree.append(d.leafHash);
+    }
+  }
+
+  /**
+   * Checks that the replayed tree at `head.size` has `head.root` (a signed
+   * checkpoint's). Throws ReplayError if not, RangeError if fewer entries
+   * were replayed.
+   */
+  check(head: TreeHead): void {
+    if (!equalBytes(this.rootAt(head.size), head.root))
+      throw new ReplayError(
+        head.size - 1,
+        `the ${head.size} entries replayed do not have the checkpoint's root: the source is not the log`,
+      );
+    if (this.#checked === null || head.size >= this.#checked.size) this.#checked = head;
+  }
+
+  /**
+   * Replays the reader's entries from `size` up to `head` (default: its
+   * latest verified checkpoint) and checks the root. Entries come through
+   * the authenticated reader, so a bundle that does not match the
+   * checkpoint's tree stops it too (ReplayError naming the bundle's first
+   * index, the reader's TileAuthError as its cause). Returns the head reached.
+   */
+  async catchUp(
+    reader: LogReader,
+    head?: TreeHead,
+    onProgress?: (size: number, of: number) => void,
+  ): Promise<TreeHead> {
+    const to = head ?? (await reader.checkpoint()).head;
+    if (to.size < this.size)
+      throw new ReplayError(
+        to.size,
+        `the source's checkpoint (size ${to.size}) is older than the ${this.size} entries replayed`,
+      );
+    let batch: Uint8Array[] = [];
+    try {
+      for await (const { entry } of reader.entries(this.size, to.size, to)) {
+        batch.push(entry);
+        if (batch.length >= this.#chunk) {
+          await this.append(batch);
+          batch = [];
+          onProgress?.(this.size, to.size);
+        }
+      }
+    } catch (e) {
+      if (e instanceof TileAuthError && e.tile.level === ENTRIES_LEVEL) {
+        const first = e.tile.index * TILE_WIDTH;
+        throw new ReplayError(
+          Math.max(first, this.size),
+          `entries ${first}–${first + e.tile.width - 1} do not authenticate: ${e.message}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    await this.append(batch);
+    onProgress?.(this.size, to.size);
+    this.check(to);
+    return to;
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
