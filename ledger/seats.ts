@@ -17,7 +17,7 @@
  * national share minus its constituency seats, after setting aside parties
  * whose constituency seats exceed their share). It computes seats per option
  * only; it does not assign adjustment seats to constituencies. One method
- * (and one first divisor) serves both tiers, as in Sweden since 2018; only
+ * (and one first divisor) serves both tiers, as in Sweden; only
  * options qualified nationally or reaching `constituencyThreshold` compete
  * for fixed seats, so without `threshold` every option does, and
  * `constituencyThreshold` then changes nothing.
@@ -29,9 +29,9 @@
  * and draws a lot among those still equal; `lot` draws a lot among all the
  * tied options. In plurality the tied options have equal votes by
  * definition, so either rule draws a lot. A lot is drawn only when it
- * decides something. Each draw
- * awards one seat and is recorded as a {@link Lot}; drawing k seats among n
- * tied options makes k draws, over n, n-1, ..., n-k+1 candidates.
+ * decides something. Each draw awards one seat and is recorded as a
+ * {@link Lot}; drawing k seats among n tied options makes k draws, over n,
+ * n-1, ..., n-k+1 candidates (the first k of one {@link lotOrder}).
  *
  * The lot ({@link lotOrder}) is deterministic from a 32-byte seed, so anyone
  * can recompute it. Each candidate option gets the key

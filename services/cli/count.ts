@@ -83,6 +83,8 @@ async function runCount(p: Parsed): Promise<number> {
   const signer = keyFile ? await readSigningKey(keyFile, '--key') : undefined;
   const submit = signer ? new LogClient(p.string('submit') ?? logUrl) : undefined;
   const pool = new RecordPool();
+  // The pool's workers do not keep the process alive; this does until the count stops.
+  const alive = setInterval(() => {}, 1 << 30);
   const once = p.bool('once');
   const out = p.string('out');
   const counter = new Counter({
@@ -99,9 +101,7 @@ async function runCount(p: Parsed): Promise<number> {
   });
   const firstRound = async () => {
     try {
-      const snapshot = await counter.round();
-      counter.checkSigner();
-      return snapshot;
+      return await counter.round();
     } catch (e) {
       throw explain(e, logUrl);
     }
@@ -112,6 +112,7 @@ async function runCount(p: Parsed): Promise<number> {
       say(...summary(snapshot));
       return 0;
     } finally {
+      clearInterval(alive);
       await pool.close();
     }
   }
@@ -136,6 +137,7 @@ async function runCount(p: Parsed): Promise<number> {
       void (async () => {
         await app?.close();
         await pool.close();
+        clearInterval(alive);
         resolve(code);
       })();
     };

@@ -114,6 +114,7 @@ export class Counter {
       return this.#latest.snapshot;
     }
     const snapshot = this.snapshot(head, note);
+    this.#checkSigner(snapshot);
     const bytes = canonicalBytes(snapshot);
     this.#latest = { snapshot, bytes };
     this.#sizes.set(head.size, bytes);
@@ -161,11 +162,11 @@ export class Counter {
     };
   }
 
-  /** Checks the signer is the election's counter (call after a first round). */
-  checkSigner(): void {
+  /** Throws CountError if the signer is not the election's counter. */
+  #checkSigner(snapshot: ResultSnapshot): void {
     const signer = this.#opts.signer;
-    const election = this.#latest?.snapshot.election;
-    if (signer && election && election.roles.counter !== signer.key)
+    const election = snapshot.election;
+    if (signer && election.roles.counter !== signer.key)
       throw new CountError(
         'wrong_role',
         `the key ${signer.key} is not the counter of ${election.id} (${election.roles.counter})`,
@@ -178,7 +179,7 @@ export class Counter {
     await mkdir(out, { recursive: true });
     // The immutable file first, then the pointer to it.
     await writeFile(join(out, `${snapshot.log.size}.json`), bytes);
-    await writeFileAtomic(join(out, 'latest.json'), bytes);
+    await writeFileAtomic(join(out, 'latest.json'), bytes, 0o644);
   }
 
   async #maybeTally(snapshot: ResultSnapshot): Promise<void> {
