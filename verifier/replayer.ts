@@ -10,15 +10,15 @@
  * refuse means the source is not the log: the replayer stops with a
  * {@link ReplayError} naming its index, and never skips it.
  */
-import { toBase64 } from '../ledger/bytes.js';
+import { equalBytes, toBase64 } from '../ledger/bytes.js';
 import { UrnaError } from '../ledger/errors.js';
-import { equalBytes } from '../ledger/bytes.js';
-import { MemoryHashStore, treeHash, type TreeHead } from '../ledger/merkle.js';
+import { leafHash } from '../ledger/hash.js';
+import { MemoryHashStore, storedHashIndex, treeHash, type TreeHead } from '../ledger/merkle.js';
 import { parseVerifierKey } from '../ledger/note.js';
 import { decodeRecord, type DecodedRecord } from '../ledger/record.js';
 import { applyRecord, MemoryState, RuleError, type RulesContext } from '../ledger/rules.js';
 import { TileAuthError } from '../ledger/tile-auth.js';
-import { ENTRIES_LEVEL, TILE_WIDTH } from '../ledger/tile.js';
+import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH, type Tile } from '../ledger/tile.js';
 import type { LogReader } from './reader.js';
 
 /** An entry that is not the log's: it does not authenticate, decode or pass the rules. */
@@ -175,6 +175,13 @@ export class Replayer {
     } catch (e) {
       if (e instanceof TileAuthError && e.tile.level === ENTRIES_LEVEL) {
         const first = e.tile.index * TILE_WIDTH;
+        const forged = await forgedEntry(reader, to, e.tile).catch(() => null);
+        if (forged !== null)
+          throw new ReplayError(
+            forged,
+            `entry ${forged} does not authenticate: its leaf hash is not the one in the checkpoint's tree (${e.message})`,
+            { cause: e },
+          );
         throw new ReplayError(
           Math.max(first, this.size),
           `entries ${first}–${first + e.tile.width - 1} do not authenticate: ${e.message}`,
@@ -188,6 +195,21 @@ export class Replayer {
     this.check(to);
     return to;
   }
+}
+
+/**
+ * The first entry of a bundle that failed to authenticate whose leaf hash
+ * differs from the authenticated tree's, or null if the bundle does not
+ * even parse or every entry matches (then the bundle's framing is wrong).
+ */
+async function forgedEntry(reader: LogReader, head: TreeHead, tile: Tile): Promise<number | null> {
+  const entries = parseEntryBundle(await reader.client.tile(tile), tile.width);
+  const first = tile.index * TILE_WIDTH;
+  const expected = await reader.withHashes(head, (r) =>
+    r.readHashes(entries.map((_, i) => storedHashIndex(0, first + i))),
+  );
+  const i = entries.findIndex((entry, i) => !equalBytes(leafHash(entry), expected[i]!));
+  return i < 0 ? null : first + i;
 }
 
 function message(e: unknown): string {

@@ -3,11 +3,18 @@ import { LogError, LogClient } from '../../verifier/client.js';
 import { LogReader } from '../../verifier/reader.js';
 import { ReplayError } from '../../verifier/replayer.js';
 import { DEFAULT_DISCREPANCY_MARGIN } from '../../ledger/results.js';
+import { connect, type NatsConnection } from 'nats';
+import { canonicalBytes } from '../../ledger/jcs.js';
+import { parseVerifierKey } from '../../ledger/note.js';
 import { useNativeCrypto } from '../crypto/native.js';
+import { CheckpointFeed } from '../journal/checkpoints.js';
+import { Journal, JournalUnavailableError } from '../journal/journal.js';
+import { journalStreamName } from '../journal/subjects.js';
+import { httpSource, JournalSource, type CountSource } from '../count/sources.js';
 import { RecordPool } from '../crypto/record-pool.js';
 import { buildCountApp } from '../count/http.js';
 import { Counter, CountError, type ResultSnapshot } from '../count/counter.js';
-import { LOG_FLAG, LOG_KEY_FLAG, readSigningKey, readVerifierKeyArg, say } from './client-common.js';
+import { DEFAULT_LOG_URL, LOG_KEY_FLAG, readSigningKey, readVerifierKeyArg, say } from './client-common.js';
 import type { Command, Parsed } from './command.js';
 import { parseListen } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -15,19 +22,30 @@ import { UsageError } from './usage-error.js';
 export const countCommand: Command = {
   name: 'count',
   summary: 'replays the log, counts the election, publishes the tally and the seats',
-  description: `Replays the log from its first record through the authenticated reader (--log: the log, a mirror or
-    any static copy of the tiles), checking every record's signature and rule and every checkpoint's root, then follows
+  description: `Replays the log from its first record (--log: the log, a mirror or any static copy of the tiles,
+    through the authenticated reader; --nats: a replicated log's journal, as mirrors read it), checking every record's signature and rule and every checkpoint's root, then follows
     it every --interval. Each count is the tally (per contest: preliminary, final and counted sums, e-ballots,
     reporting progress, the seats by the contest's method, provisional until every polling district reported finally)
     and the results district by district with their record indexes and the discrepancies. It is written to --out as
-    latest.json and one immutable SIZE.json per counted size, and served by --listen. With --key (the election's
+    latest.json and one immutable SIZE.json per counted size, served by --listen, and with --nats published on urna.results.ID (without the district detail). With --key (the election's
     counter), it appends a signed tally record whenever the count changed since the last one and --interval has passed,
     and once after the election is final; the log admits it only if it is what replaying the log gives. A record that
     does not authenticate stops it with an error naming the index. --once: count up to the latest checkpoint, append a
     tally if one is due, print the result and exit (0 counted, 1 the source is not the log, 2 bad input or an
     unreachable source).`,
   flags: [
-    LOG_FLAG,
+    {
+      name: 'log',
+      value: 'URL',
+      oneOf: 'source',
+      help: 'read the log here: the log, a mirror, or any static copy of its tiles',
+    },
+    {
+      name: 'nats',
+      value: 'URL[,URL...]',
+      oneOf: 'source',
+      help: "read a replicated log's journal from these NATS servers, and publish each count on urna.results.ID",
+    },
     LOG_KEY_FLAG,
     { name: 'election', value: 'ID', required: true, env: 'URNA_ELECTION', help: 'the election to count' },
     {
@@ -36,7 +54,11 @@ export const countCommand: Command = {
       env: 'URNA_COUNTER_KEY',
       help: "the election's counter signing key: append tally records (without it: count and publish only)",
     },
-    { name: 'submit', value: 'URL', help: 'where tally records are appended (default: --log)' },
+    {
+      name: 'submit',
+      value: 'URL',
+      help: `where tally records are appended (default: --log, else ${DEFAULT_LOG_URL})`,
+    },
     { name: 'out', value: 'DIR', env: 'URNA_OUT', help: 'write latest.json and SIZE.json here' },
     {
       name: 'listen',
@@ -69,36 +91,94 @@ function parseShare(text: string, flag: string): number {
   return n;
 }
 
+/** The subject each count is published on: `urna.results.<election>`. */
+export function resultsSubject(election: string): string {
+  return `urna.results.${election}`;
+}
+
+/**
+ * What `urna.results.<election>` carries for each count: the snapshot
+ * without the district detail (which can exceed a NATS message; it is in
+ * the files), with the discrepancies.
+ */
+export function resultsMessage(s: ResultSnapshot): Uint8Array {
+  const { results, ...rest } = s;
+  return canonicalBytes({ ...rest, discrepancies: results.discrepancies });
+}
+
+async function openSource(
+  p: Parsed,
+  logKey: string,
+): Promise<{ source: CountSource; nc?: NatsConnection; where: string }> {
+  const logUrl = p.string('log');
+  if (logUrl !== undefined) {
+    try {
+      // Few retries per request: the live loop retries a source that does not answer every --interval.
+      const reader = new LogReader(logUrl, { logKey, http: { maxRetries: 3, maxDelayMs: 2000 } });
+      return { source: httpSource(reader), where: logUrl };
+    } catch (e) {
+      throw new UsageError(`--log/--log-key: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  const servers = p.required('nats');
+  let verifier;
+  try {
+    verifier = parseVerifierKey(logKey);
+  } catch (e) {
+    throw new UsageError(`--log-key: ${e instanceof Error ? e.message : e}`);
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: servers.split(','), maxReconnectAttempts: -1 });
+  } catch (e) {
+    throw new UsageError(`--nats ${servers} does not answer: ${e instanceof Error ? e.message : e}`);
+  }
+  const origin = verifier.name;
+  // A reader never creates a journal: a missing one means another log's key (or another NATS).
+  try {
+    await (await nc.jetstreamManager()).streams.info(journalStreamName(origin));
+  } catch {
+    await nc.close();
+    throw new UsageError(`no journal of ${origin} on --nats ${servers} (is --log-key the log's key?)`);
+  }
+  const [journal, feed] = await Promise.all([Journal.open(nc, origin), CheckpointFeed.open(nc, origin)]);
+  return { source: new JournalSource(journal, feed, verifier), nc, where: servers };
+}
+
 async function runCount(p: Parsed): Promise<number> {
   useNativeCrypto();
   const logKey = await readVerifierKeyArg(p.required('log-key'));
-  const logUrl = p.required('log');
-  let reader: LogReader;
-  try {
-    reader = new LogReader(logUrl, { logKey });
-  } catch (e) {
-    throw new UsageError(`--log/--log-key: ${e instanceof Error ? e.message : e}`);
-  }
+  const { source, nc, where } = await openSource(p, logKey);
+  const logUrl = where;
+  const election = p.required('election');
   const keyFile = p.string('key');
   const signer = keyFile ? await readSigningKey(keyFile, '--key') : undefined;
-  const submit = signer ? new LogClient(p.string('submit') ?? logUrl) : undefined;
+  const submit = signer ? new LogClient(p.string('submit') ?? p.string('log') ?? DEFAULT_LOG_URL) : undefined;
   const pool = new RecordPool();
   // The pool's workers do not keep the process alive; this does until the count stops.
   const alive = setInterval(() => {}, 1 << 30);
   const once = p.bool('once');
   const out = p.string('out');
   const counter = new Counter({
-    reader,
+    source,
     logKey,
-    election: p.required('election'),
+    election,
     decode: (entries) => Promise.all(entries.map((e) => pool.decode(e))),
     ...(signer ? { signer } : {}),
     ...(submit ? { submit } : {}),
     ...(out ? { out } : {}),
     intervalMs: p.requiredInt('interval', 1) * 1000,
     margin: parseShare(p.string('margin')!, 'margin'),
+    ...(nc
+      ? { onSnapshot: (s: ResultSnapshot) => nc.publish(resultsSubject(election), resultsMessage(s)) }
+      : {}),
     say: (line) => process.stderr.write(`urna count: ${line}\n`),
   });
+  const close = async () => {
+    clearInterval(alive);
+    await pool.close();
+    await nc?.drain();
+  };
   const firstRound = async () => {
     try {
       return await counter.round();
@@ -112,15 +192,13 @@ async function runCount(p: Parsed): Promise<number> {
       say(...summary(snapshot));
       return 0;
     } finally {
-      clearInterval(alive);
-      await pool.close();
+      await close();
     }
   }
 
   await firstRound();
   const listen = p.string('listen');
   const app = listen ? await buildCountApp(counter, out) : null;
-  const election = counter.latest!.snapshot.election.id;
   if (app && listen) {
     const { host, port } = parseListen(listen);
     const url = await app.listen({ host, port });
@@ -136,8 +214,7 @@ async function runCount(p: Parsed): Promise<number> {
       clearTimeout(timer);
       void (async () => {
         await app?.close();
-        await pool.close();
-        clearInterval(alive);
+        await close();
         resolve(code);
       })();
     };
@@ -148,7 +225,7 @@ async function runCount(p: Parsed): Promise<number> {
         },
         (e: unknown) => {
           // A source that does not answer is retried; one that lies stops the counter.
-          if (e instanceof LogError && e.status === 0) {
+          if ((e instanceof LogError && e.status === 0) || e instanceof JournalUnavailableError) {
             process.stderr.write(`urna count: ${e.message}; retrying\n`);
             if (!stopped) timer = setTimeout(tick, intervalMs);
             return;

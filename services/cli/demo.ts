@@ -17,6 +17,7 @@ import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { fromBase64 } from '../../ledger/bytes.js';
 import { LogReader } from '../../verifier/reader.js';
 import { Counter } from '../count/counter.js';
+import { httpSource } from '../count/sources.js';
 import { summary } from './count.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
 
@@ -164,7 +165,7 @@ async function runDemo(p: Parsed): Promise<number> {
       : await logKeyOfEntry0(client);
     const count = async (label: string) => {
       const counter = new Counter({
-        reader: new LogReader(client.baseUrl, { logKey }),
+        source: httpSource(new LogReader(client.baseUrl, { logKey })),
         logKey,
         election: demo.id,
         signer: { seed: demo.counterSeed, key: demo.body.roles.counter },

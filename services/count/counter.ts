@@ -22,10 +22,10 @@ import { electionResults, type ElectionResults } from '../../ledger/results.js';
 import { electionSummary, stateKey, type ElectionSummary } from '../../ledger/rules.js';
 import { tallyBody, type ContestCountState } from '../../ledger/tally.js';
 import { LogError, type LogClient } from '../../verifier/client.js';
-import type { LogReader } from '../../verifier/reader.js';
 import { Replayer, type Decoder } from '../../verifier/replayer.js';
 import { UrnaError } from '../../ledger/errors.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
+import type { CountSource } from './sources.js';
 
 /** What the counter publishes for one count: the results at one checkpoint. */
 export type ResultSnapshot = {
@@ -46,8 +46,8 @@ export type ResultSnapshot = {
 export class CountError extends UrnaError {}
 
 export interface CounterOptions {
-  /** The source: any tlog-tiles source, through the authenticated reader. */
-  reader: LogReader;
+  /** Where the log is read from (sources.ts). */
+  source: CountSource;
   /** The log's verifier key (note format). */
   logKey: string;
   election: string;
@@ -99,10 +99,10 @@ export class Counter {
    * one when the checkpoint did not move).
    */
   async round(): Promise<ResultSnapshot> {
-    const { note, head } = await this.#opts.reader.checkpoint();
+    const { note, head } = await this.#opts.source.checkpoint();
     const before = this.replayer.size;
     const started = performance.now();
-    await this.replayer.catchUp(this.#opts.reader, head);
+    await this.#opts.source.catchUp(this.replayer, head);
     if (this.replayer.size > before) {
       const ms = performance.now() - started;
       this.#say(

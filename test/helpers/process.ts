@@ -80,8 +80,8 @@ export function startServer(
 
 /**
  * Runs `node ...nodeArgs` and waits until it prints `listening on URL` (and
- * `urna: log VKEY`, `urna: mirror of VKEY` or `urna: witness VKEY`), as
- * `urna serve`, `urna mirror` and `urna witness` do.
+ * `urna: log VKEY`, `urna: mirror of VKEY`, `urna: witness VKEY` or
+ * `urna: counter of ID`), as `urna serve`, `mirror`, `witness` and `count` do.
  */
 export async function startListening(
   nodeArgs: string[],
@@ -100,7 +100,7 @@ export async function startListening(
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const url = /listening on (\S+)/.exec(out)?.[1];
-      const key = /urna: (?:log|mirror of|monitor of|witness) (\S+)/.exec(out)?.[1];
+      const key = /urna: (?:log|mirror of|monitor of|witness|counter of) (\S+)/.exec(out)?.[1];
       if (url && key) resolve({ url, verifierKey: key });
     };
     proc.stdout!.on('data', onData);
@@ -126,4 +126,27 @@ export async function startListening(
       clearTimeout(t);
     },
   };
+}
+
+/** What a finished `urna` command printed, and its exit code. */
+export type UrnaRun = { code: number | null; stdout: string; stderr: string };
+
+/** Runs `urna ...args` as a child process, asynchronously (servers in this process keep running). */
+export function runUrna(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<UrnaRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [URNA_BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

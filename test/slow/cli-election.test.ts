@@ -6,7 +6,6 @@
  * the receipt file verifies offline), `report` (the protocol file's SHA-256),
  * rejections with the log's codes, and `urna demo` end to end.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,22 +16,9 @@ import { verifyReceipt } from '../../ledger/receipt.js';
 import type { DistrictDef, ElectionBody } from '../../ledger/record.js';
 import type { BallotStatus, ElectionSummary } from '../../ledger/rules.js';
 import { tempDir } from '../helpers/log.js';
-import { startServer, URNA_BIN, type ServerProcess } from '../helpers/process.js';
+import { runUrna, startServer, type ServerProcess } from '../helpers/process.js';
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
-/** Runs `urna ...args` as a child process (asynchronously: the server keeps running). */
-function urna(args: string[], cwd?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [URNA_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const urna = (args: string[], cwd?: string) => runUrna(args, cwd === undefined ? {} : { cwd });
 
 /** Runs `urna` and requires success; returns stdout. */
 async function ok(args: string[], cwd?: string): Promise<string> {
