@@ -694,12 +694,7 @@ function applyBallot(
       voters: election.counts.voters + (first ? 1 : 0),
       counted: election.counts.counted + (first ? 1 : 0),
     }),
-    eballots: countEballots(
-      countEballots(election.eballots, cred.contests, cred.weight, -1),
-      r.body.contests,
-      cred.weight,
-      1,
-    ),
+    eballots: moveEballots(election.eballots, cred.weight, cred.contests, r.body.contests),
     changed: index,
   };
   const nextCred: CredentialState = {
@@ -716,19 +711,26 @@ function applyBallot(
   ];
 }
 
-/** E-ballot counts with one credential's ballot (answering `contests`, or none) added or taken away. */
-function countEballots(
+/**
+ * E-ballot counts after one credential (of `weight`) stops counting for the
+ * contests of its previous ballot (`from`, null for none) and counts for
+ * those of its new one (`to`, null for none: an override). A new object.
+ */
+function moveEballots(
   counts: { [contest: string]: EballotCount },
-  contests: readonly string[] | null,
   weight: number,
-  sign: 1 | -1,
+  from: readonly string[] | null,
+  to: readonly string[] | null,
 ): { [contest: string]: EballotCount } {
-  if (contests === null) return counts;
   const next = { ...counts };
-  for (const c of contests) {
-    const n = next[c]!;
-    next[c] = { ballots: n.ballots + sign, weight: n.weight + sign * weight };
-  }
+  const add = (contests: readonly string[] | null, sign: 1 | -1) => {
+    for (const c of contests ?? []) {
+      const n = next[c]!;
+      next[c] = { ballots: n.ballots + sign, weight: n.weight + sign * weight };
+    }
+  };
+  add(from, -1);
+  add(to, 1);
   return next;
 }
 
@@ -772,7 +774,7 @@ function applyOverride(
       overrides: election.counts.overrides + 1,
       counted: election.counts.counted - (voted ? 1 : 0),
     }),
-    eballots: countEballots(election.eballots, cred.contests, cred.weight, -1),
+    eballots: moveEballots(election.eballots, cred.weight, cred.contests, null),
     changed: index,
   };
   const nextCred: CredentialState = { ...cred, overridden: index };

@@ -155,8 +155,6 @@ async function runCount(p: Parsed): Promise<number> {
   const signer = keyFile ? await readSigningKey(keyFile, '--key') : undefined;
   const submit = signer ? new LogClient(p.string('submit') ?? p.string('log') ?? DEFAULT_LOG_URL) : undefined;
   const pool = new RecordPool();
-  // The pool's workers do not keep the process alive; this does until the count stops.
-  const alive = setInterval(() => {}, 1 << 30);
   const once = p.bool('once');
   const out = p.string('out');
   const counter = new Counter({
@@ -175,7 +173,6 @@ async function runCount(p: Parsed): Promise<number> {
     say: (line) => process.stderr.write(`urna count: ${line}\n`),
   });
   const close = async () => {
-    clearInterval(alive);
     await pool.close();
     await nc?.drain();
   };

@@ -4,7 +4,7 @@
  * night (demo-plan.ts) submitted to a running log, stage by stage, with
  * progress lines and, at the end, where to look.
  *
- * Every record but the tally is a function of the seed and the authority
+ * Every record but the tallies is a function of the seed and the authority
  * key, and the log answers an identical resubmission with the same index, so
  * running the demo again with the same seed resumes an interrupted run.
  */
@@ -72,10 +72,12 @@ export const demoCommand: Command = {
   summary: 'a whole synthetic election night against a running log',
   description: `Defines an election of DISTRICTS polling districts (with counties and municipalities above them),
     issues VOTERS credentials, opens voting, casts ballots, re-votes and paper overrides, closes, reports preliminary
-    and final counts with a correction, tallies and makes the election final: stage by stage, with progress lines
-    and, at the end, the URLs to look at. The log must trust the authority key (urna serve --authority VKEY).
+    and final counts (some districts never report, some never finally) with a correction, then counts it as urna count
+    does, with the election's counter key: a tally, the election final, the final tally; stage by stage, with progress
+    lines and, at the end, the result and the URLs to look at. The log must trust the authority key (urna serve
+    --authority VKEY).
 
-    Every record but the tally is a function of the seed and the authority key, and the log answers an identical
+    Every record but the tallies is a function of the seed and the authority key, and the log answers an identical
     resubmission with the same index, so running the demo again with the same seed resumes an interrupted run (and
     does not tally a finished one again).`,
   flags: [

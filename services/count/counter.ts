@@ -69,6 +69,50 @@ export interface CounterOptions {
   say?: (line: string) => void;
 }
 
+/**
+ * The count of `election` from a replayer that replayed exactly `head.size`
+ * entries (the checkpoint `note` signs `head`). Throws CountError if the log
+ * has no such election.
+ */
+export function countSnapshot(
+  replayer: Replayer,
+  id: string,
+  head: TreeHead,
+  note: string,
+  opts: { margin?: number } = {},
+): ResultSnapshot {
+  const read = replayer.state.read;
+  const summary = electionSummary(read, id);
+  if (!summary)
+    throw new CountError(
+      'unknown_election',
+      `election ${id} is not in the log (checked ${head.size} records up to the latest checkpoint)`,
+    );
+  const { tally: latestTally, ...election } = summary;
+  let tally: TallyBody | null = null;
+  if (election.phase === 'close' || election.phase === 'final') {
+    const seedSize = election.phases.close! + 1;
+    tally = tallyBody(election, (c) => read(stateKey.count(id, c)) as ContestCountState | undefined, {
+      size: head.size,
+      root: toBase64(head.root),
+      seed: { size: seedSize, root: toBase64(replayer.rootAt(seedSize)) },
+    });
+  }
+  return {
+    v: 1,
+    election,
+    log: {
+      origin: (read(stateKey.log()) as { origin: string } | undefined)?.origin ?? '',
+      size: head.size,
+      root: toBase64(head.root),
+      checkpoint: note,
+    },
+    tally,
+    tallyRecord: latestTally ? { index: latestTally.index, size: latestTally.size } : null,
+    results: electionResults(election, replayer.state.entries(), opts),
+  };
+}
+
 export class Counter {
   readonly replayer: Replayer;
   readonly #opts: CounterOptions;
@@ -127,39 +171,9 @@ export class Counter {
 
   /** The snapshot of the state replayed, at `head` (which must be the replayed size). */
   snapshot(head: TreeHead, note: string): ResultSnapshot {
-    const read = this.replayer.state.read;
-    const id = this.#opts.election;
-    const summary = electionSummary(read, id);
-    if (!summary)
-      throw new CountError(
-        'unknown_election',
-        `election ${id} is not in the log (checked ${head.size} records up to the latest checkpoint)`,
-      );
-    const { tally: latestTally, ...election } = summary;
-    let tally: TallyBody | null = null;
-    if (election.phase === 'close' || election.phase === 'final') {
-      const seedSize = election.phases.close! + 1;
-      tally = tallyBody(election, (c) => read(stateKey.count(id, c)) as ContestCountState | undefined, {
-        size: head.size,
-        root: toBase64(head.root),
-        seed: { size: seedSize, root: toBase64(this.replayer.rootAt(seedSize)) },
-      });
-    }
-    return {
-      v: 1,
-      election,
-      log: {
-        origin: (read(stateKey.log()) as { origin: string } | undefined)?.origin ?? '',
-        size: head.size,
-        root: toBase64(head.root),
-        checkpoint: note,
-      },
-      tally,
-      tallyRecord: latestTally ? { index: latestTally.index, size: latestTally.size } : null,
-      results: electionResults(election, this.replayer.state.entries(), {
-        ...(this.#opts.margin === undefined ? {} : { margin: this.#opts.margin }),
-      }),
-    };
+    return countSnapshot(this.replayer, this.#opts.election, head, note, {
+      ...(this.#opts.margin === undefined ? {} : { margin: this.#opts.margin }),
+    });
   }
 
   /** Throws CountError if the signer is not the election's counter. */

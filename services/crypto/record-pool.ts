@@ -47,12 +47,14 @@ export class RecordPool {
       w.on('message', ({ id, results }: { id: number; results: WorkerResult[] }) => {
         const jobs = this.inflight.get(id)!;
         this.inflight.delete(id);
+        if (this.inflight.size === 0) for (const x of this.workers) x.unref();
         results.forEach((r, i) => (r.ok ? jobs[i]!.resolve(r.decoded) : jobs[i]!.reject(rebuildError(r))));
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`record worker exited with code ${code}`));
       });
+      // Idle workers do not keep the process alive; workers with jobs in flight do (flush).
       w.unref();
       return w;
     });
@@ -71,6 +73,7 @@ export class RecordPool {
   private flush(): void {
     const jobs = this.queue;
     this.queue = [];
+    if (jobs.length && this.inflight.size === 0) for (const x of this.workers) x.ref();
     const per = Math.ceil(jobs.length / this.workers.length);
     for (let i = 0; i < jobs.length; i += per) {
       const chunk = jobs.slice(i, i + per);

@@ -31,19 +31,8 @@ import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } fro
 import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { SHIPPED_NODE_ENV, startServer } from '../helpers/process.js';
+import { sha256Rate } from './limits.js';
 import type { Report } from './report.js';
-
-/** Native SHA-256 of 64-byte inputs per second, for `ms` milliseconds. */
-function nativeSha256Rate(ms: number): number {
-  const input = Buffer.alloc(64, 1);
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < 1000; i++) createHash('sha256').update(input).digest();
-    n += 1000;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
 
 /** Builds a LevelDB log of `n` opaque entries in `dir` through the sequencer, in big batches. */
 async function buildLog(dir: string, n: number) {
@@ -75,7 +64,7 @@ async function buildLog(dir: string, n: number) {
 
 export async function benchStartupAndScrub(report: Report, entries: number): Promise<void> {
   setSha256Backend(nativeSha256);
-  const sha = nativeSha256Rate(1000);
+  const sha = sha256Rate((b) => createHash('sha256').update(b).digest(), 1000);
   report('native sha256 64-byte input', sha, 'hash/s', 'limit');
   const { dir, cleanup } = await tempDir('urna-bench-faults-');
   try {

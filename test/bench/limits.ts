@@ -61,3 +61,16 @@ export async function ed25519VerifyRateAllCores(ms: number): Promise<{ perSecond
   );
   return { perSecond: rates.reduce((a, b) => a + b, 0), cores };
 }
+
+/** Hashes of 64-byte inputs per second by `hash` (after a warm-up), for `ms` milliseconds. */
+export function sha256Rate(hash: (b: Uint8Array) => unknown, ms: number): number {
+  const input = new Uint8Array(64).fill(3);
+  for (let i = 0; i < 20_000; i++) hash(input); // warm-up
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let i = 0; i < 1000; i++) hash(input);
+    n += 1000;
+  }
+  return n / ((performance.now() - start) / 1000);
+}

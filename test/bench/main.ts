@@ -2,6 +2,7 @@
 // named ones) in order and prints its reports as lines
 // `name  value unit  (note)`. Add benches to BENCHES.
 // URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
+import { benchCount } from './count.js';
 import { benchBallots } from './election.js';
 import { benchFloods, benchStartupAndScrub } from './faults.js';
 import { benchHttp } from './http.js';
@@ -36,6 +37,7 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
         logs: Number(process.env.URNA_BENCH_LOGS ?? 1000),
       }),
   ],
+  ['count', (report) => benchCount(report, { voters: Number(process.env.URNA_BENCH_VOTERS ?? 1_058_000) })],
   [
     'faults',
     async (report) => {

@@ -22,20 +22,8 @@ import { tempDir } from '../helpers/log.js';
 import { startNatsServer } from '../helpers/nats.js';
 import { startMirror, startServer } from '../helpers/process.js';
 import { loadPosts } from './http.js';
+import { sha256Rate } from './limits.js';
 import type { Report } from './report.js';
-
-/** Hashes of 64-byte inputs per second for `ms` milliseconds. */
-function shaRate(hash: (b: Uint8Array) => unknown, ms: number): number {
-  const input = new Uint8Array(64).fill(3);
-  for (let i = 0; i < 20_000; i++) hash(input); // warm-up
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    for (let i = 0; i < 1000; i++) hash(input);
-    n += 1000;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
 
 export async function benchRead(
   report: Report,
@@ -97,7 +85,7 @@ export async function benchRead(
       ['node:crypto', nativeSha256, (b: Uint8Array) => createHash('sha256').update(b).digest()],
     ] as const) {
       setSha256Backend(backend);
-      const rate = shaRate(raw, 1500);
+      const rate = sha256Rate(raw, 1500);
       report(`raw sha256, 64-byte input, ${name}`, rate, 'hash/s', 'limit');
       // The algorithm alone: the same tiles from memory, authenticated in steps of 16 bundles.
       const { head: h } = await new LogReader(mirror.url, { logKey: verifierKey }).checkpoint();
