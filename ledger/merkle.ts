@@ -491,7 +491,9 @@ export function verifyConsistency(
  * the tree fails loudly (like Go's test store panicking).
  */
 export class MemoryHashStore implements HashReader {
-  readonly #hashes: Hash[] = [];
+  /** Stored hashes packed in chunks of CHUNK hashes (one allocation per chunk, not per hash). */
+  readonly #chunks: Uint8Array[] = [];
+  #count = 0;
   #size = 0;
 
   /** Number of leaves appended. */
@@ -506,17 +508,28 @@ export class MemoryHashStore implements HashReader {
   append(leafHash: Hash): number {
     checkHash('leafHash', leafHash);
     const index = this.#size;
-    for (const h of storedHashes(index, leafHash.slice(), this)) this.#hashes.push(h);
+    for (const h of storedHashes(index, leafHash, this)) this.#push(h);
     this.#size++;
     return index;
+  }
+
+  #push(h: Hash): void {
+    const chunk = Math.floor(this.#count / HASHES_PER_CHUNK);
+    if (chunk === this.#chunks.length) this.#chunks.push(new Uint8Array(HASHES_PER_CHUNK * HASH_SIZE));
+    this.#chunks[chunk]!.set(h, (this.#count % HASHES_PER_CHUNK) * HASH_SIZE);
+    this.#count++;
   }
 
   /** See {@link HashReader}. Throws OutOfRangeError for an index that is not stored. */
   readHashes(indexes: readonly number[]): Hash[] {
     return indexes.map((i) => {
-      const h = Number.isSafeInteger(i) && i >= 0 ? this.#hashes[i] : undefined;
-      if (h === undefined) throw new OutOfRangeError(`stored hash ${i} is not in the store`);
-      return h.slice();
+      if (!(Number.isSafeInteger(i) && i >= 0 && i < this.#count))
+        throw new OutOfRangeError(`stored hash ${i} is not in the store`);
+      const at = (i % HASHES_PER_CHUNK) * HASH_SIZE;
+      return this.#chunks[Math.floor(i / HASHES_PER_CHUNK)]!.slice(at, at + HASH_SIZE);
     });
   }
 }
+
+/** Stored hashes per chunk of a MemoryHashStore (2 MiB). */
+const HASHES_PER_CHUNK = 65_536;
