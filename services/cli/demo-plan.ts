@@ -518,6 +518,23 @@ export class DemoElection {
     );
   }
 
+  /**
+   * Every record of the night before the counter's tallies, in the order the
+   * rules admit them (urna demo submits them stage by stage in this order).
+   */
+  *night(): Generator<Uint8Array> {
+    yield* this.electionRecords();
+    yield* this.credentials();
+    yield this.phase('open');
+    yield* this.ballots(1);
+    yield* this.ballots(2); // after every first ballot: each re-vote is its credential's last
+    yield* this.overrides(); // after the re-votes: an overridden credential casts no more
+    yield this.phase('close');
+    yield* this.reports('preliminary');
+    yield* this.reports('final');
+    yield this.correction().record;
+  }
+
   /** The polling districts that send reports of `stage`. */
   reporting(stage: Stage): DistrictDef[] {
     return this.polling.filter(

@@ -65,16 +65,7 @@ async function night(voters: number): Promise<{ entries: Uint8Array[]; demo: Dem
       },
       logSeed,
     ),
-    ...demo.electionRecords(),
-    ...demo.credentials(),
-    demo.phase('open'),
-    ...demo.ballots(1),
-    ...demo.ballots(2),
-    ...demo.overrides(),
-    demo.phase('close'),
-    ...demo.reports('preliminary'),
-    ...demo.reports('final'),
-    demo.correction().record,
+    ...demo.night(),
   ];
   await writeFile(file, frame(entries));
   return { entries, demo, ms: performance.now() - started };

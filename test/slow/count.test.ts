@@ -41,6 +41,22 @@ async function snapshotFile(out: string, name: string): Promise<Buffer> {
   return readFile(join(out, name));
 }
 
+/** `urna count --once` of the demo's election from `log`, writing to `out`. */
+function countOnce(log: string, out: string) {
+  return runUrna([
+    'count',
+    '--log',
+    log,
+    '--log-key',
+    server.verifierKey,
+    '--election',
+    demo.id,
+    '--once',
+    '--out',
+    out,
+  ]);
+}
+
 async function electionSummary(): Promise<ElectionSummary> {
   return client.election(demo.id);
 }
@@ -158,18 +174,7 @@ describe('urna count', () => {
       100,
     );
     const fresh = join(dir, 'fresh');
-    const r = await runUrna([
-      'count',
-      '--log',
-      server.url,
-      '--log-key',
-      server.verifierKey,
-      '--election',
-      demo.id,
-      '--once',
-      '--out',
-      fresh,
-    ]);
+    const r = await countOnce(server.url, fresh);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`counted over the first ${size} records`);
     expect(r.stdout).toMatch(/riksdag: \d+ of 40 polling districts final/);
@@ -181,18 +186,7 @@ describe('urna count', () => {
     const files = await serveDir(copy);
     try {
       const out = join(dir, 'from-copy');
-      const c = await runUrna([
-        'count',
-        '--log',
-        files.url,
-        '--log-key',
-        server.verifierKey,
-        '--election',
-        demo.id,
-        '--once',
-        '--out',
-        out,
-      ]);
+      const c = await countOnce(files.url, out);
       expect(c.code, c.stderr).toBe(0);
       expect((await snapshotFile(out, 'latest.json')).equals(liveBytes)).toBe(true);
 
@@ -211,18 +205,7 @@ describe('urna count', () => {
       data.set(forged, offset + 2);
       await writeFile(file, data);
       const bad = join(dir, 'bad');
-      const f = await runUrna([
-        'count',
-        '--log',
-        files.url,
-        '--log-key',
-        server.verifierKey,
-        '--election',
-        demo.id,
-        '--once',
-        '--out',
-        bad,
-      ]);
+      const f = await countOnce(files.url, bad);
       expect(f.code, f.stderr).toBe(1);
       expect(f.stderr).toContain(`entry ${target} does not authenticate`);
       await expect(readFile(join(bad, 'latest.json'))).rejects.toThrow();
