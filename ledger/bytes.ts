@@ -42,13 +42,32 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-const HEX = '0123456789abcdef';
+const HEX_CODES = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_CODES[i] = '0123456789abcdef'.charCodeAt(i);
+
+/**
+ * One flat string from character codes below 128. A string built with `+=`
+ * is, in V8, a chain of cons cells (about 32 bytes each) that a Map key or
+ * a stored value keeps alive: a 44-character base64 key built that way
+ * weighs about 900 bytes, which is most of a replayed state's memory.
+ */
+function asciiString(codes: Uint8Array): string {
+  const CHUNK = 8192; // String.fromCharCode.apply takes its arguments on the stack
+  if (codes.length <= CHUNK) return String.fromCharCode.apply(null, codes as unknown as number[]);
+  const parts: string[] = [];
+  for (let i = 0; i < codes.length; i += CHUNK)
+    parts.push(String.fromCharCode.apply(null, codes.subarray(i, i + CHUNK) as unknown as number[]));
+  return parts.join('');
+}
 
 /** Lower-case hex. */
 export function toHex(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += HEX[b >> 4]! + HEX[b & 15]!;
-  return s;
+  const codes = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i++) {
+    codes[2 * i] = HEX_CODES[bytes[i]! >> 4]!;
+    codes[2 * i + 1] = HEX_CODES[bytes[i]! & 15]!;
+  }
+  return asciiString(codes);
 }
 
 /** Parses lower- or upper-case hex of even length; throws MalformedError otherwise. */
@@ -62,24 +81,30 @@ export function fromHex(text: string): Uint8Array {
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_INDEX = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const PAD = '='.charCodeAt(0);
 
 /** Standard base64 with padding (RFC 4648 §4), as used by C2SP formats. */
 export function toBase64(bytes: Uint8Array): string {
-  let s = '';
+  const codes = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
   let i = 0;
+  let o = 0;
   for (; i + 2 < bytes.length; i += 3) {
     const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + B64[n & 63]!;
+    codes[o++] = B64_CODES[n >> 18]!;
+    codes[o++] = B64_CODES[(n >> 12) & 63]!;
+    codes[o++] = B64_CODES[(n >> 6) & 63]!;
+    codes[o++] = B64_CODES[n & 63]!;
   }
   const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + '==';
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + B64[(n >> 6) & 63]! + '=';
+  if (rest > 0) {
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
+    codes[o++] = B64_CODES[n >> 18]!;
+    codes[o++] = B64_CODES[(n >> 12) & 63]!;
+    codes[o++] = rest === 2 ? B64_CODES[(n >> 6) & 63]! : PAD;
+    codes[o++] = PAD;
   }
-  return s;
+  return asciiString(codes);
 }
 
 /**

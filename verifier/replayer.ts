@@ -94,22 +94,52 @@ export class Replayer {
    * it stay applied.
    */
   async append(entries: readonly Uint8Array[]): Promise<void> {
-    const start = this.size;
-    let decoded: DecodedRecord[];
+    await this.#apply(entries, settle(this.#decode(entries)));
+  }
+
+  /**
+   * Replays chunks of entries, in order, as {@link append} would one after
+   * another, but decodes each chunk while the one before is applied: the
+   * decoder's workers verify signatures while the rules run here. Stops at
+   * the first error, as append does; `onChunk` is called after each chunk.
+   */
+  async appendAll(
+    chunks: Iterable<readonly Uint8Array[]> | AsyncIterable<readonly Uint8Array[]>,
+    onChunk?: () => void,
+  ): Promise<void> {
+    let pending: { entries: readonly Uint8Array[]; decoded: Promise<Settled> } | null = null;
+    const applyPending = async () => {
+      const p = pending!;
+      pending = null;
+      await this.#apply(p.entries, p.decoded);
+      onChunk?.();
+    };
     try {
-      decoded = await this.#decode(entries);
-    } catch {
-      // Find which one, and why, one by one.
-      decoded = [];
-      for (const [i, e] of entries.entries()) {
-        try {
-          decoded.push(decodeRecord(e));
-        } catch (err) {
-          await this.#applyAll(decoded, start);
-          throw new ReplayError(start + i, `entry ${start + i} is not a valid record: ${message(err)}`, {
-            cause: err,
-          });
-        }
+      for await (const entries of chunks) {
+        const next = { entries, decoded: settle(this.#decode(entries)) };
+        if (pending) await applyPending();
+        pending = next;
+      }
+    } finally {
+      // Also when the chunks stop with an error: what came before it is applied (an error here is earlier, and wins).
+      if (pending) await applyPending();
+    }
+  }
+
+  /** Applies `entries` (indexes size, size+1, …) once decoded; on a decode failure finds which one, and why. */
+  async #apply(entries: readonly Uint8Array[], settled: Promise<Settled>): Promise<void> {
+    const start = this.size;
+    const outcome = await settled;
+    if (outcome.ok) return this.#applyAll(outcome.decoded, start);
+    const decoded: DecodedRecord[] = [];
+    for (const [i, e] of entries.entries()) {
+      try {
+        decoded.push(decodeRecord(e));
+      } catch (err) {
+        await this.#applyAll(decoded, start);
+        throw new ReplayError(start + i, `entry ${start + i} is not a valid record: ${message(err)}`, {
+          cause: err,
+        });
       }
     }
     await this.#applyAll(decoded, start);
@@ -162,16 +192,21 @@ export class Replayer {
         to.size,
         `the source's checkpoint (size ${to.size}) is older than the ${this.size} entries replayed`,
       );
-    let batch: Uint8Array[] = [];
-    try {
-      for await (const { entry } of reader.entries(this.size, to.size, to)) {
+    const chunk = this.#chunk;
+    const from = this.size;
+    async function* chunks(): AsyncGenerator<Uint8Array[]> {
+      let batch: Uint8Array[] = [];
+      for await (const { entry } of reader.entries(from, to.size, to)) {
         batch.push(entry);
-        if (batch.length >= this.#chunk) {
-          await this.append(batch);
+        if (batch.length >= chunk) {
+          yield batch;
           batch = [];
-          onProgress?.(this.size, to.size);
         }
       }
+      if (batch.length > 0) yield batch;
+    }
+    try {
+      await this.appendAll(chunks(), () => onProgress?.(this.size, to.size));
     } catch (e) {
       if (e instanceof TileAuthError && e.tile.level === ENTRIES_LEVEL) {
         const first = e.tile.index * TILE_WIDTH;
@@ -190,8 +225,7 @@ export class Replayer {
       }
       throw e;
     }
-    await this.append(batch);
-    onProgress?.(this.size, to.size);
+    if (this.size === from) onProgress?.(this.size, to.size);
     this.check(to);
     return to;
   }
@@ -210,6 +244,16 @@ async function forgedEntry(reader: LogReader, head: TreeHead, tile: Tile): Promi
   );
   const i = entries.findIndex((entry, i) => !equalBytes(leafHash(entry), expected[i]!));
   return i < 0 ? null : first + i;
+}
+
+type Settled = { ok: true; decoded: DecodedRecord[] } | { ok: false };
+
+/** A decoding's outcome as a value: a chunk decoded ahead never rejects unobserved. */
+function settle(decoding: Promise<DecodedRecord[]>): Promise<Settled> {
+  return decoding.then(
+    (decoded) => ({ ok: true, decoded }),
+    () => ({ ok: false }),
+  );
 }
 
 function message(e: unknown): string {

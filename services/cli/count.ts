@@ -161,7 +161,7 @@ async function runCount(p: Parsed): Promise<number> {
     source,
     logKey,
     election,
-    decode: (entries) => Promise.all(entries.map((e) => pool.decode(e))),
+    decode: (entries) => pool.decodeAll(entries),
     ...(signer ? { signer } : {}),
     ...(submit ? { submit } : {}),
     ...(out ? { out } : {}),

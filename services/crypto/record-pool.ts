@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MalformedError, SignatureError, UrnaError } from '../../ledger/errors.js';
 import { RecordError, type DecodedRecord, type RecordErrorCode } from '../../ledger/record.js';
-import type { WorkerResult } from './record-worker.js';
+import type { WorkerJob, WorkerReply, WorkerResult } from './record-worker.js';
 
 interface Job {
   bytes: Uint8Array;
@@ -31,6 +31,16 @@ function rebuildError(r: Extract<WorkerResult, { ok: false }>): UrnaError {
   }
 }
 
+/** A worker's job: the entries copied end to end into one buffer (then transferred, not copied again). */
+function pack(id: number, jobs: readonly Job[]): WorkerJob {
+  const ends = new Uint32Array(jobs.length);
+  let total = 0;
+  jobs.forEach((j, i) => (ends[i] = total += j.bytes.length));
+  const packed = new Uint8Array(total);
+  jobs.forEach((j, i) => packed.set(j.bytes, i === 0 ? 0 : ends[i - 1]));
+  return { id, packed, ends };
+}
+
 export class RecordPool {
   private readonly workers: Worker[];
   private readonly inflight = new Map<number, Job[]>();
@@ -44,11 +54,15 @@ export class RecordPool {
     const url = new URL('./record-worker-entry.js', import.meta.url);
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const w = new Worker(url);
-      w.on('message', ({ id, results }: { id: number; results: WorkerResult[] }) => {
+      w.on('message', ({ id, results, hashes }: WorkerReply) => {
         const jobs = this.inflight.get(id)!;
         this.inflight.delete(id);
         if (this.inflight.size === 0) for (const x of this.workers) x.unref();
-        results.forEach((r, i) => (r.ok ? jobs[i]!.resolve(r.decoded) : jobs[i]!.reject(rebuildError(r))));
+        results.forEach((r, i) => {
+          const job = jobs[i]!;
+          if (!r.ok) return job.reject(rebuildError(r));
+          job.resolve({ record: r.record, bytes: job.bytes, leafHash: hashes.subarray(32 * i, 32 * i + 32) });
+        });
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => {
@@ -80,8 +94,18 @@ export class RecordPool {
       const id = this.nextId++;
       this.inflight.set(id, chunk);
       const worker = this.workers[this.next++ % this.workers.length]!;
-      worker.postMessage({ id, entries: chunk.map((j) => j.bytes) });
+      const job = pack(id, chunk);
+      worker.postMessage(job, [job.packed.buffer]);
     }
+  }
+
+  /**
+   * Decodes and verifies `entries` (a {@link Decoder} of verifier/replayer.ts):
+   * resolves with them in order, or rejects with the error of the first that
+   * fails.
+   */
+  decodeAll(entries: readonly Uint8Array[]): Promise<DecodedRecord[]> {
+    return Promise.all(entries.map((e) => this.decode(e)));
   }
 
   /** A worker died: the pool is unusable; every job, queued or in flight, fails. */

@@ -1,27 +1,42 @@
 /**
  * Worker thread of RecordPool: decodes and signature-checks records
  * (ledger/record.ts decodeRecord) with native Ed25519, off the main event
- * loop. Messages: `{ id, entries: Uint8Array[] }` in, `{ id, results }` out.
+ * loop. Messages: {@link WorkerJob} in, {@link WorkerReply} out.
  */
 import { parentPort } from 'node:worker_threads';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import { nativeSha256 } from './native-sha256.js';
 import { UrnaError } from '../../ledger/errors.js';
-import { decodeRecord } from '../../ledger/record.js';
+import { decodeRecord, type DecodedRecord } from '../../ledger/record.js';
 import { nativeEd25519 } from './native-ed25519.js';
 
 setEd25519Backend(nativeEd25519);
 setSha256Backend(nativeSha256);
 
+/** One entry's outcome: its parsed record (its bytes and leaf hash travel apart, packed), or its error. */
 export type WorkerResult =
-  | { ok: true; decoded: ReturnType<typeof decodeRecord> }
+  | { ok: true; record: DecodedRecord['record'] }
   | { ok: false; name: string; code: string; message: string };
 
-parentPort!.on('message', ({ id, entries }: { id: number; entries: Uint8Array[] }) => {
-  const results: WorkerResult[] = entries.map((bytes) => {
+/**
+ * A job: the entries packed end to end in one transferred buffer (`ends[i]`
+ * is where entry i ends), so a message moves one buffer however many
+ * entries it holds; posting the entries themselves would copy each one's
+ * whole backing buffer (an HTTP body's pool slab, a tile bundle, a file).
+ */
+export type WorkerJob = { id: number; packed: Uint8Array<ArrayBuffer>; ends: Uint32Array };
+
+/** The reply: outcomes in order, and the leaf hashes packed (32 bytes each; zeros for a failed entry). */
+export type WorkerReply = { id: number; results: WorkerResult[]; hashes: Uint8Array };
+
+parentPort!.on('message', ({ id, packed, ends }: WorkerJob) => {
+  const hashes = new Uint8Array(32 * ends.length);
+  const results = Array.from(ends, (end, i): WorkerResult => {
     try {
-      return { ok: true, decoded: decodeRecord(bytes) };
+      const d = decodeRecord(packed.subarray(i === 0 ? 0 : ends[i - 1], end));
+      hashes.set(d.leafHash, 32 * i);
+      return { ok: true, record: d.record };
     } catch (e) {
       if (e instanceof UrnaError) return { ok: false, name: e.name, code: e.code, message: e.message };
       return {
@@ -32,5 +47,6 @@ parentPort!.on('message', ({ id, entries }: { id: number; entries: Uint8Array[] 
       };
     }
   });
-  parentPort!.postMessage({ id, results });
+  const reply: WorkerReply = { id, results, hashes };
+  parentPort!.postMessage(reply, [hashes.buffer]);
 });
