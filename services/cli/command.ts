@@ -41,8 +41,9 @@ export interface Command {
   name: string;
   /**
    * The positional arguments as the synopsis shows them ('NAME',
-   * 'open|close|final'): one word each, all required (the parser checks how
-   * many are given). Absent: the command takes none.
+   * 'open|close|final', '[FILE]'): one word each, required unless in
+   * brackets (the parser checks how many are given). Absent: the command
+   * takes none.
    */
   args?: string;
   /** One line: what it does (the command table). */
@@ -143,9 +144,10 @@ export function parseInteger(text: string, what: string, min = 0): number {
   return n;
 }
 
-/** The number of positional arguments `command` takes. */
-function arity(command: Command): number {
-  return (command.args ?? '').split(/\s+/).filter(Boolean).length;
+/** The numbers of positional arguments `command` takes: its `args` words, less those in brackets (optional). */
+function arity(command: Command): { min: number; max: number } {
+  const words = (command.args ?? '').split(/\s+/).filter(Boolean);
+  return { min: words.filter((w) => !w.startsWith('[')).length, max: words.length };
 }
 
 /** The flags of each `oneOf` group, by group name, in the order they are described. */
@@ -179,12 +181,15 @@ export function parseCommand(command: Command, args: string[], env: NodeJS.Proce
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (urna ${command.name} --help)`);
   }
-  const want = arity(command);
-  if (parsed.positionals.length !== want)
+  const { min, max } = arity(command);
+  const given = parsed.positionals.length;
+  if (given < min || given > max) {
+    const want = min === max ? String(min) : `${min} to ${max}`;
     throw new UsageError(
-      `expected ${want === 1 ? 'one argument' : `${want} arguments`} (${command.args}), ` +
-        `got ${parsed.positionals.length} (urna ${command.name} --help)`,
+      `expected ${want === '1' ? 'one argument' : `${want} arguments`} (${command.args}), ` +
+        `got ${given} (urna ${command.name} --help)`,
     );
+  }
   const result = new Parsed(
     command,
     parsed.values as Record<string, string | boolean | string[] | undefined>,

@@ -17,7 +17,14 @@ import {
 import { keygenCommand } from './keygen.js';
 import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
-import { verifyAlarmCommand, verifyProofsCommand } from './verify.js';
+import {
+  verifyAlarmCommand,
+  verifyCheckpointCommand,
+  verifyConsistencyCommand,
+  verifyInclusionCommand,
+  verifyProofsCommand,
+  verifyReceiptCommand,
+} from './verify.js';
 import { witnessCommand } from './witness.js';
 import { monitorCommand } from './monitor.js';
 
@@ -30,6 +37,10 @@ export const COMMANDS: Command[] = [
   monitorCommand,
   keygenCommand,
   authoritiesCommand,
+  verifyCheckpointCommand,
+  verifyReceiptCommand,
+  verifyInclusionCommand,
+  verifyConsistencyCommand,
   verifyProofsCommand,
   verifyAlarmCommand,
   electionCreateCommand,

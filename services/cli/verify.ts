@@ -1,12 +1,30 @@
-/** `urna verify proofs` (JSON-lines probes on stdin) and `urna verify alarm` (a split-view alarm, offline). */
+/**
+ * `urna verify`: proofs (JSON-lines probes on stdin), alarm (a split-view
+ * alarm, offline), and checkpoint, receipt, inclusion and consistency (the
+ * verifier library, verifier/verify.ts).
+ */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { EvidenceError, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
 import { toBase64 } from '../../ledger/bytes.js';
 import { parseVerifierKey } from '../../ledger/note.js';
+import { parsePolicy } from '../../ledger/policy.js';
+import type { ReceiptSubject } from '../../ledger/receipt.js';
+import { LogError } from '../../verifier/client.js';
 import { checkProbe } from '../../verifier/proofs.js';
+import { LogReader } from '../../verifier/reader.js';
+import {
+  NotVerifiedError,
+  trackerSubject,
+  verifyBallot,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyReceiptOffline,
+  type CheckpointVerdict,
+  type Trust,
+} from '../../verifier/verify.js';
 import { LOG_KEY_FLAG, readVerifierKeyArg } from './client-common.js';
-import type { Command } from './command.js';
+import type { Command, Flag, Parsed } from './command.js';
 import { UsageError } from './usage-error.js';
 
 export const verifyProofsCommand: Command = {
@@ -67,5 +85,253 @@ export const verifyAlarmCommand: Command = {
       process.stdout.write(`not proven: ${e.message}\n`);
       return 1;
     }
+  },
+};
+
+// ---- checkpoint, receipt, inclusion, consistency (verifier/verify.ts) ----
+//
+// Exit codes that scripts can rely on: 0 verified, 1 not verified (the
+// reason on stdout), 2 usage, unreadable input or an unreachable source.
+
+const WITNESS_POLICY_FLAG: Flag = {
+  name: 'witness-policy',
+  value: 'FILE',
+  env: 'URNA_WITNESS_POLICY',
+  help: 'a C2SP tlog-policy file: the checkpoint must be cosigned by its quorum of witnesses',
+};
+const JSON_FLAG: Flag = { name: 'json', help: 'print the verdict as one JSON object instead of text' };
+const SOURCE_FLAG: Flag = {
+  name: 'log',
+  value: 'URL',
+  help: 'any tlog-tiles source of the log: the log, a mirror, or a static copy of its tiles',
+};
+
+async function readTrust(p: Parsed): Promise<Trust> {
+  let logKey: string;
+  try {
+    logKey = await readVerifierKeyArg(p.required('log-key'));
+    parseVerifierKey(logKey.trim());
+  } catch (e) {
+    throw new UsageError(`--log-key: ${e instanceof Error ? e.message : e}`);
+  }
+  const file = p.string('witness-policy');
+  if (!file) return { logKey };
+  try {
+    return { logKey, policy: parsePolicy(await readFile(file, 'utf8')) };
+  } catch (e) {
+    throw new UsageError(`--witness-policy ${file}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+async function readInput(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${what} ${file}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+function sourceReader(p: Parsed, trust: Trust): LogReader {
+  const url = p.required('log');
+  try {
+    return new LogReader(url, { logKey: trust.logKey, http: { maxRetries: 2, maxDelayMs: 1000 } });
+  } catch (e) {
+    throw new UsageError(`--log ${url}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+function headLines(v: CheckpointVerdict): string[] {
+  const c = v.checkpoint;
+  return [
+    `  log ${c.origin}, size ${c.size}, root ${toBase64(c.root)}`,
+    ...(v.quorum === null
+      ? []
+      : [`  witnesses: ${v.cosigned.join(', ') || 'none'} (quorum ${v.quorum ? 'met' : 'not met'})`]),
+  ];
+}
+
+function headJson(v: CheckpointVerdict) {
+  const c = v.checkpoint;
+  return { origin: c.origin, size: c.size, root: toBase64(c.root), cosigned: v.cosigned, quorum: v.quorum };
+}
+
+/**
+ * Runs a verification and prints its verdict: 0 when `check` returns one,
+ * 1 with the reason for a NotVerifiedError, 2 (UsageError) for a source that
+ * does not answer. Other errors propagate (exit 1 with the message).
+ */
+async function verdict<T>(
+  p: Parsed,
+  check: () => Promise<T>,
+  text: (v: T) => string[],
+  json: (v: T) => object,
+): Promise<number> {
+  const asJson = p.bool('json');
+  try {
+    const v = await check();
+    process.stdout.write(
+      asJson ? JSON.stringify({ verified: true, ...json(v) }) + '\n' : text(v).join('\n') + '\n',
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof NotVerifiedError) {
+      process.stdout.write(
+        asJson
+          ? JSON.stringify({ verified: false, reason: e.message }) + '\n'
+          : `not verified: ${e.message}\n`,
+      );
+      return 1;
+    }
+    if (e instanceof LogError) throw new UsageError(`the source does not answer: ${e.message}`);
+    throw e;
+  }
+}
+
+export const verifyCheckpointCommand: Command = {
+  name: 'verify checkpoint',
+  args: '[FILE]',
+  summary: "checks a checkpoint (a file, or --log's latest) against the log key and a witness policy",
+  description: `Checks a signed checkpoint (C2SP tlog-checkpoint) read from FILE, or the latest of --log (any tlog-tiles
+    source): that the log signed it, and with --witness-policy that the policy's quorum of witnesses cosigned it
+    (C2SP tlog-cosignature, tlog-policy). Prints the tree head and the witnesses. Exit 0 verified, 1 not verified
+    (with why), 2 usage or an unreachable source.`,
+  flags: [LOG_KEY_FLAG, WITNESS_POLICY_FLAG, SOURCE_FLAG, JSON_FLAG],
+  async run(p) {
+    const [file] = p.positionals;
+    const hasLog = p.string('log') !== undefined;
+    if ((file === undefined) === !hasLog)
+      throw new UsageError('give a checkpoint FILE or --log URL (one of them)');
+    const trust = await readTrust(p);
+    const note = file !== undefined ? await readInput(file, 'checkpoint') : undefined;
+    return verdict(
+      p,
+      async () => verifyCheckpoint(note ?? (await sourceReader(p, trust).client.checkpoint()).note, trust),
+      (v) => ['verified: a checkpoint of the log', ...headLines(v)],
+      (v) => ({ checkpoint: headJson(v) }),
+    );
+  },
+};
+
+export const verifyReceiptCommand: Command = {
+  name: 'verify receipt',
+  args: 'FILE',
+  summary:
+    'checks a receipt offline: the entry is included under a checkpoint the log signed (and witnesses cosigned)',
+  description: `Checks a receipt (C2SP tlog-proof, as urna election cast saves it) with nothing but the keys: its
+    checkpoint is signed by the log (and, with --witness-policy, cosigned by the policy's quorum), and its inclusion
+    proof puts the entry at its index in that tree. The entry is --entry FILE (its bytes) or --tracker HEX (its leaf
+    hash); without either, a file named TRACKER.receipt gives the tracker. No network. Exit 0 verified, 1 not
+    verified (with why), 2 usage.`,
+  flags: [
+    LOG_KEY_FLAG,
+    WITNESS_POLICY_FLAG,
+    { name: 'tracker', value: 'HEX', help: 'the ballot tracker (the entry’s leaf hash, 64 hex digits)' },
+    { name: 'entry', value: 'FILE', help: 'the entry’s bytes (the signed record as submitted)' },
+    JSON_FLAG,
+  ],
+  async run(p) {
+    const [file] = p.positionals as [string];
+    const trust = await readTrust(p);
+    const text = await readInput(file, 'receipt');
+    const entryFile = p.string('entry');
+    const tracker = p.string('tracker') ?? /(?:^|\/)([0-9a-fA-F]{64})\.receipt$/.exec(file)?.[1];
+    if (entryFile !== undefined && p.string('tracker') !== undefined)
+      throw new UsageError('give --entry or --tracker, not both');
+    let subject: ReceiptSubject;
+    if (entryFile !== undefined) {
+      try {
+        subject = { entry: new Uint8Array(await readFile(entryFile)) };
+      } catch (e) {
+        throw new UsageError(`--entry ${entryFile}: ${e instanceof Error ? e.message : e}`);
+      }
+    } else if (tracker !== undefined) {
+      if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new UsageError('--tracker: expected 64 hex digits');
+      subject = trackerSubject(tracker);
+    } else throw new UsageError('give --entry FILE or --tracker HEX (or name the file TRACKER.receipt)');
+    return verdict(
+      p,
+      async () => verifyReceiptOffline(text, subject, trust),
+      (v) => [`verified: entry ${v.index} (tracker ${v.tracker}) is in the log`, ...headLines(v.checkpoint)],
+      (v) => ({ index: v.index, tracker: v.tracker, checkpoint: headJson(v.checkpoint) }),
+    );
+  },
+};
+
+export const verifyInclusionCommand: Command = {
+  name: 'verify inclusion',
+  args: 'TRACKER',
+  summary:
+    "proves a ballot's inclusion from --log, and whether it counts, saying what was proven and what is the log's word",
+  description: `Finds the ballot with TRACKER (its leaf hash) in the log's index (GET /ballots/TRACKER; with --index N
+    on a static copy, which has none), reads that entry through tiles authenticated against the latest checkpoint
+    (verified with --log-key and, with --witness-policy, its quorum), and checks its leaf hash and signature. Where the
+    index says the ballot no longer counts, the evidence is proven too: the later ballot of the same credential, or the
+    paper-vote override. That a ballot is its credential's last stays the log's word, and is printed as such. Exit 0
+    verified, 1 not verified (with why: not in the log, another entry, a bad proof), 2 usage or an unreachable source.`,
+  flags: [
+    LOG_KEY_FLAG,
+    WITNESS_POLICY_FLAG,
+    { ...SOURCE_FLAG, required: true },
+    { name: 'index', value: 'N', help: "the ballot's index, for a source without an index of ballots" },
+    JSON_FLAG,
+  ],
+  async run(p) {
+    const [tracker] = p.positionals as [string];
+    if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new UsageError('TRACKER: expected 64 hex digits');
+    const trust = await readTrust(p);
+    const reader = sourceReader(p, trust);
+    const index = p.string('index') === undefined ? undefined : p.requiredInt('index', 0);
+    return verdict(
+      p,
+      () => verifyBallot(reader, tracker, trust, index === undefined ? {} : { index }),
+      (v) => [
+        `verified: ballot ${v.tracker} is entry ${v.index} of the log (${v.status})`,
+        ...headLines(v.checkpoint),
+        ...v.proven.map((s) => `  proven: ${s}`),
+        ...v.claimed.map((s) => `  the log says: ${s}`),
+      ],
+      (v) => ({
+        tracker: v.tracker,
+        index: v.index,
+        election: v.election,
+        credential: v.credential,
+        status: v.status,
+        checkpoint: headJson(v.checkpoint),
+        proven: v.proven,
+        claimed: v.claimed,
+      }),
+    );
+  },
+};
+
+export const verifyConsistencyCommand: Command = {
+  name: 'verify consistency',
+  summary: "proves --log's latest checkpoint extends an earlier one you kept (no history rewritten)",
+  description: `Checks that the latest checkpoint of --log (any tlog-tiles source) extends the checkpoint in --from (one
+    you saved earlier, from a receipt, a witness or a newspaper): both signed by the log, and the latest tree holding the
+    earlier root at the earlier size (RFC 9162 §2.1.4), computed from tiles authenticated against the latest. A
+    mismatch is a split view: keep both checkpoints as the evidence. Exit 0 verified, 1 not verified (with why), 2
+    usage or an unreachable source. With --witness-policy the witnesses of both checkpoints are shown (their quorum is
+    not required here: verify checkpoint requires it).`,
+  flags: [
+    LOG_KEY_FLAG,
+    WITNESS_POLICY_FLAG,
+    { ...SOURCE_FLAG, required: true },
+    { name: 'from', value: 'FILE', required: true, help: 'the earlier checkpoint (a signed note)' },
+    JSON_FLAG,
+  ],
+  async run(p) {
+    const trust = await readTrust(p);
+    const from = await readInput(p.required('from'), '--from');
+    const reader = sourceReader(p, trust);
+    return verdict(
+      p,
+      () => verifyConsistency(reader, from, trust),
+      (v) => [
+        `verified: the log's checkpoint of size ${v.to.checkpoint.size} extends yours of size ${v.from.checkpoint.size}`,
+        ...headLines(v.to),
+      ],
+      (v) => ({ from: headJson(v.from), to: headJson(v.to) }),
+    );
   },
 };

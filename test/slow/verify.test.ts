@@ -1,0 +1,202 @@
+/**
+ * `urna verify checkpoint|receipt|inclusion|consistency` against a real
+ * `urna serve` on loopback and a static copy of its tiles: a counted, a
+ * superseded and an overridden ballot are verified with what was proven
+ * and what is the log's word; a made-up tracker, a tampered receipt, a
+ * receipt for another log, a modified tile in the copy and a checkpoint
+ * the log's tree does not extend are each refused with exit 1 and a reason;
+ * bad input and an unreachable source exit 2.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64, toHex } from '../../ledger/bytes.js';
+import { parseCheckpoint, signCheckpoint } from '../../ledger/checkpoint.js';
+import { leafHash } from '../../ledger/hash.js';
+import { ED25519_TYPE, formatVerifierKey, parseNote, parseSignerKey } from '../../ledger/note.js';
+import { tilePath, ENTRIES_LEVEL } from '../../ledger/tile.js';
+import { readKeyFile } from '../../services/key-file.js';
+import { LogClient } from '../../verifier/client.js';
+import { buildElection, type ElectionFixture } from '../helpers/election.js';
+import { tempDir } from '../helpers/log.js';
+import { waitUntil } from '../helpers/mirror.js';
+import { runUrna, startServer, type ServerProcess } from '../helpers/process.js';
+import { copyTiles, serveDir } from '../helpers/static-copy.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let server: ServerProcess;
+let client: LogClient;
+let f: ElectionFixture;
+const trackers: { counted: string; superseded: string; overridden: string; later: string } = {
+  counted: '',
+  superseded: '',
+  overridden: '',
+  later: '',
+};
+let copy: { url: string; close(): Promise<void> };
+let copyDir: string;
+let earlier: string;
+
+const verify = (args: string[]) => runUrna(['verify', ...args, '--log-key', server.verifierKey]);
+const tracker = (bytes: Uint8Array) => toHex(leafHash(bytes));
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('urna-verify-'));
+  f = buildElection({ id: 'verify-2026', voters: 8 });
+  const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
+  server = await startServer(['--data', join(dir, 'data'), '--authority', authority]);
+  client = new LogClient(server.url, { logKey: server.verifierKey });
+  for (const r of [f.election(), f.credentials(), f.phase('open')]) await client.submit(r);
+  earlier = (await client.checkpoint()).note;
+  const [v0, v1, v2] = f.voters;
+  const counted = f.ballot(v0!);
+  const superseded = f.ballot(v1!);
+  const later = f.ballot(v1!);
+  const overridden = f.ballot(v2!);
+  for (const r of [counted, superseded, later, overridden, f.override(v2!)]) {
+    const answer = await client.submit(r);
+    await writeFile(join(dir, `${tracker(r)}.receipt`), answer.receipt);
+  }
+  Object.assign(trackers, {
+    counted: tracker(counted),
+    superseded: tracker(superseded),
+    later: tracker(later),
+    overridden: tracker(overridden),
+  });
+  await writeFile(join(dir, 'counted.entry'), counted);
+  const size = 9; // log record, election, credentials, open, four ballots, the override
+  await waitUntil(async () => (await client.checkpoint()).checkpoint.size >= size, 10_000);
+  copyDir = join(dir, 'copy');
+  await copyTiles(server.url, copyDir);
+  copy = await serveDir(copyDir);
+}, 60_000);
+
+afterAll(async () => {
+  await copy?.close();
+  await server?.stop();
+  await cleanup?.();
+});
+
+describe('urna verify inclusion', () => {
+  it('verifies a counted ballot, and says that it counting is the log’s word', async () => {
+    const r = await verify(['inclusion', trackers.counted, '--log', server.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: ballot [0-9a-f]{64} is entry 4 of the log \(included\)/);
+    expect(r.stdout).toMatch(/proven: it is a ballot of election verify-2026/);
+    expect(r.stdout).toMatch(/the log says: it is its credential's last ballot/);
+  });
+
+  it('proves a superseded ballot’s later ballot and an overridden ballot’s override', async () => {
+    const s = await verify(['inclusion', trackers.superseded, '--log', server.url, '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    const sv = JSON.parse(s.stdout) as { status: string; proven: string[]; claimed: string[] };
+    expect(sv.status).toBe('superseded');
+    expect(sv.proven.join('\n')).toMatch(/entry 6 is a later ballot of the same credential/);
+    expect(sv.claimed).toEqual([]);
+    const o = await verify(['inclusion', trackers.overridden, '--log', server.url]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stdout).toMatch(/\(overridden\)/);
+    expect(o.stdout).toMatch(/proven: entry 8 is a paper-vote override of its credential/);
+  });
+
+  it('refuses a made-up tracker and a wrong index, with exit 1', async () => {
+    const made = await verify(['inclusion', 'ab'.repeat(32), '--log', server.url]);
+    expect(made.code).toBe(1);
+    expect(made.stdout).toMatch(/^not verified: the log has no ballot with tracker/);
+    const wrong = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '5']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/the entry at index 5 is not the ballot with tracker/);
+  });
+
+  it('verifies from a static copy of the tiles with --index, and refuses a modified bundle there', async () => {
+    const r = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/is entry 4 of the log \(unknown\)/);
+    const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
+    const original = await readFile(bundle);
+    const forged = Buffer.from(original);
+    forged[forged.length - 30] ^= 1;
+    await writeFile(bundle, forged);
+    try {
+      const bad = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
+      expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+      expect(bad.stdout + bad.stderr).toMatch(/not verified|authenticate/);
+    } finally {
+      await writeFile(bundle, original);
+    }
+  });
+
+  it('exits 2 for a bad tracker and an unreachable source', async () => {
+    expect((await verify(['inclusion', 'xyz', '--log', server.url])).code).toBe(2);
+    const down = await verify(['inclusion', trackers.counted, '--log', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/does not answer/);
+  });
+});
+
+describe('urna verify receipt', () => {
+  it('verifies a saved receipt offline, its tracker from the file name or the entry', async () => {
+    const file = join(dir, `${trackers.counted}.receipt`);
+    const r = await verify(['receipt', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: entry 4 \(tracker [0-9a-f]{64}\) is in the log/);
+    expect((await verify(['receipt', file, '--entry', join(dir, 'counted.entry')])).code).toBe(0);
+  });
+
+  it('refuses a receipt for another ballot, a tampered one, and one for another log', async () => {
+    const file = join(dir, `${trackers.counted}.receipt`);
+    const other = await verify(['receipt', file, '--tracker', trackers.later]);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toMatch(/^not verified: the receipt does not verify/);
+    const text = await readFile(file, 'utf8');
+    const tampered = join(dir, 'tampered.receipt');
+    await writeFile(
+      tampered,
+      text.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`),
+    );
+    const t = await verify(['receipt', tampered, '--tracker', trackers.counted]);
+    expect(t.code).toBe(1);
+    const foreign = await runUrna([
+      'verify',
+      'receipt',
+      file,
+      '--log-key',
+      formatVerifierKey(parseNote(earlier).text.split('\n')[0]!, ED25519_TYPE, new Uint8Array(32).fill(3)),
+    ]);
+    expect(foreign.code).toBe(1);
+    expect(
+      (await verify(['receipt', join(dir, 'missing.receipt'), '--tracker', trackers.counted])).code,
+    ).toBe(2);
+  });
+});
+
+describe('urna verify checkpoint and consistency', () => {
+  it('verifies the latest checkpoint from the log and from a file', async () => {
+    const r = await verify(['checkpoint', '--log', server.url]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: a checkpoint of the log\n {2}log \S+, size \d+/);
+    const file = join(dir, 'earlier.checkpoint');
+    await writeFile(file, earlier);
+    expect((await verify(['checkpoint', file])).code).toBe(0);
+    await writeFile(join(dir, 'bad.checkpoint'), earlier.replace(/\n(\d+)\n/, '\n999\n'));
+    expect((await verify(['checkpoint', join(dir, 'bad.checkpoint')])).code).toBe(1);
+    expect((await verify(['checkpoint'])).code).toBe(2);
+  });
+
+  it('proves the log extends an earlier checkpoint, and refuses one its tree does not hold', async () => {
+    const file = join(dir, 'earlier.checkpoint');
+    await writeFile(file, earlier);
+    const r = await verify(['consistency', '--log', server.url, '--from', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: the log's checkpoint of size \d+ extends yours of size 4/);
+    // The log's own key signing another root at the same size: a split view.
+    const key = parseSignerKey(await readKeyFile(join(dir, 'data', 'log.key')));
+    const c = parseCheckpoint(parseNote(earlier).text);
+    const fork = signCheckpoint({ ...c, root: new Uint8Array(32).fill(5) }, key);
+    await writeFile(join(dir, 'fork.checkpoint'), fork);
+    const bad = await verify(['consistency', '--log', server.url, '--from', join(dir, 'fork.checkpoint')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/does not extend yours of size 4/);
+  });
+});

@@ -1,0 +1,307 @@
+/**
+ * What a voter, an observer or a script verifies, as functions of the
+ * verifier library (shared by `urna verify` and the web page): a checkpoint
+ * against the log key and a witness policy, a receipt offline, a ballot
+ * tracker's inclusion, and the consistency of an earlier checkpoint with
+ * the source's latest. Each returns what it proved, or throws
+ * {@link NotVerifiedError} saying why not; the ledger's own errors (a bad
+ * signature, a proof that does not verify) are its cause.
+ *
+ * A verdict keeps apart what was proven here, from signed data and tiles
+ * authenticated against a signed checkpoint, and what is only the log's
+ * word (its index of ballots), so that a page or a report can say which is
+ * which.
+ */
+import { fromHex, toHex } from '../ledger/bytes.js';
+import { type Checkpoint, openCheckpoint } from '../ledger/checkpoint.js';
+import { UrnaError } from '../ledger/errors.js';
+import { leafHash } from '../ledger/hash.js';
+import type { TreeHead } from '../ledger/merkle.js';
+import { parseVerifierKey, type NoteVerifier } from '../ledger/note.js';
+import { quorumSatisfied, witnessVerifiers, type Policy } from '../ledger/policy.js';
+import { verifyReceipt, type ReceiptSubject } from '../ledger/receipt.js';
+import { decodeRecord } from '../ledger/record.js';
+import type { BallotStatus } from '../ledger/rules.js';
+import { LogError } from './client.js';
+import type { LogReader } from './reader.js';
+
+/** Not verified: `reason` says why, in a sentence a voter can read; the ledger's error, if any, is the cause. */
+export class NotVerifiedError extends UrnaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('not_verified', message, options);
+  }
+}
+
+/** Whom a verification trusts: the log's key and, optionally, a witness policy (C2SP tlog-policy). */
+export interface Trust {
+  /** The log's verifier key (note format). */
+  logKey: string;
+  /** Witnesses and their quorum; without one, cosignatures are not required (and not reported). */
+  policy?: Policy;
+}
+
+/** A checkpoint verified: signed by the log; with a policy, the witnesses whose cosignature verified and the quorum. */
+export interface CheckpointVerdict {
+  note: string;
+  checkpoint: Checkpoint;
+  head: TreeHead;
+  /** The policy's names of the witnesses that cosigned (empty without a policy). */
+  cosigned: string[];
+  /** Whether the policy's quorum cosigned; null without a policy. */
+  quorum: boolean | null;
+}
+
+function logVerifier(trust: Trust): NoteVerifier {
+  return parseVerifierKey(trust.logKey.trim());
+}
+
+/** The policy's witnesses by their key's note name, and the policy names of the verified ones. */
+function cosigners(
+  trust: Trust,
+  verifiedNames: readonly string[],
+): { cosigned: string[]; quorum: boolean | null } {
+  if (!trust.policy) return { cosigned: [], quorum: null };
+  const byNote = new Map(witnessVerifiers(trust.policy).map((w) => [w.verifier.name, w.name]));
+  const cosigned = verifiedNames.flatMap((n) => (byNote.has(n) ? [byNote.get(n)!] : []));
+  return { cosigned, quorum: quorumSatisfied(trust.policy, new Set(cosigned)) };
+}
+
+function quorumOrThrow(v: { cosigned: string[]; quorum: boolean | null }, what: string): void {
+  if (v.quorum === false)
+    throw new NotVerifiedError(
+      `${what} is not cosigned by the witness policy's quorum (cosigned by ${v.cosigned.length ? v.cosigned.join(', ') : 'none of its witnesses'})`,
+    );
+}
+
+/**
+ * Verifies a checkpoint note (C2SP tlog-checkpoint): the log's signature
+ * under `trust.logKey`, and with a policy each witness cosignature (C2SP
+ * tlog-cosignature) and the quorum. Throws NotVerifiedError when the log
+ * did not sign it, a cosignature by a listed witness is bad, or (with
+ * `requireQuorum`, the default) the quorum is not met.
+ */
+export function verifyCheckpoint(note: string, trust: Trust, requireQuorum = true): CheckpointVerdict {
+  const witnesses = trust.policy ? witnessVerifiers(trust.policy).map((w) => w.verifier) : [];
+  let opened;
+  try {
+    opened = openCheckpoint(note, logVerifier(trust), witnesses);
+  } catch (e) {
+    throw new NotVerifiedError(`the checkpoint is not the log's: ${message(e)}`, { cause: e });
+  }
+  const { checkpoint } = opened;
+  const v = cosigners(
+    trust,
+    opened.note.verified.map((s) => s.name),
+  );
+  if (requireQuorum) quorumOrThrow(v, `the checkpoint of size ${checkpoint.size}`);
+  return { note, checkpoint, head: { size: checkpoint.size, root: checkpoint.root }, ...v };
+}
+
+/** A receipt verified offline: the entry's index, and the checkpoint it is included under. */
+export interface ReceiptVerdict {
+  index: number;
+  /** The leaf hash proven, lower-case hex (a ballot's tracker). */
+  tracker: string;
+  checkpoint: CheckpointVerdict;
+}
+
+/**
+ * Verifies a receipt (C2SP tlog-proof) offline: its checkpoint as
+ * {@link verifyCheckpoint} does, and the inclusion proof of `subject` (the
+ * entry, or its leaf hash: the ballot tracker) under it. Throws
+ * NotVerifiedError with the reason.
+ */
+export function verifyReceiptOffline(text: string, subject: ReceiptSubject, trust: Trust): ReceiptVerdict {
+  const witnesses = trust.policy ? witnessVerifiers(trust.policy).map((w) => w.verifier) : [];
+  let verified;
+  try {
+    verified = verifyReceipt(text, subject, logVerifier(trust), { witnesses, quorum: 0 });
+  } catch (e) {
+    throw new NotVerifiedError(`the receipt does not verify: ${message(e)}`, { cause: e });
+  }
+  const v = cosigners(trust, verified.verifiedWitnesses);
+  quorumOrThrow(v, "the receipt's checkpoint");
+  const { checkpoint, receipt } = verified;
+  const tracker = toHex('entry' in subject ? leafHash(subject.entry) : subject.leafHash);
+  return {
+    index: receipt.index,
+    tracker,
+    checkpoint: {
+      note: receipt.checkpoint,
+      checkpoint,
+      head: { size: checkpoint.size, root: checkpoint.root },
+      ...v,
+    },
+  };
+}
+
+/** A ballot's tracker checked against a source: what was proven, and what is the log's word. */
+export interface BallotVerdict {
+  tracker: string;
+  index: number;
+  election: string;
+  /** The credential (base64 public key) that signed the ballot. */
+  credential: string;
+  /** Whether the ballot counts, by the log's index: `unknown` when the source has no index (a static copy). */
+  status: BallotStatus['status'] | 'unknown';
+  checkpoint: CheckpointVerdict;
+  /** Statements proven in the verifier from signed data and authenticated tiles. */
+  proven: string[];
+  /** Statements that are the log's word (its index), not proven here; a full audit proves them. */
+  claimed: string[];
+}
+
+/** Options of {@link verifyBallot}. */
+export interface VerifyBallotOptions {
+  /** The ballot's index, when the source has no index of ballots (a static copy of the tiles). */
+  index?: number;
+  /** The checkpoint to prove under (default: the source's latest, verified with `trust`). */
+  checkpoint?: CheckpointVerdict;
+}
+
+/**
+ * Verifies that the ballot with `tracker` is in the log: the entry at its
+ * index (from the log's index, `GET /ballots/<tracker>`, or
+ * `opts.index`) is read through the authenticated reader under a checkpoint
+ * verified with `trust`, and must have the tracker as its leaf hash and be
+ * a validly signed ballot. What the index says about it counting is then
+ * proven where the log holds the evidence under the checkpoint: a later
+ * ballot of the same credential (superseded), or an override of the
+ * credential (overridden, so none of its e-ballots count). That a ballot is
+ * its credential's last stays the log's word. Throws NotVerifiedError, and
+ * LogError when the source does not answer.
+ */
+export async function verifyBallot(
+  reader: LogReader,
+  tracker: string,
+  trust: Trust,
+  opts: VerifyBallotOptions = {},
+): Promise<BallotVerdict> {
+  if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new NotVerifiedError('a ballot tracker is 64 hex digits');
+  const t = tracker.toLowerCase();
+  const cp = opts.checkpoint ?? verifyCheckpoint((await reader.checkpoint()).note, trust);
+  const size = cp.checkpoint.size;
+  let status: BallotStatus | null = null;
+  if (opts.index === undefined) {
+    try {
+      status = await reader.client.ballot(t);
+    } catch (e) {
+      if (e instanceof LogError && e.status === 404)
+        throw new NotVerifiedError(`the log has no ballot with tracker ${t}`, { cause: e });
+      throw e;
+    }
+  }
+  const index = opts.index ?? status!.index;
+  if (!Number.isSafeInteger(index) || index < 0)
+    throw new NotVerifiedError(`the log's index gives a bad position for the ballot: ${index}`);
+  if (index >= size)
+    throw new NotVerifiedError(
+      `the ballot is at index ${index}, not yet under a signed checkpoint (size ${size}): try again in a few seconds`,
+    );
+  const ballot = await provenRecord(reader, index, cp.head, 'ballot');
+  if (toHex(ballot.leafHash) !== t)
+    throw new NotVerifiedError(
+      `the entry at index ${index} is not the ballot with tracker ${t} (its leaf hash is ${toHex(ballot.leafHash)})`,
+    );
+  const election = electionOf(ballot.record) ?? '';
+  const credential = ballot.record.signer;
+  const proven = [
+    `the ballot is entry ${index} of the log's tree of ${size} entries, under a checkpoint signed by the log` +
+      (cp.quorum ? ` and cosigned by ${cp.cosigned.join(', ')}` : ''),
+    `it is a ballot of election ${election}, signed by credential ${credential}`,
+  ];
+  const claimed: string[] = [];
+  if (status === null)
+    return { tracker: t, index, election, credential, status: 'unknown', checkpoint: cp, proven, claimed };
+
+  if (status.status === 'overridden' && status.override !== null && status.override < size) {
+    const o = await provenRecord(reader, status.override, cp.head, 'override');
+    const body = o.record.body as { credential?: string };
+    if (electionOf(o.record) !== election || body.credential !== credential)
+      throw new NotVerifiedError(
+        `the log says entry ${status.override} overrides this ballot's credential; it does not`,
+      );
+    proven.push(
+      `entry ${status.override} is a paper-vote override of its credential: none of the credential's e-ballots count`,
+    );
+  } else if (status.status === 'superseded' && status.last < size) {
+    const later = await provenRecord(reader, status.last, cp.head, 'ballot');
+    if (electionOf(later.record) !== election || later.record.signer !== credential || status.last <= index)
+      throw new NotVerifiedError(
+        `the log says entry ${status.last} is a later ballot of this credential; it is not`,
+      );
+    proven.push(`entry ${status.last} is a later ballot of the same credential: that one counts instead`);
+  } else if (status.status === 'included') {
+    claimed.push(`it is its credential's last ballot and is counted (the log's index; an audit proves it)`);
+  } else {
+    claimed.push(`it is ${status.status} (the log's index: the evidence is not yet under the checkpoint)`);
+  }
+  return { tracker: t, index, election, credential, status: status.status, checkpoint: cp, proven, claimed };
+}
+
+/** The entry at `index` under `head`, authenticated, decoded and signature-checked, of record type `type`. */
+async function provenRecord(reader: LogReader, index: number, head: TreeHead, type: string) {
+  let decoded;
+  try {
+    decoded = decodeRecord(await reader.entry(index, head));
+  } catch (e) {
+    if (e instanceof LogError) throw e;
+    throw new NotVerifiedError(`entry ${index} is not a valid record of the log: ${message(e)}`, {
+      cause: e,
+    });
+  }
+  if (decoded.record.type !== type)
+    throw new NotVerifiedError(`entry ${index} is a ${decoded.record.type} record, not a ${type}`);
+  return decoded;
+}
+
+/** An earlier checkpoint found consistent with the source's latest. */
+export interface ConsistencyVerdict {
+  from: CheckpointVerdict;
+  to: CheckpointVerdict;
+}
+
+/**
+ * Verifies that the source's latest checkpoint extends `fromNote` (an
+ * earlier checkpoint of the same log): both signed by the log, the latest
+ * no smaller, and the latest tree holding the earlier root at the earlier
+ * size (RFC 9162 §2.1.4, from tiles authenticated against the latest).
+ * Throws NotVerifiedError: for an inconsistent pair, both notes are the
+ * evidence of a split view.
+ */
+export async function verifyConsistency(
+  reader: LogReader,
+  fromNote: string,
+  trust: Trust,
+): Promise<ConsistencyVerdict> {
+  const from = verifyCheckpoint(fromNote, trust, false);
+  const to = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
+  if (to.checkpoint.size < from.checkpoint.size)
+    throw new NotVerifiedError(
+      `the source's latest checkpoint (size ${to.checkpoint.size}) is older than yours (size ${from.checkpoint.size}): it is stale, or it forked`,
+    );
+  try {
+    await reader.checkConsistent(from.head, to.head);
+  } catch (e) {
+    if (e instanceof LogError) throw e;
+    throw new NotVerifiedError(
+      `the log's checkpoint of size ${to.checkpoint.size} does not extend yours of size ${from.checkpoint.size}: ${message(e)}`,
+      { cause: e },
+    );
+  }
+  return { from, to };
+}
+
+/** A tracker (64 hex digits) as the receipt subject. Throws NotVerifiedError otherwise. */
+export function trackerSubject(tracker: string): ReceiptSubject {
+  if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new NotVerifiedError('a ballot tracker is 64 hex digits');
+  return { leafHash: fromHex(tracker) };
+}
+
+function electionOf(record: object): string | undefined {
+  return (record as { election?: string }).election;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
