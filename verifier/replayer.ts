@@ -16,7 +16,7 @@ import { leafHash } from '../ledger/hash.js';
 import { MemoryHashStore, storedHashIndex, treeHash, type TreeHead } from '../ledger/merkle.js';
 import { parseVerifierKey } from '../ledger/note.js';
 import { decodeRecord, type DecodedRecord } from '../ledger/record.js';
-import { applyRecord, MemoryState, RuleError, type RulesContext } from '../ledger/rules.js';
+import { applyRecord, MemoryState, RuleError, type Effects, type RulesContext } from '../ledger/rules.js';
 import { TileAuthError } from '../ledger/tile-auth.js';
 import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH, type Tile } from '../ledger/tile.js';
 import type { LogReader } from './reader.js';
@@ -48,6 +48,15 @@ export interface ReplayerOptions {
   chunk?: number;
 }
 
+/** A replay's progress, to resume from (see {@link Replayer.save}). */
+export interface ReplaySnapshot {
+  size: number;
+  /** The leaf hashes of entries 0 … size-1, 32 bytes each. */
+  leaves: Uint8Array;
+  /** The rules' state entries. */
+  state: Effects;
+}
+
 export class Replayer {
   /** The rules' state after the entries replayed (values not frozen: treat them as immutable). */
   readonly state = new MemoryState({ freeze: false });
@@ -68,6 +77,31 @@ export class Replayer {
     };
     this.#decode = opts.decode ?? decodeInline;
     this.#chunk = Math.max(1, opts.chunk ?? 4096);
+  }
+
+  /**
+   * What a replay reached, to resume it later ({@link Replayer.resume}): the
+   * leaf hashes and the state entries. Plain data (JSON once the leaves are
+   * encoded); a file holding it is the auditor's own, and a resumed replay
+   * still checks every later checkpoint's root against the whole tree.
+   */
+  save(): ReplaySnapshot {
+    const leaves = new Uint8Array(32 * this.size);
+    const hashes = this.#tree.readHashes(Array.from({ length: this.size }, (_, i) => storedHashIndex(0, i)));
+    hashes.forEach((h, i) => leaves.set(h, 32 * i));
+    return { size: this.size, leaves, state: [...this.state.entries()] };
+  }
+
+  /** A replayer continuing from `snapshot` (as {@link save} made it, for the same log key). */
+  static resume(opts: ReplayerOptions, snapshot: ReplaySnapshot): Replayer {
+    if (snapshot.leaves.length !== 32 * snapshot.size)
+      throw new RangeError(
+        `resume: ${snapshot.leaves.length} bytes of leaf hashes for ${snapshot.size} entries`,
+      );
+    const r = new Replayer(opts);
+    for (let i = 0; i < snapshot.size; i++) r.#tree.append(snapshot.leaves.subarray(32 * i, 32 * i + 32));
+    r.state.apply(snapshot.state);
+    return r;
   }
 
   /** Entries replayed. */

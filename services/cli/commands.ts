@@ -19,6 +19,7 @@ import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
 import {
   verifyAlarmCommand,
+  verifyAuditCommand,
   verifyCheckpointCommand,
   verifyConsistencyCommand,
   verifyInclusionCommand,
@@ -41,6 +42,7 @@ export const COMMANDS: Command[] = [
   verifyReceiptCommand,
   verifyInclusionCommand,
   verifyConsistencyCommand,
+  verifyAuditCommand,
   verifyProofsCommand,
   verifyAlarmCommand,
   electionCreateCommand,

@@ -15,9 +15,17 @@ import { RecordPool } from '../crypto/record-pool.js';
 import { buildCountApp } from '../count/http.js';
 import { Counter, CountError, type ResultSnapshot } from '../count/counter.js';
 import { DEFAULT_LOG_URL, LOG_KEY_FLAG, readSigningKey, readVerifierKeyArg, say } from './client-common.js';
-import type { Command, Parsed } from './command.js';
+import type { Command, Flag, Parsed } from './command.js';
 import { parseListen } from './serve.js';
 import { UsageError } from './usage-error.js';
+
+/** `--margin SHARE`: what counts as a discrepancy between a district's preliminary and final reports. */
+export const MARGIN_FLAG: Flag = {
+  name: 'margin',
+  value: 'SHARE',
+  default: String(DEFAULT_DISCREPANCY_MARGIN),
+  help: "a final report changing more than this share of the preliminary one's votes is a discrepancy",
+};
 
 export const countCommand: Command = {
   name: 'count',
@@ -73,18 +81,14 @@ export const countCommand: Command = {
       default: '60',
       help: 'seconds between counts, and at least between tally records before the election is final',
     },
-    {
-      name: 'margin',
-      value: 'SHARE',
-      default: String(DEFAULT_DISCREPANCY_MARGIN),
-      help: "a final report changing more than this share of the preliminary one's votes is a discrepancy",
-    },
+    MARGIN_FLAG,
     { name: 'once', help: 'count once, print the result and exit' },
   ],
   run: runCount,
 };
 
-function parseShare(text: string, flag: string): number {
+/** Reads a share from 0 to 1 given by `--flag`; throws UsageError otherwise. */
+export function parseShare(text: string, flag: string): number {
   const n = Number(text);
   if (!/^\d+(\.\d+)?$/.test(text) || !(n >= 0 && n <= 1))
     throw new UsageError(`--${flag}: expected a share from 0 to 1, got ${text}`);

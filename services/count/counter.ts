@@ -14,36 +14,16 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toBase64 } from '../../ledger/bytes.js';
 import { canonicalBytes } from '../../ledger/jcs.js';
 import type { TreeHead } from '../../ledger/merkle.js';
-import { signRecord, type TallyBody } from '../../ledger/record.js';
-import { electionResults, type ElectionResults } from '../../ledger/results.js';
-import { electionSummary, stateKey, type ElectionSummary } from '../../ledger/rules.js';
-import { tallyBody, type ContestCountState } from '../../ledger/tally.js';
+import { signRecord } from '../../ledger/record.js';
 import { LogError, type LogClient } from '../../verifier/client.js';
 import { Replayer, type Decoder } from '../../verifier/replayer.js';
-import { UrnaError } from '../../ledger/errors.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { CountSource } from './sources.js';
+import { CountError, countSnapshot, type ResultSnapshot } from '../../verifier/snapshot.js';
 
-/** What the counter publishes for one count: the results at one checkpoint. */
-export type ResultSnapshot = {
-  v: 1;
-  /** The election as the log states it at `log.size`. */
-  election: Omit<ElectionSummary, 'tally'>;
-  /** The checkpoint counted: its size, base64 root and signed note. */
-  log: { origin: string; size: number; root: string; checkpoint: string };
-  /** What a tally over `log.size` says (null before voting closed). */
-  tally: TallyBody | null;
-  /** The latest `tally` record in the log at `log.size`: its index and the size it counted, or null. */
-  tallyRecord: { index: number; size: number } | null;
-  /** District by district, with the discrepancies. */
-  results: ElectionResults;
-};
-
-/** A counter that cannot go on: bad input (unknown election, a key that is not the counter's). */
-export class CountError extends UrnaError {}
+export { CountError, countSnapshot, type ResultSnapshot };
 
 export interface CounterOptions {
   /** Where the log is read from (sources.ts). */
@@ -67,50 +47,6 @@ export interface CounterOptions {
   onSnapshot?: (snapshot: ResultSnapshot, bytes: Uint8Array) => void | Promise<void>;
   /** Progress and events, one line each. */
   say?: (line: string) => void;
-}
-
-/**
- * The count of `election` from a replayer that replayed exactly `head.size`
- * entries (the checkpoint `note` signs `head`). Throws CountError if the log
- * has no such election.
- */
-export function countSnapshot(
-  replayer: Replayer,
-  id: string,
-  head: TreeHead,
-  note: string,
-  opts: { margin?: number } = {},
-): ResultSnapshot {
-  const read = replayer.state.read;
-  const summary = electionSummary(read, id);
-  if (!summary)
-    throw new CountError(
-      'unknown_election',
-      `election ${id} is not in the log (checked ${head.size} records up to the latest checkpoint)`,
-    );
-  const { tally: latestTally, ...election } = summary;
-  let tally: TallyBody | null = null;
-  if (election.phase === 'close' || election.phase === 'final') {
-    const seedSize = election.phases.close! + 1;
-    tally = tallyBody(election, (c) => read(stateKey.count(id, c)) as ContestCountState | undefined, {
-      size: head.size,
-      root: toBase64(head.root),
-      seed: { size: seedSize, root: toBase64(replayer.rootAt(seedSize)) },
-    });
-  }
-  return {
-    v: 1,
-    election,
-    log: {
-      origin: (read(stateKey.log()) as { origin: string } | undefined)?.origin ?? '',
-      size: head.size,
-      root: toBase64(head.root),
-      checkpoint: note,
-    },
-    tally,
-    tallyRecord: latestTally ? { index: latestTally.index, size: latestTally.size } : null,
-    results: electionResults(election, replayer.state.entries(), opts),
-  };
 }
 
 export class Counter {

@@ -66,7 +66,11 @@ beforeAll(async () => {
   });
   await writeFile(join(dir, 'counted.entry'), counted);
   const size = 9; // log record, election, credentials, open, four ballots, the override
-  await waitUntil(async () => (await client.checkpoint()).checkpoint.size >= size, 10_000);
+  await waitUntil(
+    async () => (await client.checkpoint()).checkpoint.size >= size,
+    `a checkpoint of size ${size}`,
+    10_000,
+  );
   copyDir = join(dir, 'copy');
   await copyTiles(server.url, copyDir);
   copy = await serveDir(copyDir);
@@ -116,7 +120,7 @@ describe('urna verify inclusion', () => {
     const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
     const original = await readFile(bundle);
     const forged = Buffer.from(original);
-    forged[forged.length - 30] ^= 1;
+    forged[forged.length - 30]! ^= 1;
     await writeFile(bundle, forged);
     try {
       const bad = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
@@ -198,5 +202,68 @@ describe('urna verify checkpoint and consistency', () => {
     const bad = await verify(['consistency', '--log', server.url, '--from', join(dir, 'fork.checkpoint')]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/does not extend yours of size 4/);
+  });
+});
+
+describe('urna verify audit', () => {
+  const strip = (r: { resumedFrom: number; replayed: number }) => ({ ...r, resumedFrom: 0, replayed: 0 });
+
+  it('replays the log and reports its elections; a resumed audit gives the same report', async () => {
+    const reportFile = join(dir, 'audit.json');
+    const stateFile = join(dir, 'audit.state');
+    const r = await verify(['audit', '--log', server.url, '--report', reportFile, '--state', stateFile]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: the log's \d+ entries replay to the checkpoint's root/);
+    expect(r.stdout).toMatch(/election verify-2026 \(.*\): open; 4 ballots by 3 voters, 1 overrides/);
+    expect(r.stderr).toMatch(/urna verify audit: \d+\/\d+ entries/); // plain progress lines off a terminal
+    const first = JSON.parse(await readFile(reportFile, 'utf8')) as { resumedFrom: number; replayed: number };
+    expect(first.resumedFrom).toBe(0);
+
+    // More of the night, then the audit resumes from the saved replay and agrees with a fresh one.
+    await client.submit(f.ballot(f.voters[3]!));
+    const size = first.replayed + 1;
+    await waitUntil(async () => (await client.checkpoint()).checkpoint.size >= size, `size ${size}`, 10_000);
+    const resumed = await verify(['audit', '--log', server.url, '--state', stateFile, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const rr = (JSON.parse(resumed.stdout) as { report: { resumedFrom: number; replayed: number } }).report;
+    expect(rr.resumedFrom).toBe(first.replayed);
+    const fresh = await verify(['audit', '--log', server.url, '--json']);
+    const fr = (JSON.parse(fresh.stdout) as { report: { resumedFrom: number; replayed: number } }).report;
+    expect(strip(rr)).toEqual(strip(fr));
+  });
+
+  it('stops at a forged entry in a static copy, naming its index (exit 1)', async () => {
+    const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
+    const original = await readFile(bundle);
+    const forged = Buffer.from(original);
+    forged[forged.length - 30]! ^= 1;
+    await writeFile(bundle, forged);
+    try {
+      const bad = await verify(['audit', '--log', copy.url]);
+      expect(bad.code, bad.stderr).toBe(1);
+      expect(bad.stdout).toMatch(/^not verified: entry 8 does not authenticate/);
+    } finally {
+      await writeFile(bundle, original);
+    }
+  });
+
+  it('refuses a state file of another log (exit 2)', async () => {
+    const stateFile = join(dir, 'audit.state');
+    const other = formatVerifierKey(
+      parseNote(earlier).text.split('\n')[0]!,
+      ED25519_TYPE,
+      new Uint8Array(32).fill(3),
+    );
+    const r = await runUrna([
+      'verify',
+      'audit',
+      '--log',
+      server.url,
+      '--state',
+      stateFile,
+      '--log-key',
+      other,
+    ]);
+    expect(r.code).toBe(2);
   });
 });
