@@ -35,7 +35,7 @@ import { Replayer, type Decoder } from '../../verifier/replayer.js';
 import { ed25519VerifyRateAllCores, sha256Rate } from './limits.js';
 import type { Report } from './report.js';
 
-const LOG = (() => {
+export const LOG = (() => {
   const signerKey = formatSignerKey('bench-count.example/log', ED25519_TYPE, new Uint8Array(32).fill(8));
   const d = decodeSignerKey(signerKey);
   return { signerKey, verifierKey: formatVerifierKey(d.name, ED25519_TYPE, d.publicKey) };
@@ -45,7 +45,9 @@ const AUTHORITY = decodeSignerKey(
 );
 
 /** The night's entries: a log record, then the demo's night up to the correction. */
-async function night(voters: number): Promise<{ entries: Uint8Array[]; demo: DemoElection; ms: number }> {
+export async function night(
+  voters: number,
+): Promise<{ entries: Uint8Array[]; demo: DemoElection; ms: number }> {
   const demo = new DemoElection({ seed: 'bench', authority: AUTHORITY.seed, districts: 6004, voters });
   const file = join(tmpdir(), `urna-bench-count-${voters}-${LOG.verifierKey.split('+')[1]}.bin`);
   const started = performance.now();

@@ -2,6 +2,7 @@
 // named ones) in order and prints its reports as lines
 // `name  value unit  (note)`. Add benches to BENCHES.
 // URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
+import { benchAudit } from './audit.js';
 import { benchCount } from './count.js';
 import { benchBallots } from './election.js';
 import { benchFloods, benchStartupAndScrub } from './faults.js';
@@ -38,6 +39,10 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
       }),
   ],
   ['count', (report) => benchCount(report, { voters: Number(process.env.URNA_BENCH_VOTERS ?? 1_058_000) })],
+  [
+    'audit',
+    (report) => benchAudit(report, { voters: Number(process.env.URNA_BENCH_AUDIT_VOTERS ?? 100_000) }),
+  ],
   [
     'faults',
     async (report) => {

@@ -7,9 +7,20 @@
 import { createServer, type Server } from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import { entryBundlesForSize, tilePath, tilesForSize } from '../../ledger/tile.js';
-import { parseCheckpoint } from '../../ledger/checkpoint.js';
-import { parseNote } from '../../ledger/note.js';
+import { parseCheckpoint, signCheckpoint } from '../../ledger/checkpoint.js';
+import { leafHash } from '../../ledger/hash.js';
+import { MemoryHashStore, storedHashIndex, treeHash } from '../../ledger/merkle.js';
+import { parseNote, parseSignerKey } from '../../ledger/note.js';
+import {
+  ENTRIES_LEVEL,
+  entryBundlesForSize,
+  formatEntryBundle,
+  parseTilePath,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  tilePath,
+  tilesForSize,
+} from '../../ledger/tile.js';
 
 /** Downloads `url`'s checkpoint, tiles and bundles into `dir`; returns the checkpoint note. */
 export async function copyTiles(url: string, dir: string): Promise<string> {
@@ -48,6 +59,61 @@ export async function serveDir(
   return {
     url: `http://127.0.0.1:${port}`,
     server,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Serves the tlog-tiles read path (checkpoint, hash tiles, entry bundles)
+ * of a log holding `entries`, built in memory and signed with `signerKey`
+ * (whose name is the origin): what a static copy of such a log serves,
+ * without running one. Partial tiles are served at every width up to the
+ * size. `requests` counts the requests answered.
+ */
+export async function serveEntries(
+  entries: readonly Uint8Array[],
+  signerKey: string,
+): Promise<{ url: string; close(): Promise<void>; requests(): number }> {
+  const tree = new MemoryHashStore();
+  for (const e of entries) tree.append(leafHash(e));
+  const signer = parseSignerKey(signerKey);
+  const size = entries.length;
+  const note = signCheckpoint(
+    { origin: signer.name, size, root: treeHash(size, tree), extensions: [] },
+    signer,
+  );
+  let requests = 0;
+  const body = (path: string): Uint8Array | string | null => {
+    if (path === 'checkpoint') return note;
+    let tile;
+    try {
+      tile = parseTilePath(path);
+    } catch {
+      return null;
+    }
+    const first = tile.index * TILE_WIDTH;
+    if (tile.level === ENTRIES_LEVEL)
+      return first + tile.width <= size ? formatEntryBundle(entries.slice(first, first + tile.width)) : null;
+    const level = TILE_HEIGHT * tile.level;
+    if ((first + tile.width) * 2 ** level > size) return null;
+    const hashes = tree.readHashes(
+      Array.from({ length: tile.width }, (_, i) => storedHashIndex(level, first + i)),
+    );
+    const out = new Uint8Array(32 * hashes.length);
+    hashes.forEach((h, i) => out.set(h, 32 * i));
+    return out;
+  };
+  const server = createServer((req, res) => {
+    requests++;
+    const data = body((req.url ?? '/').split('?')[0]!.replace(/^\/+/, ''));
+    if (data === null) return res.writeHead(404).end('not found');
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(data);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
