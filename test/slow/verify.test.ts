@@ -7,6 +7,7 @@
  * the log's tree does not extend are each refused with exit 1 and a reason;
  * bad input and an unreachable source exit 2.
  */
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -265,5 +266,45 @@ describe('urna verify audit', () => {
       other,
     ]);
     expect(r.code).toBe(2);
+  });
+});
+
+describe("the README's openssl commands", () => {
+  /** The shell block after `<!-- test: NAME -->` in README.md, as written there. */
+  const block = async (name: string) => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf(`<!-- test: ${name} -->`);
+    expect(at).toBeGreaterThan(0);
+    return /```sh\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
+  };
+  const bash = (script: string, env: Record<string, string>) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('bash', ['-c', script], { cwd: dir, env: { ...process.env, ...env } });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('close', (code) => resolve({ code, out }));
+    });
+
+  it("verify a receipt's inclusion and its checkpoint's signature", async () => {
+    const script = (await block('openssl-inclusion')) + (await block('openssl-checkpoint'));
+    const r = await bash(script, { VKEY: server.verifierKey, TRACKER: trackers.superseded });
+    expect(r.out).toMatch(/^included at index 5$/m);
+    expect(r.out).toMatch(/^Signature Verified Successfully$/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('refuse a receipt for another tracker and a checkpoint with another root', async () => {
+    const text = await readFile(join(dir, `${trackers.counted}.receipt`), 'utf8');
+    const lines = text.split('\n');
+    const cp = lines.indexOf('') + 1; // the checkpoint's origin line
+    lines[cp + 2] = Buffer.alloc(32, 9).toString('base64');
+    const fake = 'cd'.repeat(32);
+    await writeFile(join(dir, `${fake}.receipt`), lines.join('\n'));
+    const script = (await block('openssl-inclusion')) + (await block('openssl-checkpoint'));
+    const r = await bash(script, { VKEY: server.verifierKey, TRACKER: fake });
+    expect(r.out).toMatch(/^NOT included$/m);
+    expect(r.out).toMatch(/Signature Verification Failure/);
+    expect(r.code).not.toBe(0);
   });
 });
