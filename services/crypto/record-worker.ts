@@ -16,8 +16,7 @@ setSha256Backend(nativeSha256);
 
 /** One entry's outcome: its parsed record (its bytes and leaf hash travel apart, packed), or its error. */
 export type WorkerResult =
-  | { ok: true; record: DecodedRecord['record'] }
-  | { ok: false; name: string; code: string; message: string };
+  { ok: true; record: DecodedRecord['record'] } | { ok: false; name: string; code: string; message: string };
 
 /**
  * A job: the entries packed end to end in one transferred buffer (`ends[i]`
