@@ -8,7 +8,7 @@ const nodeOnlyGlobals = ['Buffer', 'process', 'require', '__dirname', '__filenam
 );
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'test-results/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'test-results/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -467,6 +467,8 @@ async function run(
     verifierKey: string;
     failed: Promise<Error>;
     cosignatures?: CosignatureCollector;
+    /** The witness policy file, for the web page's config. */
+    witnessPolicy?: string;
   },
   undo: Undo,
 ): Promise<RunningNode & { app: UrnaApp }> {
@@ -478,6 +480,10 @@ async function run(
     log,
     limits: config.http,
     ...(how.cosignatures ? { cosignatures: how.cosignatures } : {}),
+    web: {
+      logKey: how.verifierKey,
+      ...(how.witnessPolicy ? { witnessPolicy: await readFile(how.witnessPolicy, 'utf8') } : {}),
+    },
   });
   undo.add(() => app.close());
   const url = await app.listen({ host: config.host, port: config.port });
@@ -619,6 +625,8 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
           verifierKey: signer.verifierKey,
           failed,
           ...(cosignatures ? { cosignatures } : {}),
+          ...(config.witnessPolicy ? { witnessPolicy: config.witnessPolicy } : {}),
+          ...(config.witnessPolicy ? { witnessPolicy: config.witnessPolicy } : {}),
         },
         undo,
       );
@@ -672,6 +680,8 @@ export async function serve(config: ServeConfig): Promise<RunningNode> {
           verifierKey: signer.verifierKey,
           failed: new Promise<Error>(() => {}), // a replicated node steps down instead
           ...(cosignatures ? { cosignatures } : {}),
+          ...(config.witnessPolicy ? { witnessPolicy: config.witnessPolicy } : {}),
+          ...(config.witnessPolicy ? { witnessPolicy: config.witnessPolicy } : {}),
         },
         undo,
       );
@@ -765,6 +775,7 @@ export async function mirror(config: MirrorConfig): Promise<RunningNode> {
         verifierKey: config.logKey,
         failed: new Promise<Error>(() => {}),
         ...(cosignatures ? { cosignatures } : {}),
+        ...(config.witnessPolicy ? { witnessPolicy: config.witnessPolicy } : {}),
       },
       undo,
     );

@@ -12,8 +12,9 @@
  * word (its index of ballots), so that a page or a report can say which is
  * which.
  */
-import { fromHex, toHex } from '../ledger/bytes.js';
+import { equalBytes, fromHex, toHex } from '../ledger/bytes.js';
 import { type Checkpoint, openCheckpoint } from '../ledger/checkpoint.js';
+import { parseCosignature } from '../ledger/cosignature.js';
 import { UrnaError } from '../ledger/errors.js';
 import { leafHash } from '../ledger/hash.js';
 import type { TreeHead } from '../ledger/merkle.js';
@@ -49,6 +50,8 @@ export interface CheckpointVerdict {
   cosigned: string[];
   /** Whether the policy's quorum cosigned; null without a policy. */
   quorum: boolean | null;
+  /** POSIX seconds of the newest verified cosignature by a policy witness (tlog-cosignature's timestamp), or null. */
+  newestCosignature: number | null;
 }
 
 function logVerifier(trust: Trust): NoteVerifier {
@@ -94,7 +97,17 @@ export function verifyCheckpoint(note: string, trust: Trust, requireQuorum = tru
     opened.note.verified.map((s) => s.name),
   );
   if (requireQuorum) quorumOrThrow(v, `the checkpoint of size ${checkpoint.size}`);
-  return { note, checkpoint, head: { size: checkpoint.size, root: checkpoint.root }, ...v };
+  const times = opened.note.verified
+    .filter((s) => witnesses.some((w) => w.name === s.name && equalBytes(w.keyId, s.keyId)))
+    .map((s) => parseCosignature(s).timestamp);
+  const newestCosignature = times.length ? Math.max(...times) : null;
+  return {
+    note,
+    checkpoint,
+    head: { size: checkpoint.size, root: checkpoint.root },
+    ...v,
+    newestCosignature,
+  };
 }
 
 /** A receipt verified offline: the entry's index, and the checkpoint it is included under. */
@@ -119,20 +132,11 @@ export function verifyReceiptOffline(text: string, subject: ReceiptSubject, trus
   } catch (e) {
     throw new NotVerifiedError(`the receipt does not verify: ${message(e)}`, { cause: e });
   }
-  const v = cosigners(trust, verified.verifiedWitnesses);
-  quorumOrThrow(v, "the receipt's checkpoint");
-  const { checkpoint, receipt } = verified;
+  const { receipt } = verified;
   const tracker = toHex('entry' in subject ? leafHash(subject.entry) : subject.leafHash);
-  return {
-    index: receipt.index,
-    tracker,
-    checkpoint: {
-      note: receipt.checkpoint,
-      checkpoint,
-      head: { size: checkpoint.size, root: checkpoint.root },
-      ...v,
-    },
-  };
+  // The checkpoint's verdict (cosigners, quorum, their newest timestamp) as verifyCheckpoint gives it.
+  const checkpoint = verifyCheckpoint(receipt.checkpoint, trust);
+  return { index: receipt.index, tracker, checkpoint };
 }
 
 /** A ballot's tracker checked against a source: what was proven, and what is the log's word. */
@@ -145,6 +149,8 @@ export interface BallotVerdict {
   /** Whether the ballot counts, by the log's index: `unknown` when the source has no index (a static copy). */
   status: BallotStatus['status'] | 'unknown';
   checkpoint: CheckpointVerdict;
+  /** What was proven beyond the inclusion: the later ballot that counts instead, or the override, by index. */
+  evidence: { later?: number; override?: number };
   /** Statements proven in the verifier from signed data and authenticated tiles. */
   proven: string[];
   /** Statements that are the log's word (its index), not proven here; a full audit proves them. */
@@ -211,8 +217,19 @@ export async function verifyBallot(
     `it is a ballot of election ${election}, signed by credential ${credential}`,
   ];
   const claimed: string[] = [];
-  if (status === null)
-    return { tracker: t, index, election, credential, status: 'unknown', checkpoint: cp, proven, claimed };
+  const evidence: BallotVerdict['evidence'] = {};
+  const verdict = (s: BallotVerdict['status']): BallotVerdict => ({
+    tracker: t,
+    index,
+    election,
+    credential,
+    status: s,
+    checkpoint: cp,
+    evidence,
+    proven,
+    claimed,
+  });
+  if (status === null) return verdict('unknown');
 
   if (status.status === 'overridden' && status.override !== null && status.override < size) {
     const o = await provenRecord(reader, status.override, cp.head, 'override');
@@ -221,6 +238,7 @@ export async function verifyBallot(
       throw new NotVerifiedError(
         `the log says entry ${status.override} overrides this ballot's credential; it does not`,
       );
+    evidence.override = status.override;
     proven.push(
       `entry ${status.override} is a paper-vote override of its credential: none of the credential's e-ballots count`,
     );
@@ -230,13 +248,14 @@ export async function verifyBallot(
       throw new NotVerifiedError(
         `the log says entry ${status.last} is a later ballot of this credential; it is not`,
       );
+    evidence.later = status.last;
     proven.push(`entry ${status.last} is a later ballot of the same credential: that one counts instead`);
   } else if (status.status === 'included') {
     claimed.push(`it is its credential's last ballot and is counted (the log's index; an audit proves it)`);
   } else {
     claimed.push(`it is ${status.status} (the log's index: the evidence is not yet under the checkpoint)`);
   }
-  return { tracker: t, index, election, credential, status: status.status, checkpoint: cp, proven, claimed };
+  return verdict(status.status);
 }
 
 /** The entry at `index` under `head`, authenticated, decoded and signature-checked, of record type `type`. */

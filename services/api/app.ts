@@ -23,6 +23,7 @@ import { electionRoutes } from './routes/elections.js';
 import { operationsRoutes } from './routes/operations.js';
 import { proofRoutes } from './routes/proofs.js';
 import { readRoutes } from './routes/read.js';
+import { webRoutes } from './routes/web.js';
 import { writeRoutes } from './routes/write.js';
 
 /**
@@ -113,5 +114,6 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
   await under([budgets.proofs], proofRoutes);
   await under([budgets.reads], electionRoutes);
   await under([], operationsRoutes);
+  await under([budgets.reads], webRoutes);
   return app;
 }

@@ -42,15 +42,27 @@ export async function copyTiles(url: string, dir: string): Promise<string> {
   return note;
 }
 
-/** Serves the files under `dir` on a free loopback port. */
+/** The media type a static host gives a file by its extension (tiles have none). */
+function mediaType(path: string): string {
+  const types: { [ext: string]: string } = {
+    html: 'text/html; charset=utf-8',
+    js: 'text/javascript; charset=utf-8',
+    css: 'text/css; charset=utf-8',
+    json: 'application/json',
+  };
+  return types[path.split('.').pop() ?? ''] ?? 'application/octet-stream';
+}
+
+/** Serves the files under `dir` on a free loopback port (`/d/` serves `d/index.html`). */
 export async function serveDir(
   dir: string,
 ): Promise<{ url: string; close(): Promise<void>; server: Server }> {
   const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^\/+/, '');
+    let path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)).replace(/^\/+/, '');
+    if (path === '' || path.endsWith('/')) path += 'index.html';
     if (path.startsWith('..')) return res.writeHead(400).end();
     readFile(join(dir, path)).then(
-      (data) => res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(data),
+      (data) => res.writeHead(200, { 'Content-Type': mediaType(path) }).end(data),
       () => res.writeHead(404).end('not found'),
     );
   });

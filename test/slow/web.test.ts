@@ -1,0 +1,221 @@
+/**
+ * The web page in headless Chromium (Debian's, driven by playwright-core)
+ * against a real `urna serve` on loopback: GET / leads to /web/; a counted,
+ * a superseded and an overridden ballot show as such, with what the browser
+ * proved; a made-up tracker and a bad one are refused; a receipt verifies
+ * and a tampered one is refused; the page served from a static copy of the
+ * tiles still verifies a receipt; Swedish and English; a phone-sized
+ * viewport without horizontal scrolling; axe-core finds no WCAG 2.1 A/AA
+ * violation in any state. Screenshots of each state go to test-results/web/.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64, toHex } from '../../ledger/bytes.js';
+import { leafHash } from '../../ledger/hash.js';
+import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
+import { webConfig, webFiles } from '../../services/web/build.js';
+import { LogClient } from '../../verifier/client.js';
+import { buildElection } from '../helpers/election.js';
+import { tempDir } from '../helpers/log.js';
+import { waitUntil } from '../helpers/mirror.js';
+import { startServer, type ServerProcess } from '../helpers/process.js';
+import { copyTiles, serveDir } from '../helpers/static-copy.js';
+
+const SHOTS = join(process.cwd(), 'test-results', 'web');
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let server: ServerProcess;
+let browser: Browser;
+let copy: { url: string; close(): Promise<void> };
+const trackers = { counted: '', superseded: '', overridden: '' };
+const receipts: { [tracker: string]: string } = {};
+
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('urna-web-'));
+  await mkdir(SHOTS, { recursive: true });
+  const f = buildElection({ id: 'web-2026', voters: 8 });
+  const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
+  server = await startServer(['--data', join(dir, 'data'), '--authority', authority]);
+  const client = new LogClient(server.url, { logKey: server.verifierKey });
+  for (const r of [f.election(), f.credentials(), f.phase('open')]) await client.submit(r);
+  const [v0, v1, v2] = f.voters;
+  const counted = f.ballot(v0!);
+  const superseded = f.ballot(v1!);
+  const overridden = f.ballot(v2!);
+  for (const r of [counted, superseded, f.ballot(v1!), overridden, f.override(v2!)])
+    receipts[toHex(leafHash(r))] = (await client.submit(r)).receipt;
+  Object.assign(trackers, {
+    counted: toHex(leafHash(counted)),
+    superseded: toHex(leafHash(superseded)),
+    overridden: toHex(leafHash(overridden)),
+  });
+  await waitUntil(
+    async () => (await client.checkpoint()).checkpoint.size >= 9,
+    'a checkpoint of size 9',
+    10_000,
+  );
+  // A static copy: the tiles, and the page's files with a config pointing at them.
+  const copyDir = join(dir, 'copy');
+  await copyTiles(server.url, copyDir);
+  await mkdir(join(copyDir, 'web'));
+  for (const [name, file] of await webFiles()) await writeFile(join(copyDir, 'web', name), file.body);
+  await writeFile(
+    join(copyDir, 'web', 'config.json'),
+    webConfig({ log: '../', logKey: server.verifierKey }).body,
+  );
+  copy = await serveDir(copyDir);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await copy?.close();
+  await server?.stop();
+  await cleanup?.();
+});
+
+async function open(url: string, opts: { lang?: string; phone?: boolean } = {}): Promise<Page> {
+  const context = await browser.newContext({
+    bypassCSP: true, // axe-core is injected as an inline script; the page itself runs under its CSP
+    locale: opts.lang ?? 'en-GB',
+    ...(opts.phone ? { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true } : {}),
+  });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  return page;
+}
+
+/** axe-core's WCAG 2.1 A and AA violations on the page as it is. */
+async function violations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: await readFile(AXE, 'utf8') });
+  return page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(o: object): Promise<{ violations: { id: string; help: string }[] }> };
+      }
+    ).axe;
+    const r = await axe.run({
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return r.violations.map((v) => `${v.id}: ${v.help}`);
+  });
+}
+
+async function check(page: Page, tracker: string): Promise<string> {
+  await page.fill('#tracker', tracker);
+  await page.click('#ballot-form button');
+  await page.waitForFunction(() => {
+    const r = document.getElementById('ballot-result');
+    return r !== null && (r.classList.contains('ok') || r.classList.contains('bad'));
+  });
+  await page.waitForSelector('#ballot-form button:not([disabled])');
+  return (await page.textContent('#ballot-result')) ?? '';
+}
+
+describe('the web page', () => {
+  it('is where GET / leads a browser, and shows the log', async () => {
+    const page = await open(server.url);
+    expect(new URL(page.url()).pathname).toBe('/web/');
+    expect(await page.textContent('#log-facts')).toMatch(/Entries\s*\d+/);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'start-en.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('shows a counted, a superseded and an overridden ballot, with what the browser proved', async () => {
+    const page = await open(`${server.url}/web/`);
+    const counted = await check(page, trackers.counted);
+    expect(counted).toMatch(/Your ballot is in the log, and it is the one that counts/);
+    expect(counted).toMatch(/Proven in this browser.*entry 4 of the log's tree/s);
+    expect(counted).toMatch(/What the log says.*last ballot of its credential/s);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'counted.png'), fullPage: true });
+    const superseded = await check(page, trackers.superseded);
+    expect(superseded).toMatch(/a later ballot with the same credential counts instead/);
+    expect(superseded).toMatch(/Entry 6 is a later ballot/);
+    await page.screenshot({ path: join(SHOTS, 'superseded.png'), fullPage: true });
+    const overridden = await check(page, trackers.overridden.toUpperCase());
+    expect(overridden).toMatch(/you voted on paper/);
+    expect(overridden).toMatch(/Entry 8 records that this credential voted on paper/);
+    await page.screenshot({ path: join(SHOTS, 'overridden.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('refuses a made-up tracker and a malformed one', async () => {
+    const page = await open(`${server.url}/web/`);
+    expect(await check(page, 'ab'.repeat(32))).toMatch(/Not verified.*no ballot with tracker/s);
+    await page.screenshot({ path: join(SHOTS, 'not-found.png'), fullPage: true });
+    expect(await check(page, 'not a tracker')).toMatch(/64 characters/);
+    expect(await page.getAttribute('#tracker', 'aria-invalid')).toBe('true');
+    expect(await violations(page)).toEqual([]);
+    await page.context().close();
+  });
+
+  it('verifies a receipt file, and refuses one whose checkpoint was tampered with', async () => {
+    const page = await open(`${server.url}/web/`);
+    const t = trackers.counted;
+    await page.setInputFiles('#receipt', {
+      name: `${t}.receipt`,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(receipts[t]!),
+    });
+    expect(await check(page, '')).toMatch(/Your receipt proves that your ballot is entry 4 of the log/);
+    const tampered = receipts[t]!.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
+    await page.setInputFiles('#receipt', {
+      name: `${t}.receipt`,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(tampered),
+    });
+    expect(await check(page, '')).toMatch(/Not verified/);
+    await page.screenshot({ path: join(SHOTS, 'receipt-tampered.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('works from a static copy of the tiles', async () => {
+    const page = await open(`${copy.url}/web/`);
+    expect(await page.textContent('#log-facts')).toMatch(/Entries\s*9/);
+    const t = trackers.superseded;
+    await page.setInputFiles('#receipt', {
+      name: `${t}.receipt`,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(receipts[t]!),
+    });
+    expect(await check(page, '')).toMatch(/entry 5 of the log/);
+    await page.context().close();
+  });
+
+  it('speaks Swedish, and fits a phone without horizontal scrolling', async () => {
+    const page = await open(`${server.url}/web/`, { lang: 'sv-SE', phone: true });
+    expect(await page.getAttribute('html', 'lang')).toBe('sv');
+    expect(await check(page, trackers.counted)).toMatch(/Din röst finns i loggen, och det är den som räknas/);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'phone-sv.png'), fullPage: true });
+    // The language can be switched, and the choice is kept.
+    await page.selectOption('#language', 'en');
+    expect(await page.textContent('h1')).toBe('Urna — check the election');
+    await page.context().close();
+  });
+});
+
+describe('/web/ over HTTP', () => {
+  it('serves the config from the log’s key, and GET / stays a 404 for a client that is not a browser', async () => {
+    const config = (await (await fetch(`${server.url}/web/config.json`)).json()) as {
+      log: string;
+      logKey: string;
+    };
+    expect(config).toEqual({ log: '../', logKey: server.verifierKey });
+    const api = await fetch(`${server.url}/`, { headers: { Accept: 'application/json' } });
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    expect((await fetch(`${server.url}/web/nothing.js`)).status).toBe(404);
+    const page = await fetch(`${server.url}/web/`);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+  });
+});

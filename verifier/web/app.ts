@@ -1,0 +1,195 @@
+/**
+ * The web page (verifier/web): a voter checks a ballot tracker or a receipt
+ * file, and anyone sees the log's latest checkpoint and its witnesses, all
+ * verified in this browser with the verifier library (verifier/verify.ts)
+ * from whatever source serves the log's tiles. Its configuration is
+ * `config.json` beside the page: the log's URL (relative to the page), its
+ * verifier key and, optionally, the witness policy (C2SP tlog-policy text).
+ * Every text is in strings.ts.
+ */
+import { MalformedError } from '../../ledger/errors.js';
+import { parsePolicy } from '../../ledger/policy.js';
+import { toBase64 } from '../../ledger/bytes.js';
+import { LogReader } from '../reader.js';
+import {
+  NotVerifiedError,
+  trackerSubject,
+  verifyBallot,
+  verifyCheckpoint,
+  verifyReceiptOffline,
+  type BallotVerdict,
+  type CheckpointVerdict,
+  type Trust,
+} from '../verify.js';
+import { LANGUAGES, STRINGS, type Language, type Strings } from './strings.js';
+
+/** `config.json`. */
+interface PageConfig {
+  log: string;
+  logKey: string;
+  witnessPolicy?: string;
+}
+
+let t: Strings = STRINGS.sv;
+
+function pickLanguage(): Language {
+  const saved = localStorage.getItem('urna.language');
+  if (saved && (LANGUAGES as readonly string[]).includes(saved)) return saved as Language;
+  return navigator.language.toLowerCase().startsWith('sv') ? 'sv' : 'en';
+}
+
+function applyLanguage(lang: Language): void {
+  t = STRINGS[lang];
+  document.documentElement.lang = lang;
+  document.title = t.title;
+  for (const el of document.querySelectorAll<HTMLElement>('[data-text]')) {
+    const v = t[el.dataset.text as keyof Strings];
+    if (typeof v === 'string') el.textContent = v;
+  }
+  for (const el of document.querySelectorAll<HTMLElement>('[data-label]')) {
+    const v = t[el.dataset.label as keyof Strings];
+    if (typeof v === 'string') el.setAttribute('aria-label', v);
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text?: string,
+  cls?: string,
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function list(heading: string, items: string[]): HTMLElement[] {
+  if (items.length === 0) return [];
+  const ul = el('ul');
+  for (const i of items) ul.append(el('li', i));
+  return [el('h3', heading), ul];
+}
+
+function checkpointLine(cp: CheckpointVerdict): string {
+  return t.checkpointLine(cp.checkpoint.size, cp.quorum ? t.cosignedBy(cp.cosigned.join(', ')) : '');
+}
+
+function showResult(ok: boolean, parts: HTMLElement[]): void {
+  const box = document.getElementById('ballot-result')!;
+  box.className = `result ${ok ? 'ok' : 'bad'}`;
+  box.replaceChildren(...parts);
+}
+
+function ballotParts(v: BallotVerdict): HTMLElement[] {
+  const headline = {
+    included: t.resultIncluded,
+    superseded: t.resultSuperseded,
+    overridden: t.resultOverridden,
+    unknown: t.resultUnknown,
+  }[v.status];
+  const proven = [t.provenEntry(v.index, v.checkpoint.checkpoint.size)];
+  if (v.evidence.later !== undefined) proven.push(t.provenLater(v.evidence.later));
+  if (v.evidence.override !== undefined) proven.push(t.provenOverride(v.evidence.override));
+  const claimed = v.status === 'included' ? [t.claimedLast] : [];
+  return [
+    el('p', headline, 'headline'),
+    el('p', checkpointLine(v.checkpoint)),
+    ...list(t.provenHeading, proven),
+    ...list(t.claimedHeading, claimed),
+  ];
+}
+
+function failure(e: unknown): HTMLElement[] {
+  const why = e instanceof Error ? e.message : String(e);
+  const text = e instanceof NotVerifiedError || e instanceof MalformedError ? why : t.unreachable(why);
+  return [el('p', t.notVerified, 'headline'), el('p', text)];
+}
+
+async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
+  const input = document.getElementById('tracker') as HTMLInputElement;
+  const file = (document.getElementById('receipt') as HTMLInputElement).files?.[0];
+  const button = document.querySelector<HTMLButtonElement>('#ballot-form button')!;
+  let tracker = input.value.trim().toLowerCase();
+  if (!tracker && file) tracker = /([0-9a-f]{64})\.receipt$/i.exec(file.name)?.[1]?.toLowerCase() ?? '';
+  if (!/^[0-9a-f]{64}$/.test(tracker)) {
+    input.setAttribute('aria-invalid', 'true');
+    showResult(false, [el('p', t.notVerified, 'headline'), el('p', t.badTracker)]);
+    input.focus();
+    return;
+  }
+  input.removeAttribute('aria-invalid');
+  button.disabled = true;
+  button.textContent = t.checking;
+  try {
+    if (file) {
+      const v = verifyReceiptOffline(await file.text(), trackerSubject(tracker), trust);
+      showResult(true, [
+        el('p', t.resultReceipt(v.index), 'headline'),
+        el('p', checkpointLine(v.checkpoint)),
+      ]);
+    } else {
+      showResult(true, ballotParts(await verifyBallot(reader, tracker, trust)));
+    }
+  } catch (e) {
+    showResult(false, failure(e));
+  } finally {
+    button.disabled = false;
+    button.textContent = t.check;
+  }
+}
+
+async function showLog(reader: LogReader, trust: Trust): Promise<void> {
+  const facts = document.getElementById('log-facts')!;
+  const row = (term: string, value: string, mono = false) => [
+    el('dt', term),
+    el('dd', value, mono ? 'mono' : ''),
+  ];
+  try {
+    const v = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
+    const age =
+      v.newestCosignature === null
+        ? t.none
+        : t.secondsAgo(Math.max(0, Math.round(Date.now() / 1000 - v.newestCosignature)));
+    facts.replaceChildren(
+      ...row(t.logSize, String(v.checkpoint.size)),
+      ...row(t.logRoot, toBase64(v.checkpoint.root), true),
+      ...row(t.logWitnesses, v.quorum === null ? t.noPolicy : v.cosigned.join(', ') || t.none),
+      ...(v.quorum === null ? [] : row(t.logQuorum, v.quorum ? t.quorumMet : t.quorumNotMet)),
+      ...(v.quorum === null ? [] : row(t.logAge, age)),
+    );
+  } catch (e) {
+    facts.replaceChildren(...row(t.notVerified, e instanceof Error ? e.message : String(e)));
+  }
+}
+
+async function main(): Promise<void> {
+  const select = document.getElementById('language') as HTMLSelectElement;
+  for (const l of LANGUAGES) select.append(new Option(STRINGS[l].languageName, l));
+  const lang = pickLanguage();
+  select.value = lang;
+  applyLanguage(lang);
+  const config = (await (await fetch(new URL('config.json', location.href))).json()) as PageConfig;
+  const trust: Trust = {
+    logKey: config.logKey,
+    ...(config.witnessPolicy ? { policy: parsePolicy(config.witnessPolicy) } : {}),
+  };
+  const reader = new LogReader(new URL(config.log, location.href).href.replace(/\/$/, ''), {
+    logKey: config.logKey,
+  });
+  select.addEventListener('change', () => {
+    localStorage.setItem('urna.language', select.value);
+    applyLanguage(select.value as Language);
+    void showLog(reader, trust);
+  });
+  document.getElementById('ballot-form')!.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void checkBallot(reader, trust);
+  });
+  document.getElementById('log-refresh')!.addEventListener('click', () => void showLog(reader, trust));
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('tracker');
+  if (fromHash) (document.getElementById('tracker') as HTMLInputElement).value = fromHash;
+  await showLog(reader, trust);
+  document.body.dataset.ready = 'true';
+}
+
+void main();
