@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toHex } from '../../ledger/bytes.js';
 import { parseCheckpoint, signCheckpoint } from '../../ledger/checkpoint.js';
 import { leafHash } from '../../ledger/hash.js';
-import { ED25519_TYPE, formatVerifierKey, parseNote, parseSignerKey } from '../../ledger/note.js';
+import {
+  ED25519_TYPE,
+  formatVerifierKey,
+  generateSignerKey,
+  parseNote,
+  parseSignerKey,
+} from '../../ledger/note.js';
 import { tilePath, ENTRIES_LEVEL } from '../../ledger/tile.js';
 import { readKeyFile } from '../../services/key-file.js';
 import { LogClient } from '../../verifier/client.js';
@@ -292,6 +298,19 @@ describe("the README's openssl commands", () => {
     expect(r.out).toMatch(/^included at index 5$/m);
     expect(r.out).toMatch(/^Signature Verified Successfully$/m);
     expect(r.code).toBe(0);
+  });
+
+  it('verify a checkpoint signed with a key whose base64 has a "+" and a "/" (the key field is the rest of VKEY)', async () => {
+    let key = generateSignerKey('openssl.example/log');
+    while (!/[+].*[/]|[/].*[+]/.test(key.verifierKey.split('+').slice(2).join('+')))
+      key = generateSignerKey('openssl.example/log');
+    const note = signCheckpoint(
+      { origin: 'openssl.example/log', size: 3, root: new Uint8Array(32).fill(1), extensions: [] },
+      parseSignerKey(key.signerKey),
+    );
+    await writeFile(join(dir, 'checkpoint'), note);
+    const r = await bash(await block('openssl-checkpoint'), { VKEY: key.verifierKey });
+    expect(r.out).toMatch(/^Signature Verified Successfully$/m);
   });
 
   it('refuse a receipt for another tracker and a checkpoint with another root', async () => {
