@@ -78,6 +78,8 @@ export interface NodeConfig {
   /** On SIGTERM: how long pending work may take before the remaining connections are closed. */
   shutdownMs: number;
   log: Logger;
+  /** The counter's results, for the web page's config (`--results`). */
+  resultsUrl?: string;
 }
 
 export interface ServeConfig extends NodeConfig {
@@ -482,6 +484,7 @@ async function run(
     ...(how.cosignatures ? { cosignatures: how.cosignatures } : {}),
     web: {
       logKey: how.verifierKey,
+      ...(config.resultsUrl ? { results: config.resultsUrl } : {}),
       ...(how.witnessPolicy ? { witnessPolicy: await readFile(how.witnessPolicy, 'utf8') } : {}),
     },
   });

@@ -89,6 +89,11 @@ export async function buildApp(opts: AppOptions): Promise<UrnaApp> {
     'urna_http_rate_limited_total',
     'Requests answered 429 (rate limited).',
   );
+  // Reads are public: a page on any host (a static copy of /web/, a newsroom's) may read the log (CORS).
+  app.addHook('onSend', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD')
+      reply.header('Access-Control-Allow-Origin', '*');
+  });
   app.addHook('onResponse', async (_req, reply) => {
     requests.inc();
     if (reply.statusCode >= 400) errors.inc();

@@ -25,8 +25,8 @@ export interface AppOptions {
    * /receipt answers under the newest that makes the quorum.
    */
   cosignatures?: { newest(): Cosigned | null; latestQuorum(): Cosigned | null };
-  /** Serve the web page under /web/ with this config (the log's verifier key, the witness policy's text). */
-  web?: { logKey: string; witnessPolicy?: string };
+  /** Serve the web page under /web/ with this config (the log's verifier key, the witness policy's text, the counter's results URL). */
+  web?: { logKey: string; witnessPolicy?: string; results?: string };
 }
 
 /** What every route plugin is given. */

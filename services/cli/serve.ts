@@ -45,6 +45,12 @@ const NATS_REPLICAS: Flag = {
 /** The flags every node takes: logging, HTTP limits, storage limits, the scrub, shutdown. */
 export const NODE_FLAGS: Flag[] = [
   {
+    name: 'results',
+    value: 'URL',
+    env: 'URNA_RESULTS',
+    help: "where the web page at /web/ reads the counter's results (its --listen, or a copy of its --out files)",
+  },
+  {
     name: 'log-level',
     value: 'LEVEL',
     env: 'URNA_LOG_LEVEL',
@@ -225,6 +231,7 @@ async function nodeConfig(p: Parsed, defaults: { data: string }): Promise<NodeCo
     },
     shutdownMs: p.int('shutdown-ms')!,
     log: createLogger(level),
+    ...(p.string('results') ? { resultsUrl: p.string('results')! } : {}),
   };
 }
 

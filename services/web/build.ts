@@ -48,8 +48,17 @@ async function buildWeb(): Promise<Map<string, WebFile>> {
   return files;
 }
 
-/** What the page reads from config.json: the log (relative to the page), its key, the witness policy text. */
-export function webConfig(opts: { log: string; logKey: string; witnessPolicy?: string }): WebFile {
+/**
+ * What the page reads from config.json: the log (relative to the page), its
+ * key, the witness policy text, and where the counter's results are (a URL
+ * whose `latest.json` is the newest snapshot).
+ */
+export function webConfig(opts: {
+  log: string;
+  logKey: string;
+  witnessPolicy?: string;
+  results?: string;
+}): WebFile {
   return {
     type: 'application/json; charset=utf-8',
     body: new TextEncoder().encode(JSON.stringify(opts, null, 2) + '\n'),

@@ -21,7 +21,13 @@ import { LogClient } from '../../verifier/client.js';
 import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { waitUntil } from '../helpers/mirror.js';
-import { startServer, type ServerProcess } from '../helpers/process.js';
+import {
+  startListening,
+  startServer,
+  TEST_NODE_ENV,
+  URNA_BIN,
+  type ServerProcess,
+} from '../helpers/process.js';
 import { copyTiles, serveDir } from '../helpers/static-copy.js';
 
 const SHOTS = join(process.cwd(), 'test-results', 'web');
@@ -32,6 +38,8 @@ let cleanup: () => Promise<void>;
 let server: ServerProcess;
 let browser: Browser;
 let copy: { url: string; close(): Promise<void> };
+let live: { url: string; close(): Promise<void> };
+let counter: ServerProcess;
 const trackers = { counted: '', superseded: '', overridden: '' };
 const receipts: { [tracker: string]: string } = {};
 
@@ -69,11 +77,47 @@ beforeAll(async () => {
     webConfig({ log: '../', logKey: server.verifierKey }).body,
   );
   copy = await serveDir(copyDir);
+
+  // The count: voting closes, three reports, a counter on loopback; the page (a static copy of /web/ on
+  // another origin) reads the live log and the counter, cross-origin.
+  const r = f.reporters;
+  for (const rec of [
+    f.phase('close'),
+    f.report('north-1', 'referendum', 'preliminary', { yes: 60, no: 40 }, { by: r.north }),
+    f.report('north-1', 'referendum', 'final', { yes: 70, no: 40 }, { by: r.north }),
+    f.report('south-1', 'referendum', 'preliminary', { yes: 10, no: 30 }, { by: r.south }),
+  ])
+    await client.submit(rec);
+  counter = await startListening(
+    [
+      ...[URNA_BIN, 'count', '--log', server.url, '--log-key', server.verifierKey, '--election', 'web-2026'],
+      ...['--listen', '127.0.0.1:0', '--interval', '1'],
+    ],
+    { ...TEST_NODE_ENV },
+  );
+  await waitUntil(
+    async () => {
+      const res = await fetch(`${counter.url}/latest.json`);
+      return res.ok && ((await res.json()) as { log: { size: number } }).log.size >= 13;
+    },
+    'the counter at size 13',
+    20_000,
+  );
+  const liveDir = join(dir, 'live');
+  await mkdir(join(liveDir, 'web'), { recursive: true });
+  for (const [name, file] of await webFiles()) await writeFile(join(liveDir, 'web', name), file.body);
+  await writeFile(
+    join(liveDir, 'web', 'config.json'),
+    webConfig({ log: server.url, logKey: server.verifierKey, results: counter.url }).body,
+  );
+  live = await serveDir(liveDir);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
+  await live?.close();
+  await counter?.stop();
   await copy?.close();
   await server?.stop();
   await cleanup?.();
@@ -200,6 +244,30 @@ describe('the web page', () => {
     // The language can be switched, and the choice is kept.
     await page.selectOption('#language', 'en');
     expect(await page.textContent('h1')).toBe('Urna — check the election');
+    await page.context().close();
+  });
+});
+
+describe('the results view', () => {
+  it("shows the counter's figures, the discrepancies, and proves a report's record in the log", async () => {
+    const page = await open(`${live.url}/web/#results`);
+    const text = (await page.textContent('#results-body')) ?? '';
+    expect(text).toMatch(/voting has closed\. Counted over the log's first \d+ entries/);
+    expect(text).toMatch(/2 of 4 polling districts reported \(\d+\.\d% of the electorate\)/);
+    expect(text).toMatch(/Provisional/);
+    // Referendum, yes: preliminary 60 + 10, final 70, counted 70 + 10.
+    const yes = await page.locator('tr', { hasText: 'Ja' }).first().textContent();
+    expect(yes?.replace(/\s+/g, ' ')).toMatch(/Ja\s*70\s*70\s*80/);
+    expect(text).toMatch(/Söder 1: no final report/);
+    expect(text).toMatch(/Norr 2: no report/);
+    await page
+      .getByRole('button', { name: /Prove entry 11/ })
+      .first()
+      .click();
+    await page.waitForFunction(() => document.getElementById('proof-result')?.textContent !== '');
+    expect(await page.textContent('#proof-result')).toMatch(/Entry 11 \(a report record\) is in the log/);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'results.png'), fullPage: true });
     await page.context().close();
   });
 });

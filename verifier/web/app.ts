@@ -4,7 +4,8 @@
  * verified in this browser with the verifier library (verifier/verify.ts)
  * from whatever source serves the log's tiles. Its configuration is
  * `config.json` beside the page: the log's URL (relative to the page), its
- * verifier key and, optionally, the witness policy (C2SP tlog-policy text).
+ * verifier key and, optionally, the witness policy (C2SP tlog-policy text)
+ * and where the counter's results are (results.ts shows them).
  * Every text is in strings.ts.
  */
 import { MalformedError } from '../../ledger/errors.js';
@@ -21,6 +22,9 @@ import {
   type CheckpointVerdict,
   type Trust,
 } from '../verify.js';
+import { decodeRecord } from '../../ledger/record.js';
+import type { ResultSnapshot } from '../snapshot.js';
+import { renderResults } from './results.js';
 import { LANGUAGES, STRINGS, type Language, type Strings } from './strings.js';
 
 /** `config.json`. */
@@ -28,6 +32,8 @@ interface PageConfig {
   log: string;
   logKey: string;
   witnessPolicy?: string;
+  /** Where the counter's snapshots are: `latest.json` under it (relative to the page). */
+  results?: string;
 }
 
 let t: Strings = STRINGS.sv;
@@ -162,6 +168,37 @@ async function showLog(reader: LogReader, trust: Trust): Promise<void> {
   }
 }
 
+/** Proves that entry `index` is in the log, under the latest checkpoint, and says so in `#proof-result`. */
+async function proveEntry(reader: LogReader, trust: Trust, index: number): Promise<void> {
+  const box = document.getElementById('proof-result')!;
+  try {
+    const cp = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
+    const { record } = decodeRecord(await reader.entry(index, cp.head));
+    box.className = 'result ok';
+    box.replaceChildren(el('p', t.proven(index, record.type, cp.checkpoint.size), 'headline'));
+  } catch (e) {
+    box.className = 'result bad';
+    box.replaceChildren(...failure(e));
+  }
+}
+
+async function showResults(config: PageConfig, reader: LogReader, trust: Trust): Promise<void> {
+  const body = document.getElementById('results-body')!;
+  if (!config.results) {
+    body.replaceChildren(el('p', t.noResults));
+    return;
+  }
+  try {
+    const url = new URL('latest.json', new URL(config.results, location.href).href.replace(/\/?$/, '/'));
+    const res = await fetch(url, { cache: 'no-cache' });
+    if (!res.ok) throw new Error(`${url.href}: HTTP ${res.status}`);
+    const snap = (await res.json()) as ResultSnapshot;
+    renderResults(body, snap, t, el, (index) => void proveEntry(reader, trust, index));
+  } catch (e) {
+    body.replaceChildren(el('p', t.unreachable(e instanceof Error ? e.message : String(e))));
+  }
+}
+
 async function main(): Promise<void> {
   const select = document.getElementById('language') as HTMLSelectElement;
   for (const l of LANGUAGES) select.append(new Option(STRINGS[l].languageName, l));
@@ -180,15 +217,19 @@ async function main(): Promise<void> {
     localStorage.setItem('urna.language', select.value);
     applyLanguage(select.value as Language);
     void showLog(reader, trust);
+    void showResults(config, reader, trust);
   });
   document.getElementById('ballot-form')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
     void checkBallot(reader, trust);
   });
   document.getElementById('log-refresh')!.addEventListener('click', () => void showLog(reader, trust));
+  document
+    .getElementById('results-refresh')!
+    .addEventListener('click', () => void showResults(config, reader, trust));
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('tracker');
   if (fromHash) (document.getElementById('tracker') as HTMLInputElement).value = fromHash;
-  await showLog(reader, trust);
+  await Promise.all([showLog(reader, trust), showResults(config, reader, trust)]);
   document.body.dataset.ready = 'true';
 }
 

@@ -41,6 +41,43 @@ const en = {
   claimedLast: 'It is the last ballot of its credential, so it is the one counted.',
   cosignedBy: (names: string) => `, cosigned by ${names}`,
   unreachable: (why: string) => `The log could not be reached: ${why}`,
+  navResults: 'Results',
+  resultsHeading: 'Results',
+  resultsIntro:
+    "The counter's count, replayed from the log. Every figure names the record it comes from; the button beside it proves that record is in the log.",
+  noResults: 'No results are published here.',
+  resultsAt: (title: string, phase: string, size: number) =>
+    `${title}: ${phase}. Counted over the log's first ${size} entries.`,
+  phaseNames: {
+    setup: 'not yet open',
+    open: 'voting is open',
+    close: 'voting has closed',
+    final: 'final',
+  } as {
+    [phase: string]: string;
+  },
+  reporting: (reported: number, of: number, share: string) =>
+    `${reported} of ${of} polling districts reported (${share} of the electorate).`,
+  provisional: 'Provisional: not every polling district has reported finally.',
+  finalCount: 'Final: every polling district has reported finally.',
+  optionHeader: 'Option',
+  preliminaryHeader: 'Preliminary',
+  finalHeader: 'Final',
+  countedHeader: 'Counted',
+  seatsHeader: 'Seats',
+  blank: 'Blank',
+  invalid: 'Invalid',
+  eballots: (n: number) => `E-ballots counted: ${n}.`,
+  discrepanciesHeading: 'Discrepancies',
+  noDiscrepancies: 'None.',
+  discrepancy: {
+    differs: (d: string) => `${d}: the final count differs from the preliminary one beyond the margin.`,
+    no_final: (d: string) => `${d}: no final report.`,
+    unreported: (d: string) => `${d}: no report.`,
+  } as { [kind: string]: (district: string) => string },
+  prove: (index: number) => `Prove entry ${index}`,
+  proven: (index: number, type: string, size: number) =>
+    `Entry ${index} (a ${type} record) is in the log: proven under its checkpoint of ${size} entries.`,
   logHeading: 'The log',
   logIntro:
     'The latest checkpoint: the log signs the root of its tree every few seconds, and independent witnesses cosign it.',
@@ -91,6 +128,42 @@ const sv: typeof en = {
   claimedLast: 'Den är behörighetens sista röst, och därför den som räknas.',
   cosignedBy: (names: string) => `, medsignerad av ${names}`,
   unreachable: (why: string) => `Loggen gick inte att nå: ${why}`,
+  navResults: 'Resultat',
+  resultsHeading: 'Resultat',
+  resultsIntro:
+    'Räknarens sammanräkning, återuppspelad ur loggen. Varje siffra anger posten den kommer från; knappen bredvid bevisar att posten finns i loggen.',
+  noResults: 'Inga resultat publiceras här.',
+  resultsAt: (title: string, phase: string, size: number) =>
+    `${title}: ${phase}. Räknat över loggens första ${size} poster.`,
+  phaseNames: {
+    setup: 'ännu inte öppnat',
+    open: 'röstningen pågår',
+    close: 'röstningen har stängt',
+    final: 'slutligt',
+  },
+  reporting: (reported: number, of: number, share: string) =>
+    `${reported} av ${of} valdistrikt har rapporterat (${share} av väljarna).`,
+  provisional: 'Preliminärt: alla valdistrikt har inte slutrapporterat.',
+  finalCount: 'Slutligt: alla valdistrikt har slutrapporterat.',
+  optionHeader: 'Alternativ',
+  preliminaryHeader: 'Preliminärt',
+  finalHeader: 'Slutligt',
+  countedHeader: 'Räknat',
+  seatsHeader: 'Mandat',
+  blank: 'Blanka',
+  invalid: 'Ogiltiga',
+  eballots: (n: number) => `Räknade e-röster: ${n}.`,
+  discrepanciesHeading: 'Avvikelser',
+  noDiscrepancies: 'Inga.',
+  discrepancy: {
+    differs: (d: string) =>
+      `${d}: den slutliga räkningen skiljer sig från den preliminära mer än marginalen.`,
+    no_final: (d: string) => `${d}: ingen slutrapport.`,
+    unreported: (d: string) => `${d}: ingen rapport.`,
+  },
+  prove: (index: number) => `Bevisa post ${index}`,
+  proven: (index: number, type: string, size: number) =>
+    `Post ${index} (en ${type}-post) finns i loggen: bevisat under kontrollpunkten med ${size} poster.`,
   logHeading: 'Loggen',
   logIntro:
     'Den senaste kontrollpunkten: loggen signerar roten av sitt träd med några sekunders mellanrum, och oberoende vittnen medsignerar den.',
