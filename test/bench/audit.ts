@@ -7,28 +7,13 @@
  * the same run (goal: at least 0.70 of the Ed25519 rate). The static server
  * runs in this process, on the same two cores: a real mirror would too.
  */
-import { setEd25519Backend } from '../../ledger/ed25519.js';
-import { nativeEd25519 } from '../../services/crypto/native-ed25519.js';
-import { rawSha256 } from '../../services/crypto/native-sha256.js';
 import { runUrna } from '../helpers/process.js';
 import { serveEntries } from '../helpers/static-copy.js';
-import { LOG, night } from './count.js';
-import { ed25519VerifyRateAllCores, sha256Rate } from './limits.js';
+import { LOG, nightAndLimits } from './count.js';
 import type { Report } from './report.js';
 
 export async function benchAudit(report: Report, opts: { voters: number }): Promise<void> {
-  setEd25519Backend(nativeEd25519);
-  const { entries, ms } = await night(opts.voters);
-  report(
-    'audit: records',
-    entries.length,
-    'records',
-    ms ? `generated in ${(ms / 1000).toFixed(0)} s` : 'cached',
-  );
-  const ed = await ed25519VerifyRateAllCores(2000);
-  report('limit: native ed25519 verify, all cores', ed.perSecond, 'verify/s', `${ed.cores} cores`);
-  const sha = sha256Rate(rawSha256, 1000);
-  report('limit: native sha256, 64-byte input', sha, 'hash/s');
+  const { entries, ed } = await nightAndLimits(report, opts.voters, 'audit: records');
   const copy = await serveEntries(entries, LOG.signerKey);
   try {
     const t0 = performance.now();

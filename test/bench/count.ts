@@ -112,20 +112,24 @@ async function replayAll(
   return { replayer, s: (performance.now() - start) / 1000 };
 }
 
-export async function benchCount(report: Report, opts: { voters: number }): Promise<void> {
+/**
+ * The night of `voters` (reported as `label`) and the limits of this run the
+ * replay is measured against: native Ed25519 verify on all cores, native
+ * SHA-256 of 64-byte inputs. Shared by the count and audit benches.
+ */
+export async function nightAndLimits(report: Report, voters: number, label: string) {
   useNativeCrypto();
-  const { entries, demo, ms } = await night(opts.voters);
-  report(
-    'night: records',
-    entries.length,
-    'records',
-    ms ? `generated in ${(ms / 1000).toFixed(0)} s` : 'cached',
-  );
-
+  const { entries, demo, ms } = await night(voters);
+  report(label, entries.length, 'records', ms ? `generated in ${(ms / 1000).toFixed(0)} s` : 'cached');
   const ed = await ed25519VerifyRateAllCores(2000);
   report('limit: native ed25519 verify, all cores', ed.perSecond, 'verify/s', `${ed.cores} cores`);
   const sha = sha256Rate(rawSha256, 1000);
   report('limit: native sha256, 64-byte input', sha, 'hash/s');
+  return { entries, demo, ed, sha };
+}
+
+export async function benchCount(report: Report, opts: { voters: number }): Promise<void> {
+  const { entries, demo, ed, sha } = await nightAndLimits(report, opts.voters, 'night: records');
 
   // Without signatures: parse the canonical JSON (no schema, no signature), hash the leaf, apply the rules.
   const unsigned: Decoder = async (batch) =>

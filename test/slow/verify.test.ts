@@ -45,6 +45,23 @@ let copy: { url: string; close(): Promise<void> };
 let copyDir: string;
 let earlier: string;
 
+/**
+ * Runs `f` while the static copy's first entry bundle has one byte flipped
+ * in its last entry (entry 8, the override), then puts the bundle back.
+ */
+async function withForgedBundle<T>(f: () => Promise<T>): Promise<T> {
+  const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
+  const original = await readFile(bundle);
+  const forged = Buffer.from(original);
+  forged[forged.length - 30]! ^= 1;
+  await writeFile(bundle, forged);
+  try {
+    return await f();
+  } finally {
+    await writeFile(bundle, original);
+  }
+}
+
 const verify = (args: string[]) => runUrna(['verify', ...args, '--log-key', server.verifierKey]);
 const tracker = (bytes: Uint8Array) => toHex(leafHash(bytes));
 
@@ -124,18 +141,11 @@ describe('urna verify inclusion', () => {
     const r = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/is entry 4 of the log \(unknown\)/);
-    const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
-    const original = await readFile(bundle);
-    const forged = Buffer.from(original);
-    forged[forged.length - 30]! ^= 1;
-    await writeFile(bundle, forged);
-    try {
-      const bad = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
-      expect(bad.code, bad.stdout + bad.stderr).toBe(1);
-      expect(bad.stdout + bad.stderr).toMatch(/not verified|authenticate/);
-    } finally {
-      await writeFile(bundle, original);
-    }
+    const bad = await withForgedBundle(() =>
+      verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']),
+    );
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stdout + bad.stderr).toMatch(/not verified|authenticate/);
   });
 
   it('exits 2 for a bad tracker and an unreachable source', async () => {
@@ -240,18 +250,9 @@ describe('urna verify audit', () => {
   });
 
   it('stops at a forged entry in a static copy, naming its index (exit 1)', async () => {
-    const bundle = join(copyDir, tilePath({ level: ENTRIES_LEVEL, index: 0, width: 9 }));
-    const original = await readFile(bundle);
-    const forged = Buffer.from(original);
-    forged[forged.length - 30]! ^= 1;
-    await writeFile(bundle, forged);
-    try {
-      const bad = await verify(['audit', '--log', copy.url]);
-      expect(bad.code, bad.stderr).toBe(1);
-      expect(bad.stdout).toMatch(/^not verified: entry 8 does not authenticate/);
-    } finally {
-      await writeFile(bundle, original);
-    }
+    const bad = await withForgedBundle(() => verify(['audit', '--log', copy.url]));
+    expect(bad.code, bad.stderr).toBe(1);
+    expect(bad.stdout).toMatch(/^not verified: entry 8 does not authenticate/);
   });
 
   it('refuses a state file of another log (exit 2)', async () => {

@@ -12,7 +12,6 @@ import type { RouteOptions } from '../options.js';
 
 export const webRoutes: FastifyPluginAsync<RouteOptions> = async (app, { web }) => {
   if (!web) return;
-  const files = await webFiles();
   const config = webConfig({ log: '../', ...web });
   app.get('/', async (request, reply) => {
     if (!(request.headers.accept ?? '').includes('text/html'))
@@ -24,7 +23,7 @@ export const webRoutes: FastifyPluginAsync<RouteOptions> = async (app, { web }) 
     const name = (request.params as { '*': string })['*'] || 'index.html';
     if (name === 'config.json')
       return reply.header('Content-Type', config.type).header('Cache-Control', 'no-cache').send(config.body);
-    const file = files.get(name);
+    const file = (await webFiles()).get(name); // built on the first request, not at start-up
     if (!file) throw new HttpError(404, 'not_found', `no file ${name} in /web/`);
     return reply
       .header('Content-Type', file.type)
