@@ -4,6 +4,9 @@
  * The default backend is @noble/ed25519 (pure JS, runs in a browser). A Node
  * service may install a native backend with `setEd25519Backend` (node:crypto's
  * verify is an order of magnitude faster); the core never imports it itself.
+ * A platform whose native verify is asynchronous (WebCrypto in a browser)
+ * installs a backend with `verifyAsync`, and readers wrap their synchronous
+ * checks in {@link verifiedAhead} so that those checks use it.
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -16,6 +19,8 @@ export interface Ed25519Backend {
   sign(message: Uint8Array, seed: Uint8Array): Uint8Array;
   /** Returns false (never throws) for a malformed key or signature. */
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  /** The same verdict as `verify`, from an asynchronous native verifier (WebCrypto); see {@link verifiedAhead}. */
+  verifyAsync?(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
 }
 
 /** The portable backend: @noble/ed25519, strict RFC 8032 verification (zip215: false). */
@@ -42,6 +47,45 @@ export function setEd25519Backend(impl: Ed25519Backend): void {
 /** The backend in use. */
 export function ed25519(): Ed25519Backend {
   return backend;
+}
+
+/**
+ * Runs the synchronous `check` (pure: it may run more than once) with the
+ * signatures it verifies checked by the backend's `verifyAsync`, all at
+ * once, when the backend has one; otherwise just runs it. A first pass
+ * records what `check` asks to verify (answering "valid", its outcome
+ * dropped), those signatures are verified concurrently, and a second pass
+ * answers each from those verdicts, matched on signature, key and message
+ * bytes; anything the first pass did not ask goes to the synchronous
+ * `verify`. So the result, or the error thrown, is always what `check`
+ * gives with the synchronous backend.
+ */
+export async function verifiedAhead<T>(check: () => T): Promise<T> {
+  const base = backend;
+  if (!base.verifyAsync) return check();
+  const asked: Array<[signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array]> = [];
+  backend = { ...base, verify: (s, m, k) => (asked.push([s, m, k]), true) };
+  try {
+    check();
+  } catch {
+    // The second pass throws whatever is wrong, with the real verdicts.
+  } finally {
+    backend = base;
+  }
+  const verdicts = await Promise.all(asked.map(([s, m, k]) => base.verifyAsync!(s, m, k)));
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+  backend = {
+    ...base,
+    verify(s, m, k) {
+      const i = asked.findIndex(([s2, m2, k2]) => same(s, s2) && same(k, k2) && same(m, m2));
+      return i >= 0 ? verdicts[i]! : base.verify(s, m, k);
+    },
+  };
+  try {
+    return check();
+  } finally {
+    backend = base;
+  }
 }
 
 /** 32 random bytes from the platform CSPRNG (WebCrypto, in browsers and Node). */

@@ -80,6 +80,8 @@ export interface NodeConfig {
   log: Logger;
   /** The counter's results, for the web page's config (`--results`). */
   resultsUrl?: string;
+  /** Monitors whose status the web page shows (`--monitor`). */
+  monitorUrls?: string[];
 }
 
 export interface ServeConfig extends NodeConfig {
@@ -485,6 +487,7 @@ async function run(
     web: {
       logKey: how.verifierKey,
       ...(config.resultsUrl ? { results: config.resultsUrl } : {}),
+      ...(config.monitorUrls ? { monitors: config.monitorUrls } : {}),
       ...(how.witnessPolicy ? { witnessPolicy: await readFile(how.witnessPolicy, 'utf8') } : {}),
     },
   });

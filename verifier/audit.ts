@@ -19,7 +19,7 @@ import type { TallyBody } from '../ledger/record.js';
 import type { LogReader } from './reader.js';
 import { ReplayError, Replayer, type Decoder, type ReplaySnapshot } from './replayer.js';
 import { countSnapshot } from './snapshot.js';
-import { NotVerifiedError, verifyCheckpoint, type CheckpointVerdict, type Trust } from './verify.js';
+import { NotVerifiedError, verifiedCheckpoint, type CheckpointVerdict, type Trust } from './verify.js';
 
 /** One election as the audit found it. */
 export interface ElectionAudit {
@@ -75,12 +75,13 @@ export async function auditLog(
   trust: Trust,
   opts: AuditOptions = {},
 ): Promise<AuditReport> {
-  const cp = opts.checkpoint ?? verifyCheckpoint((await reader.checkpoint()).note, trust);
+  const cp = opts.checkpoint ?? (await verifiedCheckpoint(reader, trust));
   const replayerOpts = { logKey: trust.logKey, ...(opts.decode ? { decode: opts.decode } : {}) };
   const replayer = opts.resume ? Replayer.resume(replayerOpts, opts.resume) : new Replayer(replayerOpts);
   const resumedFrom = replayer.size;
   if (resumedFrom > cp.checkpoint.size)
     throw new NotVerifiedError(
+      { code: 'stale', size: cp.checkpoint.size, seen: resumedFrom },
       `the saved replay has ${resumedFrom} entries, more than the source's checkpoint (size ${cp.checkpoint.size}): another log, or a fork`,
     );
   const saveEvery = Math.max(1, opts.saveEvery ?? 65_536);
@@ -94,7 +95,7 @@ export async function auditLog(
       }
     });
   } catch (e) {
-    if (e instanceof ReplayError) throw new NotVerifiedError(e.message, { cause: e });
+    if (e instanceof ReplayError) throw new NotVerifiedError({ code: 'replay' }, e.message, { cause: e });
     throw e;
   }
   opts.onSave?.(replayer.save());

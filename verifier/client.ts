@@ -13,6 +13,7 @@
  */
 import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
+import { verifiedAhead } from '../ledger/ed25519.js';
 import { UrnaError } from '../ledger/errors.js';
 import { HASH_SIZE, leafHash } from '../ledger/hash.js';
 import { ENTRIES_LEVEL, entryBundlePrefix, TILE_WIDTH, tilePath, type Tile } from '../ledger/tile.js';
@@ -211,8 +212,9 @@ export class LogClient {
    */
   async checkpoint(): Promise<CheckpointView> {
     const note = await (await this.#request('checkpoint')).text();
-    const checkpoint = this.verifier
-      ? openCheckpoint(note, this.verifier).checkpoint
+    const verifier = this.verifier;
+    const checkpoint = verifier
+      ? (await verifiedAhead(() => openCheckpoint(note, verifier))).checkpoint
       : parseCheckpoint(parseNote(note).text);
     return { note, checkpoint };
   }

@@ -15,6 +15,7 @@
  */
 import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
+import { verifiedAhead } from '../ledger/ed25519.js';
 import { InconsistentError } from '../ledger/errors.js';
 import type { Hash } from '../ledger/hash.js';
 import {
@@ -92,7 +93,7 @@ export class LogReader {
    */
   async checkpoint(): Promise<VerifiedCheckpoint> {
     const { note } = await this.client.checkpoint();
-    const { checkpoint } = openCheckpoint(note, this.verifier);
+    const { checkpoint } = await verifiedAhead(() => openCheckpoint(note, this.verifier));
     return { note, checkpoint, head: { size: checkpoint.size, root: checkpoint.root } };
   }
 

@@ -12,9 +12,11 @@
  * word (its index of ballots), so that a page or a report can say which is
  * which.
  */
+import type { SplitViewEvidence } from '../ledger/alarm.js';
 import { equalBytes, fromHex, toHex } from '../ledger/bytes.js';
 import { type Checkpoint, openCheckpoint } from '../ledger/checkpoint.js';
 import { parseCosignature } from '../ledger/cosignature.js';
+import { verifiedAhead } from '../ledger/ed25519.js';
 import { UrnaError } from '../ledger/errors.js';
 import { leafHash } from '../ledger/hash.js';
 import type { TreeHead } from '../ledger/merkle.js';
@@ -26,10 +28,47 @@ import type { BallotStatus } from '../ledger/rules.js';
 import { LogError } from './client.js';
 import type { LogReader } from './reader.js';
 
-/** Not verified: `reason` says why, in a sentence a voter can read; the ledger's error, if any, is the cause. */
+/**
+ * Why something did not verify, as data: a page words it in its reader's
+ * language (verifier/web/strings.ts), a script switches on `code`.
+ */
+export type Reason =
+  /** The checkpoint is not signed by the log's key (or is not a checkpoint). */
+  | { code: 'not_signed' }
+  /** The witness policy's quorum did not cosign the checkpoint of `size`. */
+  | { code: 'no_quorum'; size: number; cosigned: string[] }
+  /** The receipt's proof or checkpoint does not verify for this entry. */
+  | { code: 'bad_receipt' }
+  | { code: 'bad_tracker' }
+  | { code: 'no_ballot'; tracker: string }
+  /** The ballot is at `index`, beyond the newest checkpoint's `size`: not yet provable. */
+  | { code: 'not_yet'; index: number; size: number }
+  /** The log's entry at `index` is not what it should be (not the ballot, not a valid record of its type). */
+  | { code: 'wrong_entry'; index: number }
+  /** The log's index says something of entry `index` that the entry disproves. */
+  | { code: 'index_lies'; index?: number }
+  /** The source's checkpoint (`size`) is older than one already seen (`seen`): stale, or forked. */
+  | { code: 'stale'; size: number; seen: number }
+  /** The source's checkpoint (`size`) does not extend one already seen (`seen`): a split view. */
+  | { code: 'forked'; size: number; seen: number }
+  /** The source serves tiles that do not match its own signed checkpoint. */
+  | { code: 'bad_tiles' }
+  /** A full replay refused an entry or a checkpoint (the audit). */
+  | { code: 'replay' };
+
+/**
+ * Not verified: `reason` says why as data, the message in an English
+ * sentence with the details; the ledger's error, if any, is the cause. For
+ * a split view proven from the source's own tiles, `evidence` is what
+ * `urna verify alarm` checks with the log key alone (ledger/alarm.ts).
+ */
 export class NotVerifiedError extends UrnaError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: Reason;
+  readonly evidence: SplitViewEvidence | undefined;
+  constructor(reason: Reason, message: string, options?: { cause?: unknown; evidence?: SplitViewEvidence }) {
     super('not_verified', message, options);
+    this.reason = reason;
+    this.evidence = options?.evidence;
   }
 }
 
@@ -69,10 +108,11 @@ function cosigners(
   return { cosigned, quorum: quorumSatisfied(trust.policy, new Set(cosigned)) };
 }
 
-function quorumOrThrow(v: { cosigned: string[]; quorum: boolean | null }, what: string): void {
+function quorumOrThrow(v: { cosigned: string[]; quorum: boolean | null }, size: number): void {
   if (v.quorum === false)
     throw new NotVerifiedError(
-      `${what} is not cosigned by the witness policy's quorum (cosigned by ${v.cosigned.length ? v.cosigned.join(', ') : 'none of its witnesses'})`,
+      { code: 'no_quorum', size, cosigned: v.cosigned },
+      `the checkpoint of size ${size} is not cosigned by the witness policy's quorum (cosigned by ${v.cosigned.length ? v.cosigned.join(', ') : 'none of its witnesses'})`,
     );
 }
 
@@ -89,14 +129,16 @@ export function verifyCheckpoint(note: string, trust: Trust, requireQuorum = tru
   try {
     opened = openCheckpoint(note, logVerifier(trust), witnesses);
   } catch (e) {
-    throw new NotVerifiedError(`the checkpoint is not the log's: ${message(e)}`, { cause: e });
+    throw new NotVerifiedError({ code: 'not_signed' }, `the checkpoint is not the log's: ${message(e)}`, {
+      cause: e,
+    });
   }
   const { checkpoint } = opened;
   const v = cosigners(
     trust,
     opened.note.verified.map((s) => s.name),
   );
-  if (requireQuorum) quorumOrThrow(v, `the checkpoint of size ${checkpoint.size}`);
+  if (requireQuorum) quorumOrThrow(v, checkpoint.size);
   const times = opened.note.verified
     .filter((s) => witnesses.some((w) => w.name === s.name && equalBytes(w.keyId, s.keyId)))
     .map((s) => parseCosignature(s).timestamp);
@@ -108,6 +150,19 @@ export function verifyCheckpoint(note: string, trust: Trust, requireQuorum = tru
     ...v,
     newestCosignature,
   };
+}
+
+/**
+ * The source's latest checkpoint verified as {@link verifyCheckpoint} does
+ * (with the platform's Ed25519 where it has one: ledger/ed25519.ts verifiedAhead).
+ */
+export async function verifiedCheckpoint(
+  reader: LogReader,
+  trust: Trust,
+  requireQuorum = true,
+): Promise<CheckpointVerdict> {
+  const { note } = await reader.checkpoint();
+  return verifiedAhead(() => verifyCheckpoint(note, trust, requireQuorum));
 }
 
 /** A receipt verified offline: the entry's index, and the checkpoint it is included under. */
@@ -130,7 +185,9 @@ export function verifyReceiptOffline(text: string, subject: ReceiptSubject, trus
   try {
     verified = verifyReceipt(text, subject, logVerifier(trust), { witnesses, quorum: 0 });
   } catch (e) {
-    throw new NotVerifiedError(`the receipt does not verify: ${message(e)}`, { cause: e });
+    throw new NotVerifiedError({ code: 'bad_receipt' }, `the receipt does not verify: ${message(e)}`, {
+      cause: e,
+    });
   }
   const { receipt } = verified;
   const tracker = toHex('entry' in subject ? leafHash(subject.entry) : subject.leafHash);
@@ -183,9 +240,10 @@ export async function verifyBallot(
   trust: Trust,
   opts: VerifyBallotOptions = {},
 ): Promise<BallotVerdict> {
-  if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new NotVerifiedError('a ballot tracker is 64 hex digits');
+  if (!/^[0-9a-fA-F]{64}$/.test(tracker))
+    throw new NotVerifiedError({ code: 'bad_tracker' }, 'a ballot tracker is 64 hex digits');
   const t = tracker.toLowerCase();
-  const cp = opts.checkpoint ?? verifyCheckpoint((await reader.checkpoint()).note, trust);
+  const cp = opts.checkpoint ?? (await verifiedCheckpoint(reader, trust));
   const size = cp.checkpoint.size;
   let status: BallotStatus | null = null;
   if (opts.index === undefined) {
@@ -193,20 +251,29 @@ export async function verifyBallot(
       status = await reader.client.ballot(t);
     } catch (e) {
       if (e instanceof LogError && e.status === 404)
-        throw new NotVerifiedError(`the log has no ballot with tracker ${t}`, { cause: e });
+        throw new NotVerifiedError(
+          { code: 'no_ballot', tracker: t },
+          `the log has no ballot with tracker ${t}`,
+          { cause: e },
+        );
       throw e;
     }
   }
   const index = opts.index ?? status!.index;
   if (!Number.isSafeInteger(index) || index < 0)
-    throw new NotVerifiedError(`the log's index gives a bad position for the ballot: ${index}`);
+    throw new NotVerifiedError(
+      { code: 'index_lies' },
+      `the log's index gives a bad position for the ballot: ${index}`,
+    );
   if (index >= size)
     throw new NotVerifiedError(
+      { code: 'not_yet', index, size },
       `the ballot is at index ${index}, not yet under a signed checkpoint (size ${size}): try again in a few seconds`,
     );
   const ballot = await provenRecord(reader, index, cp.head, 'ballot');
   if (toHex(ballot.leafHash) !== t)
     throw new NotVerifiedError(
+      { code: 'wrong_entry', index },
       `the entry at index ${index} is not the ballot with tracker ${t} (its leaf hash is ${toHex(ballot.leafHash)})`,
     );
   const election = electionOf(ballot.record) ?? '';
@@ -236,6 +303,7 @@ export async function verifyBallot(
     const body = o.record.body as { credential?: string };
     if (electionOf(o.record) !== election || body.credential !== credential)
       throw new NotVerifiedError(
+        { code: 'index_lies', index: status.override },
         `the log says entry ${status.override} overrides this ballot's credential; it does not`,
       );
     evidence.override = status.override;
@@ -246,6 +314,7 @@ export async function verifyBallot(
     const later = await provenRecord(reader, status.last, cp.head, 'ballot');
     if (electionOf(later.record) !== election || later.record.signer !== credential || status.last <= index)
       throw new NotVerifiedError(
+        { code: 'index_lies', index: status.last },
         `the log says entry ${status.last} is a later ballot of this credential; it is not`,
       );
     evidence.later = status.last;
@@ -262,15 +331,23 @@ export async function verifyBallot(
 async function provenRecord(reader: LogReader, index: number, head: TreeHead, type: string) {
   let decoded;
   try {
-    decoded = decodeRecord(await reader.entry(index, head));
+    const entry = await reader.entry(index, head);
+    decoded = await verifiedAhead(() => decodeRecord(entry));
   } catch (e) {
     if (e instanceof LogError) throw e;
-    throw new NotVerifiedError(`entry ${index} is not a valid record of the log: ${message(e)}`, {
-      cause: e,
-    });
+    throw new NotVerifiedError(
+      { code: 'wrong_entry', index },
+      `entry ${index} is not a valid record of the log: ${message(e)}`,
+      {
+        cause: e,
+      },
+    );
   }
   if (decoded.record.type !== type)
-    throw new NotVerifiedError(`entry ${index} is a ${decoded.record.type} record, not a ${type}`);
+    throw new NotVerifiedError(
+      { code: 'wrong_entry', index },
+      `entry ${index} is a ${decoded.record.type} record, not a ${type}`,
+    );
   return decoded;
 }
 
@@ -285,27 +362,50 @@ export interface ConsistencyVerdict {
  * earlier checkpoint of the same log): both signed by the log, the latest
  * no smaller, and the latest tree holding the earlier root at the earlier
  * size (RFC 9162 §2.1.4, from tiles authenticated against the latest).
- * Throws NotVerifiedError: for an inconsistent pair, both notes are the
- * evidence of a split view.
+ * Throws NotVerifiedError: `stale` for a smaller latest checkpoint,
+ * `forked` when the latest tree holds another root at the earlier size
+ * (with `evidence`: both notes, and the root at the earlier size with its
+ * consistency proof from the source's own tiles, which proves the split view
+ * to anyone with the log key), `bad_tiles` when the source's tiles do not
+ * match its own checkpoint. LogError when the source does not answer.
  */
 export async function verifyConsistency(
   reader: LogReader,
   fromNote: string,
   trust: Trust,
 ): Promise<ConsistencyVerdict> {
-  const from = verifyCheckpoint(fromNote, trust, false);
-  const to = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
-  if (to.checkpoint.size < from.checkpoint.size)
+  const from = await verifiedAhead(() => verifyCheckpoint(fromNote, trust, false));
+  const to = await verifiedCheckpoint(reader, trust, false);
+  const [m, n] = [from.checkpoint.size, to.checkpoint.size];
+  if (n < m)
     throw new NotVerifiedError(
-      `the source's latest checkpoint (size ${to.checkpoint.size}) is older than yours (size ${from.checkpoint.size}): it is stale, or it forked`,
+      { code: 'stale', size: n, seen: m },
+      `the source's latest checkpoint (size ${n}) is older than yours (size ${m}): it is stale, or it forked`,
     );
+  let rootAt: Uint8Array;
+  let proof: Uint8Array[];
   try {
-    await reader.checkConsistent(from.head, to.head);
+    rootAt = await reader.rootAt(m, to.head);
+    proof = m === n ? [] : await reader.consistencyProof(m, n, to.head);
   } catch (e) {
     if (e instanceof LogError) throw e;
     throw new NotVerifiedError(
-      `the log's checkpoint of size ${to.checkpoint.size} does not extend yours of size ${from.checkpoint.size}: ${message(e)}`,
+      { code: 'bad_tiles' },
+      `the source's tiles do not match its own checkpoint of size ${n}: ${message(e)}`,
       { cause: e },
+    );
+  }
+  if (!equalBytes(rootAt, from.checkpoint.root)) {
+    const evidence: SplitViewEvidence = {
+      notes: [from.note, to.note],
+      seen: ['the earlier checkpoint given', reader.client.baseUrl],
+      rootAt: m === n ? null : rootAt,
+      proof: m === n ? null : proof,
+    };
+    throw new NotVerifiedError(
+      { code: 'forked', size: n, seen: m },
+      `the log's checkpoint of size ${n} does not extend yours of size ${m}: its tree has root ${toHex(rootAt)} at size ${m}, not ${toHex(from.checkpoint.root)}`,
+      { evidence },
     );
   }
   return { from, to };
@@ -313,7 +413,8 @@ export async function verifyConsistency(
 
 /** A tracker (64 hex digits) as the receipt subject. Throws NotVerifiedError otherwise. */
 export function trackerSubject(tracker: string): ReceiptSubject {
-  if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new NotVerifiedError('a ballot tracker is 64 hex digits');
+  if (!/^[0-9a-fA-F]{64}$/.test(tracker))
+    throw new NotVerifiedError({ code: 'bad_tracker' }, 'a ballot tracker is 64 hex digits');
   return { leafHash: fromHex(tracker) };
 }
 

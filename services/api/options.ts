@@ -9,6 +9,7 @@ import type { LogStore } from '../storage/store.js';
 import type { Logger } from '../log.js';
 import type { CostBudget, HttpLimits } from './limits.js';
 import type { Cosigned } from '../witness/collector.js';
+import type { PageConfig } from '../../verifier/web/config.js';
 
 export interface AppOptions {
   /** The node served: a sequencer, a standby or a mirror. */
@@ -25,8 +26,8 @@ export interface AppOptions {
    * /receipt answers under the newest that makes the quorum.
    */
   cosignatures?: { newest(): Cosigned | null; latestQuorum(): Cosigned | null };
-  /** Serve the web page under /web/ with this config (the log's verifier key, the witness policy's text, the counter's results URL). */
-  web?: { logKey: string; witnessPolicy?: string; results?: string };
+  /** Serve the web page under /web/ with this config (the log is the page's parent). */
+  web?: Omit<PageConfig, 'log'>;
 }
 
 /** What every route plugin is given. */

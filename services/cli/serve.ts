@@ -51,6 +51,13 @@ export const NODE_FLAGS: Flag[] = [
     help: "where the web page at /web/ reads the counter's results (its --listen, or a copy of its --out files)",
   },
   {
+    name: 'monitor',
+    value: 'URL',
+    env: 'URNA_MONITORS',
+    multiple: true,
+    help: 'a monitor (urna monitor --listen) whose status and alarms the web page at /web/ shows',
+  },
+  {
     name: 'log-level',
     value: 'LEVEL',
     env: 'URNA_LOG_LEVEL',
@@ -232,6 +239,7 @@ async function nodeConfig(p: Parsed, defaults: { data: string }): Promise<NodeCo
     shutdownMs: p.int('shutdown-ms')!,
     log: createLogger(level),
     ...(p.string('results') ? { resultsUrl: p.string('results')! } : {}),
+    ...(p.list('monitor').length ? { monitorUrls: p.list('monitor') } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Presets, SingleBar } from 'cli-progress';
 import { createInterface } from 'node:readline';
-import { EvidenceError, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
+import { EvidenceError, formatAlarm, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
 import { fromBase64, toBase64 } from '../../ledger/bytes.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { parsePolicy } from '../../ledger/policy.js';
@@ -182,10 +182,18 @@ async function verdict<T>(
     return 0;
   } catch (e) {
     if (e instanceof NotVerifiedError) {
+      const alarmFile = e.evidence && p.string('alarm');
+      if (alarmFile) writeFileSync(alarmFile, formatAlarm(e.evidence!), { mode: 0o644 });
+      const saved = alarmFile ? ` (the evidence is in ${alarmFile}: urna verify alarm checks it)` : '';
       process.stdout.write(
         asJson
-          ? JSON.stringify({ verified: false, reason: e.message }) + '\n'
-          : `not verified: ${e.message}\n`,
+          ? JSON.stringify({
+              verified: false,
+              code: e.reason.code,
+              reason: e.message,
+              ...(alarmFile ? { alarm: alarmFile } : {}),
+            }) + '\n'
+          : `not verified: ${e.message}${saved}\n`,
       );
       return 1;
     }
@@ -317,7 +325,9 @@ export const verifyConsistencyCommand: Command = {
   description: `Checks that the latest checkpoint of --log (any tlog-tiles source) extends the checkpoint in --from (one
     you saved earlier, from a receipt, a witness or a newspaper): both signed by the log, and the latest tree holding the
     earlier root at the earlier size (RFC 9162 §2.1.4), computed from tiles authenticated against the latest. A
-    mismatch is a split view: keep both checkpoints as the evidence. Exit 0 verified, 1 not verified (with why), 2
+    mismatch is a split view: with --alarm the evidence (both checkpoints, and the latest tree's root at the earlier
+    size with its consistency proof) is written as an alarm file that urna verify alarm checks with the log key
+    alone. Exit 0 verified, 1 not verified (with why), 2
     usage or an unreachable source. With --witness-policy the witnesses of both checkpoints are shown (their quorum is
     not required here: verify checkpoint requires it).`,
   flags: [
@@ -325,6 +335,11 @@ export const verifyConsistencyCommand: Command = {
     WITNESS_POLICY_FLAG,
     { ...SOURCE_FLAG, required: true },
     { name: 'from', value: 'FILE', required: true, help: 'the earlier checkpoint (a signed note)' },
+    {
+      name: 'alarm',
+      value: 'FILE',
+      help: 'on a split view, write the evidence here (urna/split-view-alarm/v1)',
+    },
     JSON_FLAG,
   ],
   async run(p) {

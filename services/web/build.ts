@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import type { PageConfig } from '../../verifier/web/config.js';
 
 const SOURCE = fileURLToPath(new URL('../../verifier/web/', import.meta.url));
 
@@ -48,17 +49,8 @@ async function buildWeb(): Promise<Map<string, WebFile>> {
   return files;
 }
 
-/**
- * What the page reads from config.json: the log (relative to the page), its
- * key, the witness policy text, and where the counter's results are (a URL
- * whose `latest.json` is the newest snapshot).
- */
-export function webConfig(opts: {
-  log: string;
-  logKey: string;
-  witnessPolicy?: string;
-  results?: string;
-}): WebFile {
+/** The page's config.json (verifier/web/config.ts says what each field is). */
+export function webConfig(opts: PageConfig): WebFile {
   return {
     type: 'application/json; charset=utf-8',
     body: new TextEncoder().encode(JSON.stringify(opts, null, 2) + '\n'),

@@ -11,6 +11,7 @@ import { benchLedger } from './ledger.js';
 import { benchRead } from './read.js';
 import { benchReplication } from './replication.js';
 import type { Report } from './report.js';
+import { benchWeb } from './web.js';
 import { benchWitness } from './witness.js';
 
 /** A benchmark: reports any number of result lines through `report`. */
@@ -43,6 +44,7 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
     'audit',
     (report) => benchAudit(report, { voters: Number(process.env.URNA_BENCH_AUDIT_VOTERS ?? 100_000) }),
   ],
+  ['web', (report) => benchWeb(report, { voters: Number(process.env.URNA_BENCH_WEB_VOTERS ?? 1_058_000) })],
   [
     'faults',
     async (report) => {

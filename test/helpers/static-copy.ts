@@ -80,11 +80,14 @@ export async function serveDir(
  * of a log holding `entries`, built in memory and signed with `signerKey`
  * (whose name is the origin): what a static copy of such a log serves,
  * without running one. Partial tiles are served at every width up to the
- * size. `requests` counts the requests answered.
+ * size. `requests` counts the requests answered. `also(path)` answers any
+ * other path (without its leading slash) with a file, or null for a 404:
+ * what a mirror serves beside the tiles (its index of ballots, the page).
  */
 export async function serveEntries(
   entries: readonly Uint8Array[],
   signerKey: string,
+  also: (path: string) => { type: string; body: Uint8Array | string } | null = () => null,
 ): Promise<{ url: string; close(): Promise<void>; requests(): number }> {
   const tree = new MemoryHashStore();
   for (const e of entries) tree.append(leafHash(e));
@@ -117,9 +120,14 @@ export async function serveEntries(
   };
   const server = createServer((req, res) => {
     requests++;
-    const data = body((req.url ?? '/').split('?')[0]!.replace(/^\/+/, ''));
-    if (data === null) return res.writeHead(404).end('not found');
-    res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(data);
+    const path = (req.url ?? '/').split('?')[0]!.replace(/^\/+/, '');
+    const data = body(path);
+    const cors = { 'Access-Control-Allow-Origin': '*' }; // as a public CDN serves a log's tiles
+    if (data !== null)
+      return res.writeHead(200, { ...cors, 'Content-Type': 'application/octet-stream' }).end(data);
+    const file = also(path);
+    if (file === null) return res.writeHead(404, cors).end('not found');
+    res.writeHead(200, { ...cors, 'Content-Type': file.type }).end(file.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };

@@ -28,7 +28,9 @@ import {
   URNA_BIN,
   type ServerProcess,
 } from '../helpers/process.js';
-import { copyTiles, serveDir } from '../helpers/static-copy.js';
+import { copyTiles, serveDir, serveEntries } from '../helpers/static-copy.js';
+import { parseAlarm, verifySplitView } from '../../ledger/alarm.js';
+import { parseVerifierKey } from '../../ledger/note.js';
 
 const SHOTS = join(process.cwd(), 'test-results', 'web');
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -40,6 +42,10 @@ let browser: Browser;
 let copy: { url: string; close(): Promise<void> };
 let live: { url: string; close(): Promise<void> };
 let counter: ServerProcess;
+/** A fork of the log: other entries, signed with the log's own key (what a compromised log shows some readers). */
+let fork: { url: string; close(): Promise<void> };
+let forkPage: { url: string; close(): Promise<void> };
+let monitors: ServerProcess[] = [];
 const trackers = { counted: '', superseded: '', overridden: '' };
 const receipts: { [tracker: string]: string } = {};
 
@@ -103,20 +109,60 @@ beforeAll(async () => {
     'the counter at size 13',
     20_000,
   );
+  // The fork: 20 other entries under the log's key. Monitors: one reading the log alone (no alarm), one
+  // reading the log and the fork (a split view, proven from the fork's tiles).
+  const signerKey = (await readFile(join(dir, 'data', 'log.key'), 'utf8')).trim();
+  fork = await serveEntries(
+    Array.from({ length: 20 }, (_, i) => new TextEncoder().encode(`fork entry ${i}`)),
+    signerKey,
+  );
+  const monitor = (sources: string[], name: string) =>
+    startListening(
+      [
+        ...[URNA_BIN, 'monitor', '--log-key', server.verifierKey, '--data', join(dir, name)],
+        ...sources.flatMap((u) => ['--source', u]),
+        ...['--listen', '127.0.0.1:0', '--interval', '1'],
+      ],
+      { ...TEST_NODE_ENV },
+    );
+  monitors = [await monitor([server.url], 'honest'), await monitor([server.url, fork.url], 'alarmed')];
+  await waitUntil(
+    async () =>
+      ((await (await fetch(`${monitors[1]!.url}/status`)).json()) as { alarms: unknown[] }).alarms.length > 0,
+    'the alarm of the monitor that reads the fork',
+    20_000,
+  );
   const liveDir = join(dir, 'live');
   await mkdir(join(liveDir, 'web'), { recursive: true });
   for (const [name, file] of await webFiles()) await writeFile(join(liveDir, 'web', name), file.body);
   await writeFile(
     join(liveDir, 'web', 'config.json'),
-    webConfig({ log: server.url, logKey: server.verifierKey, results: counter.url }).body,
+    webConfig({
+      log: server.url,
+      logKey: server.verifierKey,
+      results: counter.url,
+      monitors: monitors.map((m) => m.url),
+    }).body,
   );
   live = await serveDir(liveDir);
+  // The page reading the fork (as a voter shown the fork would).
+  const forkDir = join(dir, 'fork-page');
+  await mkdir(join(forkDir, 'web'), { recursive: true });
+  for (const [name, file] of await webFiles()) await writeFile(join(forkDir, 'web', name), file.body);
+  await writeFile(
+    join(forkDir, 'web', 'config.json'),
+    webConfig({ log: fork.url, logKey: server.verifierKey }).body,
+  );
+  forkPage = await serveDir(forkDir);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await live?.close();
+  await forkPage?.close();
+  for (const m of monitors) await m.stop();
+  await fork?.close();
   await counter?.stop();
   await copy?.close();
   await server?.stop();
@@ -193,7 +239,9 @@ describe('the web page', () => {
 
   it('refuses a made-up tracker and a malformed one', async () => {
     const page = await open(`${server.url}/web/`);
-    expect(await check(page, 'ab'.repeat(32))).toMatch(/Not verified.*no ballot with tracker/s);
+    const made = await check(page, 'ab'.repeat(32));
+    expect(made).toMatch(/Not verified.*The log has no ballot with this tracker/s);
+    expect(made).toMatch(/Technical detail.*no ballot with tracker abab/s);
     await page.screenshot({ path: join(SHOTS, 'not-found.png'), fullPage: true });
     expect(await check(page, 'not a tracker')).toMatch(/64 characters/);
     expect(await page.getAttribute('#tracker', 'aria-invalid')).toBe('true');
@@ -209,7 +257,11 @@ describe('the web page', () => {
       mimeType: 'text/plain',
       buffer: Buffer.from(receipts[t]!),
     });
-    expect(await check(page, '')).toMatch(/Your receipt proves that your ballot is entry 4 of the log/);
+    const verified = await check(page, '');
+    expect(verified).toMatch(/Your receipt proves that your ballot is entry 4 of the log/);
+    expect(verified).toMatch(
+      /The log's latest checkpoint \(\d+ entries\) extends the one your receipt was issued under/,
+    );
     const tampered = receipts[t]!.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
     await page.setInputFiles('#receipt', {
       name: `${t}.receipt`,
@@ -238,12 +290,52 @@ describe('the web page', () => {
     const page = await open(`${server.url}/web/`, { lang: 'sv-SE', phone: true });
     expect(await page.getAttribute('html', 'lang')).toBe('sv');
     expect(await check(page, trackers.counted)).toMatch(/Din röst finns i loggen, och det är den som räknas/);
+    expect(await check(page, 'cd'.repeat(32))).toMatch(/Loggen har ingen röst med den här spårkoden/);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'phone-sv.png'), fullPage: true });
     // The language can be switched, and the choice is kept.
     await page.selectOption('#language', 'en');
     expect(await page.textContent('h1')).toBe('Urna — check the election');
+    await page.context().close();
+  });
+});
+
+describe('a forked log', () => {
+  it('refuses a receipt the fork does not extend, and hands over the evidence, which proves the split view', async () => {
+    const page = await open(`${forkPage.url}/web/`);
+    const t = trackers.counted;
+    await page.setInputFiles('#receipt', {
+      name: `${t}.receipt`,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(receipts[t]!),
+    });
+    const text = await check(page, '');
+    expect(text).toMatch(
+      /Not verified.*checkpoint of 20 entries does not extend the one of \d+ entries you have/s,
+    );
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'receipt-forked.png'), fullPage: true });
+    // The evidence the page offers is an alarm file that proves the fork with the log key alone.
+    const link = page.getByRole('link', { name: 'Download the evidence' });
+    const alarm = await link.evaluate(async (a: HTMLAnchorElement) => (await fetch(a.href)).text());
+    const [a, b] = verifySplitView(parseAlarm(alarm), parseVerifierKey(server.verifierKey));
+    expect(b.size).toBe(20);
+    expect(a.size).toBeLessThan(20);
+    await page.context().close();
+  });
+
+  it("shows the monitors' word, and an alarm proven in the browser at the top of the page", async () => {
+    const page = await open(`${live.url}/web/#log`);
+    const text = (await page.textContent('#monitors')) ?? '';
+    expect(text).toContain(`${monitors[0]!.url}: no alarm; it has followed the log to 13 entries`);
+    expect(text).toMatch(
+      /ALARM from http:\S+: the log has signed two histories .* \(13 and 20 entries\)\. Proven in this browser/,
+    );
+    expect(await page.textContent('#alarm-banner')).toMatch(/ALARM/);
+    expect(await page.isVisible('#alarm-banner')).toBe(true);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'monitor-alarm.png'), fullPage: true });
     await page.context().close();
   });
 });
@@ -266,6 +358,15 @@ describe('the results view', () => {
       .click();
     await page.waitForFunction(() => document.getElementById('proof-result')?.textContent !== '');
     expect(await page.textContent('#proof-result')).toMatch(/Entry 11 \(a report record\) is in the log/);
+    // The district tree: reporting progress per district, a polling district's reports with their records.
+    const tree = page.locator('#results section', { hasText: 'Ja' }).locator('ul.districts');
+    await tree.getByText('Sverige: 2 of 4 polling districts reported').click();
+    await tree.getByText('Norr: 1 of 2 polling districts reported').click();
+    expect(await tree.textContent()).toMatch(/Söder: 1 of 2 polling districts reported/);
+    const north1 = (await tree.locator('li', { hasText: 'Norr 1' }).last().textContent()) ?? '';
+    expect(north1).toMatch(/Preliminary: Ja 60, Nej 40, Blank 0, Invalid 0 Prove entry 10/);
+    expect(north1).toMatch(/Final: Ja 70, Nej 40, Blank 0, Invalid 0 Prove entry 11/);
+    expect(await tree.locator('li', { hasText: 'Norr 2' }).last().textContent()).toMatch(/no report yet/);
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'results.png'), fullPage: true });
     await page.context().close();

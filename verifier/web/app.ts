@@ -8,15 +8,21 @@
  * and where the counter's results are (results.ts shows them).
  * Every text is in strings.ts.
  */
+import { verifiedAhead } from '../../ledger/ed25519.js';
 import { MalformedError } from '../../ledger/errors.js';
+import { formatAlarm, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
+import { parseVerifierKey } from '../../ledger/note.js';
 import { parsePolicy } from '../../ledger/policy.js';
 import { toBase64 } from '../../ledger/bytes.js';
+import { usePlatformEd25519 } from '../platform-ed25519.js';
 import { LogReader } from '../reader.js';
 import {
   NotVerifiedError,
   trackerSubject,
   verifyBallot,
-  verifyCheckpoint,
+  verifiedCheckpoint,
+  verifyConsistency,
+  type Reason,
   verifyReceiptOffline,
   type BallotVerdict,
   type CheckpointVerdict,
@@ -24,17 +30,9 @@ import {
 } from '../verify.js';
 import { decodeRecord } from '../../ledger/record.js';
 import type { ResultSnapshot } from '../snapshot.js';
+import type { PageConfig } from './config.js';
 import { renderResults } from './results.js';
 import { LANGUAGES, STRINGS, type Language, type Strings } from './strings.js';
-
-/** `config.json`. */
-interface PageConfig {
-  log: string;
-  logKey: string;
-  witnessPolicy?: string;
-  /** Where the counter's snapshots are: `latest.json` under it (relative to the page). */
-  results?: string;
-}
 
 let t: Strings = STRINGS.sv;
 
@@ -105,10 +103,34 @@ function ballotParts(v: BallotVerdict): HTMLElement[] {
   ];
 }
 
+/** A link that saves `text` as a file named `name` (an alarm's evidence). */
+function download(name: string, text: string, label: string): HTMLElement {
+  const a = el('a', label);
+  a.href = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  a.download = name;
+  const p = el('p');
+  p.append(a);
+  return p;
+}
+
+/** Why a check failed, in the reader's language, with the verifier's own words under "Technical detail". */
 function failure(e: unknown): HTMLElement[] {
   const why = e instanceof Error ? e.message : String(e);
-  const text = e instanceof NotVerifiedError || e instanceof MalformedError ? why : t.unreachable(why);
-  return [el('p', t.notVerified, 'headline'), el('p', text)];
+  if (!(e instanceof NotVerifiedError)) {
+    return [
+      el('p', t.notVerified, 'headline'),
+      el('p', e instanceof MalformedError ? why : t.unreachable(why)),
+    ];
+  }
+  const detail = el('details');
+  detail.append(el('summary', t.technical), el('p', why, 'mono'));
+  const reason = (t.reasons[e.reason.code] as (r: Reason) => string)(e.reason);
+  return [
+    el('p', t.notVerified, 'headline'),
+    el('p', reason),
+    ...(e.evidence ? [download('split-view.alarm', formatAlarm(e.evidence), t.downloadEvidence)] : []),
+    detail,
+  ];
 }
 
 async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
@@ -128,10 +150,22 @@ async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
   button.textContent = t.checking;
   try {
     if (file) {
-      const v = verifyReceiptOffline(await file.text(), trackerSubject(tracker), trust);
+      const text = await file.text();
+      const v = await verifiedAhead(() => verifyReceiptOffline(text, trackerSubject(tracker), trust));
+      // Offline, the receipt proves the ballot was in the log; the log's latest checkpoint extending the
+      // receipt's proves it still is (and a split view, if the log has forked since).
+      let now: HTMLElement;
+      try {
+        const c = await verifyConsistency(reader, v.checkpoint.note, trust);
+        now = el('p', t.receiptConsistent(c.to.checkpoint.size));
+      } catch (e) {
+        if (e instanceof NotVerifiedError) return showResult(false, failure(e));
+        now = el('p', t.receiptNotCompared(e instanceof Error ? e.message : String(e)));
+      }
       showResult(true, [
         el('p', t.resultReceipt(v.index), 'headline'),
         el('p', checkpointLine(v.checkpoint)),
+        now,
       ]);
     } else {
       showResult(true, ballotParts(await verifyBallot(reader, tracker, trust)));
@@ -151,7 +185,7 @@ async function showLog(reader: LogReader, trust: Trust): Promise<void> {
     el('dd', value, mono ? 'mono' : ''),
   ];
   try {
-    const v = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
+    const v = await verifiedCheckpoint(reader, trust, false);
     const age =
       v.newestCosignature === null
         ? t.none
@@ -168,12 +202,71 @@ async function showLog(reader: LogReader, trust: Trust): Promise<void> {
   }
 }
 
+/** What a monitor's `GET /status` says (services/monitor/monitor.ts MonitorStatus), as far as the page reads it. */
+interface MonitorView {
+  largest: { size: number } | null;
+  quorum: { stale: boolean } | null;
+  alarms: Array<{ at: string; text: string }>;
+}
+
+/**
+ * Each configured monitor's word on the log, and each alarm it raised,
+ * whose evidence is checked here with the log key alone (ledger/alarm.ts):
+ * a proven one is shown as an alert at the top of the page too.
+ */
+async function showMonitors(config: PageConfig): Promise<void> {
+  const box = document.getElementById('monitors')!;
+  const banner = document.getElementById('alarm-banner')!;
+  if (!config.monitors?.length) return box.replaceChildren();
+  const logKey = parseVerifierKey(config.logKey.trim());
+  const items: HTMLElement[] = [];
+  const alerts: HTMLElement[] = [];
+  await Promise.all(
+    config.monitors.map(async (url, i) => {
+      const lines: HTMLElement[] = [];
+      try {
+        const res = await fetch(new URL('status', new URL(url, location.href).href.replace(/\/?$/, '/')), {
+          cache: 'no-cache',
+        });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const status = (await res.json()) as MonitorView;
+        for (const [j, alarm] of status.alarms.entries()) {
+          try {
+            const [a, b] = await verifiedAhead(() => verifySplitView(parseAlarm(alarm.text), logKey));
+            const text = t.alarmProven(url, a.size, b.size);
+            lines.push(
+              el('p', text, 'alarm'),
+              download(`split-view-${i + 1}-${j + 1}.alarm`, alarm.text, t.downloadEvidence),
+            );
+            alerts.push(el('p', text));
+          } catch (e) {
+            lines.push(el('p', t.alarmUnproven(url, e instanceof Error ? e.message : String(e))));
+          }
+        }
+        if (status.alarms.length === 0) lines.push(el('p', t.monitorOk(url, status.largest?.size ?? null)));
+        if (status.quorum?.stale) lines.push(el('p', t.monitorStale(url)));
+      } catch (e) {
+        lines.push(el('p', t.monitorUnreachable(url, e instanceof Error ? e.message : String(e))));
+      }
+      const li = el('li');
+      li.append(...lines);
+      items[i] = li;
+    }),
+  );
+  const ul = el('ul');
+  ul.append(...items);
+  box.replaceChildren(el('h3', t.monitorsHeading), ul);
+  banner.replaceChildren(...alerts);
+  banner.hidden = alerts.length === 0;
+}
+
 /** Proves that entry `index` is in the log, under the latest checkpoint, and says so in `#proof-result`. */
 async function proveEntry(reader: LogReader, trust: Trust, index: number): Promise<void> {
   const box = document.getElementById('proof-result')!;
   try {
-    const cp = verifyCheckpoint((await reader.checkpoint()).note, trust, false);
-    const { record } = decodeRecord(await reader.entry(index, cp.head));
+    const cp = await verifiedCheckpoint(reader, trust, false);
+    const entry = await reader.entry(index, cp.head);
+    const { record } = await verifiedAhead(() => decodeRecord(entry));
     box.className = 'result ok';
     box.replaceChildren(el('p', t.proven(index, record.type, cp.checkpoint.size), 'headline'));
   } catch (e) {
@@ -205,6 +298,7 @@ async function main(): Promise<void> {
   const lang = pickLanguage();
   select.value = lang;
   applyLanguage(lang);
+  await usePlatformEd25519();
   const config = (await (await fetch(new URL('config.json', location.href))).json()) as PageConfig;
   const trust: Trust = {
     logKey: config.logKey,
@@ -217,19 +311,23 @@ async function main(): Promise<void> {
     localStorage.setItem('urna.language', select.value);
     applyLanguage(select.value as Language);
     void showLog(reader, trust);
+    void showMonitors(config);
     void showResults(config, reader, trust);
   });
   document.getElementById('ballot-form')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
     void checkBallot(reader, trust);
   });
-  document.getElementById('log-refresh')!.addEventListener('click', () => void showLog(reader, trust));
+  document.getElementById('log-refresh')!.addEventListener('click', () => {
+    void showLog(reader, trust);
+    void showMonitors(config);
+  });
   document
     .getElementById('results-refresh')!
     .addEventListener('click', () => void showResults(config, reader, trust));
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('tracker');
   if (fromHash) (document.getElementById('tracker') as HTMLInputElement).value = fromHash;
-  await Promise.all([showLog(reader, trust), showResults(config, reader, trust)]);
+  await Promise.all([showLog(reader, trust), showMonitors(config), showResults(config, reader, trust)]);
   document.body.dataset.ready = 'true';
 }
 

@@ -2,9 +2,12 @@
  * The results view of the web page: the counter's newest snapshot
  * (verifier/snapshot.ts, its `latest.json`) shown per contest — reporting
  * progress, preliminary, final and counted votes side by side, seats, and
- * the discrepancy list — with a button beside each record it names that
- * proves, in the browser, that the record is in the log.
+ * the discrepancy list, and the district tree (each district's reporting
+ * progress, each polling district's reports) — with a button beside each
+ * record it names that proves, in the browser, that the record is in the log.
  */
+import type { ContestDef } from '../../ledger/record.js';
+import type { DistrictResult, ReportFigure } from '../../ledger/results.js';
 import type { ResultSnapshot } from '../snapshot.js';
 import type { Strings } from './strings.js';
 
@@ -107,7 +110,77 @@ export function renderResults(
       }
       section.append(ul);
     }
+    section.append(el('h4', t.districtsHeading));
+    section.append(districtTree(snap.results.districts, c, t, el, proveButton));
     parts.push(section);
   }
   container.replaceChildren(...parts);
+}
+
+/**
+ * The district tree of one contest as nested lists: a district above the
+ * polling districts is a disclosure (its children rendered when first
+ * opened: a national tree has thousands) headed by its reporting progress;
+ * a polling district shows its current preliminary and final reports, each
+ * with the button proving its record.
+ */
+function districtTree(
+  districts: readonly DistrictResult[],
+  contest: ContestDef,
+  t: Strings,
+  el: El,
+  proveButton: (index: number) => HTMLButtonElement,
+): HTMLElement {
+  const children = new Map<string | null, DistrictResult[]>();
+  for (const d of districts) children.set(d.parent, [...(children.get(d.parent) ?? []), d]);
+  // Polling districts at or under each district (parents come before children: sum in reverse).
+  const polling = new Map<string, number>();
+  for (const d of [...districts].reverse())
+    polling.set(
+      d.id,
+      (d.polling ? 1 : 0) + (children.get(d.id) ?? []).reduce((n, c) => n + polling.get(c.id)!, 0),
+    );
+  const figures = (f: ReportFigure) =>
+    [
+      ...contest.options.map((o) => `${o.title} ${f.counts[o.id] ?? 0}`),
+      `${t.blank} ${f.blank}`,
+      `${t.invalid} ${f.invalid}`,
+    ].join(', ');
+  const node = (d: DistrictResult): HTMLLIElement => {
+    const li = el('li');
+    const mine = d.contests[contest.id];
+    if (d.polling) {
+      li.append(el('span', d.name, 'district'));
+      const reports = (
+        [
+          ['preliminary', mine?.preliminary],
+          ['final', mine?.final],
+        ] as const
+      ).filter(([, f]) => f);
+      if (reports.length === 0) li.append(' ', el('span', t.districtUnreported));
+      for (const [stage, f] of reports) {
+        const p = el('p', `${stage === 'final' ? t.finalHeader : t.preliminaryHeader}: ${figures(f!)} `);
+        p.append(proveButton(f!.index));
+        li.append(p);
+      }
+      return li;
+    }
+    const details = el('details');
+    const reported = mine?.sums.counted.districts ?? 0;
+    details.append(el('summary', t.districtReporting(d.name, reported, polling.get(d.id)!)));
+    details.addEventListener(
+      'toggle',
+      () => {
+        const ul = el('ul');
+        ul.append(...(children.get(d.id) ?? []).map(node));
+        details.append(ul);
+      },
+      { once: true },
+    );
+    li.append(details);
+    return li;
+  };
+  const ul = el('ul', undefined, 'districts');
+  ul.append(...(children.get(null) ?? []).map(node));
+  return ul;
 }

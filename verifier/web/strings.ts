@@ -3,8 +3,13 @@
  * language with the same keys (the type makes a missing one an error), so a
  * language is added here and nowhere else. Functions take what they show.
  */
+import type { Reason } from '../verify.js';
+
 export const LANGUAGES = ['sv', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
+
+/** A sentence for each reason a verification fails (verifier/verify.ts Reason), given its details. */
+type Reasons = { [C in Reason['code']]: (r: Extract<Reason, { code: C }>) => string };
 
 const en = {
   languageName: 'English',
@@ -92,6 +97,46 @@ const en = {
   none: 'none',
   secondsAgo: (s: number) => `${s} seconds ago`,
   refresh: 'Refresh',
+  reasons: {
+    not_signed: () => "This checkpoint is not signed by the log's key: it is not this log's.",
+    no_quorum: (r) =>
+      `The log's checkpoint of ${r.size} entries is not cosigned by enough independent witnesses${r.cosigned.length ? ` (only ${r.cosigned.join(', ')})` : ''}.`,
+    bad_receipt: () =>
+      'The receipt does not prove that this ballot is in the log: it was changed, or it is for another ballot or another log.',
+    bad_tracker: () => 'A ballot tracker is 64 characters, the digits 0–9 and the letters a–f.',
+    no_ballot: () =>
+      'The log has no ballot with this tracker. Check that you copied it whole; a ballot cast moments ago shows within a few seconds.',
+    not_yet: (r) =>
+      `Your ballot is entry ${r.index}, but the log's newest signed checkpoint has ${r.size} entries: try again in a few seconds.`,
+    wrong_entry: (r) => `Entry ${r.index ?? '?'} of the log is not what the log's index says it is.`,
+    index_lies: (r) =>
+      `The log's index says something about entry ${r.index ?? '?'} that the entry itself disproves.`,
+    stale: (r) =>
+      `The log shows ${r.size} entries, fewer than the ${r.seen} of the checkpoint you have: it is out of date, or it has forked.`,
+    forked: (r) =>
+      `The log's checkpoint of ${r.size} entries does not extend the one of ${r.seen} entries you have: the log has shown two different histories. Keep the evidence and send it to the election authority and the observers.`,
+    bad_tiles: () => "The source serves data that does not match the log's own signed checkpoint.",
+    replay: () => 'Replaying the log found an entry or a checkpoint that is not valid.',
+  } as Reasons,
+  technical: 'Technical detail',
+  districtsHeading: 'By district',
+  districtReporting: (name: string, reported: number, of: number) =>
+    `${name}: ${reported} of ${of} polling districts reported`,
+  districtUnreported: 'no report yet',
+  downloadEvidence: 'Download the evidence',
+  receiptConsistent: (size: number) =>
+    `The log's latest checkpoint (${size} entries) extends the one your receipt was issued under: your ballot is still in the log.`,
+  receiptNotCompared: (why: string) =>
+    `Your receipt could not be compared with the log's latest checkpoint (${why}); it proves your ballot was in the log when it was issued.`,
+  monitorsHeading: 'Monitors',
+  monitorOk: (url: string, size: number | null) =>
+    `${url}: no alarm${size === null ? '' : `; it has followed the log to ${size} entries`}.`,
+  monitorStale: (url: string) =>
+    `${url}: the witnesses' newest cosignature is too old (the log may be stuck, or hidden).`,
+  monitorUnreachable: (url: string, why: string) => `${url} could not be reached: ${why}`,
+  alarmProven: (url: string, a: number, b: number) =>
+    `ALARM from ${url}: the log has signed two histories that do not extend one another (${a} and ${b} entries). Proven in this browser from the log's own signatures.`,
+  alarmUnproven: (url: string, why: string) => `${url} reports an alarm that does not prove a fork: ${why}`,
 };
 
 const sv: typeof en = {
@@ -178,6 +223,47 @@ const sv: typeof en = {
   none: 'inga',
   secondsAgo: (s: number) => `för ${s} sekunder sedan`,
   refresh: 'Uppdatera',
+  reasons: {
+    not_signed: () =>
+      'Kontrollpunkten är inte signerad med loggens nyckel: den kommer inte från den här loggen.',
+    no_quorum: (r) =>
+      `Loggens kontrollpunkt med ${r.size} poster är inte medsignerad av tillräckligt många oberoende vittnen${r.cosigned.length ? ` (bara ${r.cosigned.join(', ')})` : ''}.`,
+    bad_receipt: () =>
+      'Kvittot bevisar inte att rösten finns i loggen: det har ändrats, eller gäller en annan röst eller en annan logg.',
+    bad_tracker: () => 'En spårkod har 64 tecken: siffrorna 0–9 och bokstäverna a–f.',
+    no_ballot: () =>
+      'Loggen har ingen röst med den här spårkoden. Kontrollera att du kopierade hela koden; en röst som nyss lagts syns inom några sekunder.',
+    not_yet: (r) =>
+      `Din röst är post ${r.index}, men loggens senaste signerade kontrollpunkt har ${r.size} poster: försök igen om några sekunder.`,
+    wrong_entry: (r) => `Post ${r.index ?? '?'} i loggen är inte det som loggens register säger.`,
+    index_lies: (r) => `Loggens register säger något om post ${r.index ?? '?'} som posten själv motbevisar.`,
+    stale: (r) =>
+      `Loggen visar ${r.size} poster, färre än de ${r.seen} i kontrollpunkten du har: den är inaktuell, eller har förgrenats.`,
+    forked: (r) =>
+      `Loggens kontrollpunkt med ${r.size} poster bygger inte vidare på den med ${r.seen} poster som du har: loggen har visat två olika historier. Spara beviset och skicka det till valmyndigheten och valobservatörerna.`,
+    bad_tiles: () => 'Källan levererar data som inte stämmer med loggens egen signerade kontrollpunkt.',
+    replay: () => 'Uppspelningen av loggen hittade en post eller kontrollpunkt som inte är giltig.',
+  },
+  technical: 'Teknisk detalj',
+  districtsHeading: 'Per område',
+  districtReporting: (name: string, reported: number, of: number) =>
+    `${name}: ${reported} av ${of} valdistrikt har rapporterat`,
+  districtUnreported: 'ingen rapport ännu',
+  downloadEvidence: 'Ladda ner beviset',
+  receiptConsistent: (size: number) =>
+    `Loggens senaste kontrollpunkt (${size} poster) bygger vidare på den som ditt kvitto utfärdades under: din röst finns kvar i loggen.`,
+  receiptNotCompared: (why: string) =>
+    `Kvittot kunde inte jämföras med loggens senaste kontrollpunkt (${why}); det bevisar att din röst fanns i loggen när kvittot utfärdades.`,
+  monitorsHeading: 'Bevakare',
+  monitorOk: (url: string, size: number | null) =>
+    `${url}: inget larm${size === null ? '' : `; den har följt loggen till ${size} poster`}.`,
+  monitorStale: (url: string) =>
+    `${url}: vittnenas senaste medsignering är för gammal (loggen kan ha stannat, eller döljas).`,
+  monitorUnreachable: (url: string, why: string) => `${url} gick inte att nå: ${why}`,
+  alarmProven: (url: string, a: number, b: number) =>
+    `LARM från ${url}: loggen har signerat två historier som inte bygger vidare på varandra (${a} och ${b} poster). Bevisat i den här webbläsaren med loggens egna signaturer.`,
+  alarmUnproven: (url: string, why: string) =>
+    `${url} rapporterar ett larm som inte bevisar en förgrening: ${why}`,
 };
 
 export const STRINGS: { [L in Language]: typeof en } = { sv, en };

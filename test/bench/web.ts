@@ -1,0 +1,119 @@
+/**
+ * The web page (`npm run bench -- web`): how long the page takes, in
+ * Debian's headless Chromium, to verify one ballot tracker against a log of
+ * about 1,000,000 records (the count bench's Sweden-sized night,
+ * URNA_BENCH_WEB_VOTERS voters, default 1,058,000; goal under 1 s), and how
+ * many requests it makes. The log is served on loopback as a log answers a
+ * browser: checkpoint, tiles and entry bundles, `GET /ballots/<tracker>`
+ * from the state a replay of the night rebuilt, and the page with its
+ * config.json. Each check runs in a fresh browser context (no cache), timed
+ * from the button press to the verdict on the page, for a counted, a
+ * superseded and an overridden ballot near the end of the log. Beside it,
+ * the limits of the same run in the same page: one fetch round trip to the
+ * log, and one Ed25519 verify (WebCrypto, the page's own backend).
+ */
+import { chromium, type Browser } from 'playwright-core';
+import { fromUtf8 } from '../../ledger/bytes.js';
+import { leafHash } from '../../ledger/hash.js';
+import type { DecodedRecord, Record } from '../../ledger/record.js';
+import { ballotStatus, type BallotState } from '../../ledger/rules.js';
+import { webConfig, webFiles } from '../../services/web/build.js';
+import { Replayer } from '../../verifier/replayer.js';
+import { serveEntries } from '../helpers/static-copy.js';
+import { LOG, night } from './count.js';
+import type { Report } from './report.js';
+
+/** The last ballot of each status in the replayed state, by tracker. */
+function pickTrackers(replayer: Replayer): { [status: string]: string } {
+  const picked: { [status: string]: { tracker: string; index: number } } = {};
+  for (const [key, value] of replayer.state.entries()) {
+    if (!key.startsWith('ballot/')) continue;
+    const tracker = key.slice('ballot/'.length);
+    const status = ballotStatus(replayer.state.read, tracker)!.status;
+    const { index } = value as BallotState;
+    if (index > (picked[status]?.index ?? -1)) picked[status] = { tracker, index };
+  }
+  return Object.fromEntries(Object.entries(picked).map(([s, p]) => [s, p.tracker]));
+}
+
+export async function benchWeb(report: Report, opts: { voters: number }): Promise<void> {
+  const { entries, ms } = await night(opts.voters);
+  report(
+    'web: log records',
+    entries.length,
+    'records',
+    ms ? `generated in ${(ms / 1000).toFixed(0)} s` : 'cached',
+  );
+  // The log's index of ballots: the state of a replay without signature checks (the night is the bench's own).
+  const replayer = new Replayer({
+    logKey: LOG.verifierKey,
+    decode: async (batch) =>
+      batch.map((bytes): DecodedRecord => ({
+        record: JSON.parse(fromUtf8(bytes)) as Record,
+        bytes,
+        leafHash: leafHash(bytes),
+      })),
+  });
+  for (let i = 0; i < entries.length; i += 8192) await replayer.append(entries.slice(i, i + 8192));
+  const trackers = pickTrackers(replayer);
+  const files = await webFiles();
+  const config = webConfig({ log: '../', logKey: LOG.verifierKey });
+  const copy = await serveEntries(entries, LOG.signerKey, (path) => {
+    if (path.startsWith('ballots/')) {
+      const status = /^[0-9a-f]{64}$/.test(path.slice(8)) && ballotStatus(replayer.state.read, path.slice(8));
+      return status ? { type: 'application/json', body: JSON.stringify(status) } : null;
+    }
+    if (path === 'web/config.json') return config;
+    return files.get(path.replace(/^web\/(index\.html)?$/, 'web/index.html').slice(4)) ?? null;
+  });
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    for (const status of ['included', 'superseded', 'overridden']) {
+      const tracker = trackers[status];
+      if (!tracker) continue;
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${copy.url}/web/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      if (status === 'included') {
+        const limits = await page.evaluate(async (log) => {
+          const t0 = performance.now();
+          await (await fetch(`${log}/checkpoint`, { cache: 'no-store' })).text();
+          const fetchMs = performance.now() - t0;
+          const key = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+          const data = new Uint8Array(200);
+          const sig = await crypto.subtle.sign({ name: 'Ed25519' }, key.privateKey, data);
+          const t1 = performance.now();
+          for (let i = 0; i < 100; i++)
+            await crypto.subtle.verify({ name: 'Ed25519' }, key.publicKey, sig, data);
+          return { fetchMs, verifyMs: (performance.now() - t1) / 100 };
+        }, copy.url);
+        report('limit: one fetch from the page', limits.fetchMs, 'ms');
+        report('limit: one WebCrypto ed25519 verify', limits.verifyMs, 'ms');
+      }
+      let requests = 0;
+      page.on('request', () => requests++);
+      await page.fill('#tracker', tracker);
+      const t0 = performance.now();
+      await page.click('#ballot-form button[type="submit"]');
+      await page.waitForSelector('#ballot-result.ok, #ballot-result.bad');
+      const took = performance.now() - t0;
+      const ok = await page.$('#ballot-result.ok');
+      if (!ok)
+        throw new Error(
+          `the page did not verify the ${status} ballot ${tracker}: ${await page.textContent('#ballot-result')}`,
+        );
+      report(
+        `web: one ${status} tracker at ${entries.length.toLocaleString('en-US')}`,
+        took,
+        'ms',
+        `${requests} requests; goal under 1,000 ms`,
+      );
+      await context.close();
+    }
+  } finally {
+    await browser?.close();
+    await copy.close();
+  }
+}
