@@ -216,9 +216,20 @@ describe('urna verify checkpoint and consistency', () => {
     const c = parseCheckpoint(parseNote(earlier).text);
     const fork = signCheckpoint({ ...c, root: new Uint8Array(32).fill(5) }, key);
     await writeFile(join(dir, 'fork.checkpoint'), fork);
-    const bad = await verify(['consistency', '--log', server.url, '--from', join(dir, 'fork.checkpoint')]);
+    const alarmFile = join(dir, 'fork.alarm');
+    const bad = await verify([
+      ...['consistency', '--log', server.url, '--from', join(dir, 'fork.checkpoint')],
+      ...['--alarm', alarmFile],
+    ]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/does not extend yours of size 4/);
+    expect(bad.stdout).toMatch(/does not extend yours of size 4: .*the evidence is in .*fork\.alarm/);
+    // The evidence written proves the split view with the log key alone, and urna verify alarm says so.
+    const alarm = await verify(['alarm', alarmFile]);
+    expect(alarm.code, alarm.stdout + alarm.stderr).toBe(0);
+    const json = await verify([
+      ...['consistency', '--log', server.url, '--from', join(dir, 'fork.checkpoint'), '--json'],
+    ]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ verified: false, code: 'forked' });
   });
 });
 

@@ -212,6 +212,7 @@ describe('the web page', () => {
   it('is where GET / leads a browser, and shows the log', async () => {
     const page = await open(server.url);
     expect(new URL(page.url()).pathname).toBe('/web/');
+    expect(await page.getAttribute('body', 'data-ed25519')).toBe('webcrypto'); // Chromium has WebCrypto Ed25519
     expect(await page.textContent('#log-facts')).toMatch(/Entries\s*\d+/);
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'start-en.png'), fullPage: true });
