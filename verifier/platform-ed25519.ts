@@ -10,7 +10,15 @@
  * encoding of the key or of R (y ≥ p) is refused here before WebCrypto sees
  * it, so every platform gives the same verdict.
  */
-import { ed25519, nobleEd25519, setEd25519Backend, type Ed25519Backend } from '../ledger/ed25519.js';
+import {
+  ed25519,
+  nobleEd25519,
+  setEd25519Backend,
+  verifiedAhead,
+  type Ed25519Backend,
+} from '../ledger/ed25519.js';
+import { decodeRecord } from '../ledger/record.js';
+import type { Decoder } from './replayer.js';
 import { fromHex, toHex } from '../ledger/bytes.js';
 
 const ALGORITHM = { name: 'Ed25519' } as const;
@@ -88,3 +96,13 @@ export async function usePlatformEd25519(): Promise<boolean> {
   setEd25519Backend(candidate);
   return true;
 }
+
+/**
+ * The replay's decoder where Ed25519 is asynchronous (a browser): each
+ * chunk's records decoded as ledger/record.ts decodeRecord does, their
+ * signatures verified together by the platform (ledger/ed25519.ts
+ * verifiedAhead). A chunk with a bad record rejects; the replayer then finds
+ * which one, one by one.
+ */
+export const decodeVerifiedAhead: Decoder = (entries) =>
+  verifiedAhead(() => entries.map((e) => decodeRecord(e)));

@@ -44,7 +44,14 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
     'audit',
     (report) => benchAudit(report, { voters: Number(process.env.URNA_BENCH_AUDIT_VOTERS ?? 100_000) }),
   ],
-  ['web', (report) => benchWeb(report, { voters: Number(process.env.URNA_BENCH_WEB_VOTERS ?? 1_058_000) })],
+  [
+    'web',
+    (report) =>
+      benchWeb(report, {
+        voters: Number(process.env.URNA_BENCH_WEB_VOTERS ?? 1_058_000),
+        auditVoters: Number(process.env.URNA_BENCH_WEB_AUDIT_VOTERS ?? 20_000),
+      }),
+  ],
   [
     'faults',
     async (report) => {

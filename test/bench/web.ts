@@ -12,6 +12,8 @@
  * for the counted one with WebCrypto's Ed25519 hidden (the @noble fallback).
  * Beside it, the limits of the same run in the same page: one fetch round
  * trip to the log, and one Ed25519 verify (WebCrypto, the page's backend).
+ * Then the audit in the page over a smaller night (URNA_BENCH_WEB_AUDIT_VOTERS
+ * voters, default 20,000), beside WebCrypto's verify rate in the page.
  */
 import { chromium, type Browser } from 'playwright-core';
 import { fromUtf8 } from '../../ledger/bytes.js';
@@ -37,7 +39,7 @@ function pickTrackers(replayer: Replayer): { [status: string]: string } {
   return Object.fromEntries(Object.entries(picked).map(([s, p]) => [s, p.tracker]));
 }
 
-export async function benchWeb(report: Report, opts: { voters: number }): Promise<void> {
+export async function benchWeb(report: Report, opts: { voters: number; auditVoters: number }): Promise<void> {
   const { entries, ms } = await night(opts.voters);
   report(
     'web: log records',
@@ -130,8 +132,59 @@ export async function benchWeb(report: Report, opts: { voters: number }): Promis
       );
       await context.close();
     }
+    await benchBrowserAudit(report, browser, opts.auditVoters);
   } finally {
     await browser?.close();
+    await copy.close();
+  }
+}
+
+/**
+ * The audit in the page (its "Audit the whole log" button: verifier/audit.ts
+ * with each chunk's signatures verified together by WebCrypto) over a static
+ * copy of a smaller night, beside one WebCrypto verify in the same page.
+ */
+async function benchBrowserAudit(report: Report, browser: Browser, voters: number): Promise<void> {
+  const { entries } = await night(voters);
+  const files = await webFiles();
+  const config = webConfig({ log: '../', logKey: LOG.verifierKey });
+  const copy = await serveEntries(entries, LOG.signerKey, (path) => {
+    if (path === 'web/config.json') return config;
+    return files.get(path.replace(/^web\/(index\.html)?$/, 'web/index.html').slice(4)) ?? null;
+  });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${copy.url}/web/`);
+    await page.waitForSelector('body[data-ready="true"]');
+    const verifyRate = await page.evaluate(async () => {
+      const key = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+      const data = new Uint8Array(200);
+      const sig = await crypto.subtle.sign({ name: 'Ed25519' }, key.privateKey, data);
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: 4000 }, () =>
+          crypto.subtle.verify({ name: 'Ed25519' }, key.publicKey, sig, data),
+        ),
+      );
+      return 4000 / ((performance.now() - t0) / 1000);
+    });
+    report('limit: WebCrypto ed25519 verify in the page', verifyRate, 'verify/s', '4,000 at once');
+    const t0 = performance.now();
+    await page.click('#audit-start');
+    await page.waitForSelector('#audit-result.ok, #audit-result.bad', { timeout: 30 * 60_000 });
+    const s = (performance.now() - t0) / 1000;
+    if (!(await page.$('#audit-result.ok')))
+      throw new Error(`the audit in the page failed: ${await page.textContent('#audit-result')}`);
+    const rate = entries.length / s;
+    report(
+      `web: audit in the page, ${entries.length.toLocaleString('en-US')} records`,
+      rate,
+      'records/s',
+      `${(rate / verifyRate).toFixed(2)} of WebCrypto verify; ${s.toFixed(1)} s, ${copy.requests()} requests`,
+    );
+  } finally {
+    await context.close();
     await copy.close();
   }
 }

@@ -8,7 +8,7 @@
  * viewport without horizontal scrolling; axe-core finds no WCAG 2.1 A/AA
  * violation in any state. Screenshots of each state go to test-results/web/.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -40,6 +40,7 @@ let cleanup: () => Promise<void>;
 let server: ServerProcess;
 let browser: Browser;
 let copy: { url: string; close(): Promise<void> };
+let tampered: { url: string; close(): Promise<void> };
 let live: { url: string; close(): Promise<void> };
 let counter: ServerProcess;
 /** A fork of the log: other entries, signed with the log's own key (what a compromised log shows some readers). */
@@ -83,6 +84,18 @@ beforeAll(async () => {
     webConfig({ log: '../', logKey: server.verifierKey }).body,
   );
   copy = await serveDir(copyDir);
+  // The same copy with one byte of an entry changed in its bundle: what an audit must refuse.
+  const tamperedDir = join(dir, 'tampered');
+  await cp(copyDir, tamperedDir, { recursive: true });
+  const bundles = join(tamperedDir, 'tile', 'entries');
+  const bundle = join(
+    bundles,
+    (await readdir(bundles, { recursive: true })).find((f) => /\d$/.test(f))!,
+  );
+  const bytes = await readFile(bundle);
+  bytes[Math.floor(bytes.length / 2)]! ^= 1;
+  await writeFile(bundle, bytes);
+  tampered = await serveDir(tamperedDir);
 
   // The count: voting closes, three reports, a counter on loopback; the page (a static copy of /web/ on
   // another origin) reads the live log and the counter, cross-origin.
@@ -165,6 +178,7 @@ afterAll(async () => {
   await fork?.close();
   await counter?.stop();
   await copy?.close();
+  await tampered?.close();
   await server?.stop();
   await cleanup?.();
 });
@@ -298,6 +312,37 @@ describe('the web page', () => {
     // The language can be switched, and the choice is kept.
     await page.selectOption('#language', 'en');
     expect(await page.textContent('h1')).toBe('Urna — check the election');
+    await page.context().close();
+  });
+});
+
+describe('the audit in the browser', () => {
+  async function audit(page: Page): Promise<string> {
+    await page.click('#audit-start');
+    await page.waitForSelector('#audit-result.ok, #audit-result.bad', { timeout: 30_000 });
+    return (await page.textContent('#audit-result')) ?? '';
+  }
+
+  it('replays the whole log and says what it checked', async () => {
+    const page = await open(`${server.url}/web/#log`);
+    const text = await audit(page);
+    expect(text).toMatch(/Verified in this browser: the log's \d+ entries replay to its signed root/);
+    expect(text).toMatch(
+      /Val till riksdagen 2026: voting has closed; 4 e-ballots from 3 voters, 1 paper-vote overrides, 3 reports, 0 tally records\./,
+    );
+    expect(text).toMatch(/8 discrepancies/);
+    expect(await page.textContent('#audit-status')).toMatch(/entries replayed/);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('refuses a static copy with a changed entry, naming it', async () => {
+    const page = await open(`${tampered.url}/web/#log`);
+    const text = await audit(page);
+    expect(text).toMatch(/Not verified.*Replaying the log found an entry or a checkpoint that is not valid/s);
+    expect(text).toMatch(/entry \d+ does not authenticate/);
+    await page.screenshot({ path: join(SHOTS, 'audit-tampered.png'), fullPage: true });
     await page.context().close();
   });
 });

@@ -14,7 +14,8 @@ import { formatAlarm, parseAlarm, verifySplitView } from '../../ledger/alarm.js'
 import { parseVerifierKey } from '../../ledger/note.js';
 import { parsePolicy } from '../../ledger/policy.js';
 import { toBase64 } from '../../ledger/bytes.js';
-import { usePlatformEd25519 } from '../platform-ed25519.js';
+import { auditLog } from '../audit.js';
+import { decodeVerifiedAhead, usePlatformEd25519 } from '../platform-ed25519.js';
 import { LogReader } from '../reader.js';
 import {
   NotVerifiedError,
@@ -260,6 +261,85 @@ async function showMonitors(config: PageConfig): Promise<void> {
   banner.hidden = alerts.length === 0;
 }
 
+/** Thrown from the audit's progress callback to stop it. */
+class Stopped extends Error {}
+
+/**
+ * Audits the whole log in the browser (verifier/audit.ts auditLog, with
+ * the signatures of each chunk verified together by WebCrypto where the
+ * platform has it), with a progress bar, its rate and what is left, and a
+ * Stop button. Progress is announced at most every few seconds.
+ */
+async function runAudit(reader: LogReader, trust: Trust): Promise<void> {
+  const start = document.getElementById('audit-start') as HTMLButtonElement;
+  const stop = document.getElementById('audit-stop') as HTMLButtonElement;
+  const bar = document.getElementById('audit-progress') as HTMLProgressElement;
+  const status = document.getElementById('audit-status')!;
+  const box = document.getElementById('audit-result')!;
+  let stopping = false;
+  const onStop = () => (stopping = true);
+  stop.addEventListener('click', onStop);
+  start.disabled = true;
+  stop.hidden = false;
+  bar.hidden = false;
+  box.className = 'result';
+  box.replaceChildren();
+  const began = performance.now();
+  let announced = 0;
+  let done = 0;
+  try {
+    const report = await auditLog(reader, trust, {
+      decode: decodeVerifiedAhead,
+      onProgress: (size, of) => {
+        if (stopping) throw new Stopped();
+        done = size;
+        bar.max = Math.max(1, of);
+        bar.value = size;
+        const now = performance.now();
+        if (now - announced > 3000 || size === of) {
+          announced = now;
+          const rate = size / Math.max(0.001, (now - began) / 1000);
+          status.textContent = t.auditProgress(
+            size,
+            of,
+            Math.round(rate),
+            t.duration((of - size) / Math.max(1, rate)),
+          );
+        }
+      },
+    });
+    box.className = 'result ok';
+    box.replaceChildren(
+      el('p', t.auditVerified(report.log.size), 'headline'),
+      ...report.elections.flatMap((e) => [
+        el(
+          'p',
+          t.auditElection(
+            e.title,
+            t.phaseNames[e.phase] ?? e.phase,
+            e.counts.ballots,
+            e.counts.voters,
+            e.counts.overrides,
+            e.counts.reports,
+            e.counts.tallies,
+          ),
+        ),
+        ...(e.discrepancies.length ? [el('p', t.auditDiscrepancies(e.discrepancies.length))] : []),
+      ]),
+    );
+  } catch (e) {
+    if (e instanceof Stopped) status.textContent = t.auditStopped(done);
+    else {
+      box.className = 'result bad';
+      box.replaceChildren(...failure(e));
+    }
+  } finally {
+    stop.removeEventListener('click', onStop);
+    stop.hidden = true;
+    start.disabled = false;
+  }
+}
+
 /** Proves that entry `index` is in the log, under the latest checkpoint, and says so in `#proof-result`. */
 async function proveEntry(reader: LogReader, trust: Trust, index: number): Promise<void> {
   const box = document.getElementById('proof-result')!;
@@ -323,6 +403,7 @@ async function main(): Promise<void> {
     void showLog(reader, trust);
     void showMonitors(config);
   });
+  document.getElementById('audit-start')!.addEventListener('click', () => void runAudit(reader, trust));
   document
     .getElementById('results-refresh')!
     .addEventListener('click', () => void showResults(config, reader, trust));

@@ -118,6 +118,28 @@ const en = {
     bad_tiles: () => "The source serves data that does not match the log's own signed checkpoint.",
     replay: () => 'Replaying the log found an entry or a checkpoint that is not valid.',
   } as Reasons,
+  auditHeading: 'Audit the whole log',
+  auditIntro:
+    'Replays every entry of the log in this browser: every signature, every rule of the election, every tally recomputed and compared with the published one, and the root of the tree. It may take a while for a large log; the page stays usable.',
+  auditStart: 'Start the audit',
+  auditStop: 'Stop',
+  auditProgress: (done: number, of: number, rate: number, eta: string) =>
+    `${done} of ${of} entries replayed (${rate} per second; about ${eta} left).`,
+  auditStopped: (done: number) => `Stopped after ${done} entries.`,
+  auditVerified: (size: number) =>
+    `Verified in this browser: the log's ${size} entries replay to its signed root; every signature, every rule and every tally record checks.`,
+  auditElection: (
+    title: string,
+    phase: string,
+    ballots: number,
+    voters: number,
+    overrides: number,
+    reports: number,
+    tallies: number,
+  ) =>
+    `${title}: ${phase}; ${ballots} e-ballots from ${voters} voters, ${overrides} paper-vote overrides, ${reports} reports, ${tallies} tally records.`,
+  auditDiscrepancies: (n: number) => `${n} discrepancies (listed under Results).`,
+  duration: (s: number) => (s < 90 ? `${Math.round(s)} seconds` : `${Math.round(s / 60)} minutes`),
   technical: 'Technical detail',
   districtsHeading: 'By district',
   districtReporting: (name: string, reported: number, of: number) =>
@@ -244,6 +266,28 @@ const sv: typeof en = {
     bad_tiles: () => 'Källan levererar data som inte stämmer med loggens egen signerade kontrollpunkt.',
     replay: () => 'Uppspelningen av loggen hittade en post eller kontrollpunkt som inte är giltig.',
   },
+  auditHeading: 'Granska hela loggen',
+  auditIntro:
+    'Spelar upp varje post i loggen i den här webbläsaren: varje signatur, varje regel för valet, varje sammanräkning räknas om och jämförs med den publicerade, och trädets rot. Det kan ta en stund för en stor logg; sidan går att använda under tiden.',
+  auditStart: 'Starta granskningen',
+  auditStop: 'Avbryt',
+  auditProgress: (done: number, of: number, rate: number, eta: string) =>
+    `${done} av ${of} poster uppspelade (${rate} per sekund; omkring ${eta} kvar).`,
+  auditStopped: (done: number) => `Avbruten efter ${done} poster.`,
+  auditVerified: (size: number) =>
+    `Bekräftat i den här webbläsaren: loggens ${size} poster ger dess signerade rot; varje signatur, varje regel och varje sammanräkning stämmer.`,
+  auditElection: (
+    title: string,
+    phase: string,
+    ballots: number,
+    voters: number,
+    overrides: number,
+    reports: number,
+    tallies: number,
+  ) =>
+    `${title}: ${phase}; ${ballots} e-röster från ${voters} väljare, ${overrides} pappersröster som ersatt e-röster, ${reports} rapporter, ${tallies} sammanräkningar.`,
+  auditDiscrepancies: (n: number) => `${n} avvikelser (listade under Resultat).`,
+  duration: (s: number) => (s < 90 ? `${Math.round(s)} sekunder` : `${Math.round(s / 60)} minuter`),
   technical: 'Teknisk detalj',
   districtsHeading: 'Per område',
   districtReporting: (name: string, reported: number, of: number) =>
