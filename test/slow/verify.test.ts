@@ -16,6 +16,7 @@ import { parseCheckpoint, signCheckpoint } from '../../ledger/checkpoint.js';
 import { leafHash } from '../../ledger/hash.js';
 import {
   ED25519_TYPE,
+  formatSignerKey,
   formatVerifierKey,
   generateSignerKey,
   parseNote,
@@ -24,11 +25,11 @@ import {
 import { tilePath, ENTRIES_LEVEL } from '../../ledger/tile.js';
 import { readKeyFile } from '../../services/key-file.js';
 import { LogClient } from '../../verifier/client.js';
-import { buildElection, type ElectionFixture } from '../helpers/election.js';
+import { buildElection, logAt, TEST_LOG, type ElectionFixture } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { waitUntil } from '../helpers/mirror.js';
 import { runUrna, startServer, type ServerProcess } from '../helpers/process.js';
-import { copyTiles, serveDir } from '../helpers/static-copy.js';
+import { copyTiles, serveDir, serveEntries } from '../helpers/static-copy.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -284,6 +285,85 @@ describe('urna verify audit', () => {
       other,
     ]);
     expect(r.code).toBe(2);
+  });
+});
+
+describe('urna verify against a log that signed what it should not have', () => {
+  // A log whose key signed a tree holding records its rules refuse: a static copy of it, built in memory.
+  const g = buildElection({ id: 'lying-2026', voters: 4 });
+  const signerKey = formatSignerKey(TEST_LOG.origin, ED25519_TYPE, TEST_LOG.signer.seed);
+  const logKey = formatVerifierKey(TEST_LOG.origin, ED25519_TYPE, fromBase64(TEST_LOG.signer.key));
+  const honest = () => {
+    const log = logAt(g, 'open');
+    log.accept(...g.voters.map((v) => g.ballot(v)), g.phase('close'));
+    const r = g.reporters;
+    log.accept(
+      g.report('north-1', 'referendum', 'preliminary', { yes: 60, no: 40 }, { by: r.north }),
+      g.report('south-1', 'referendum', 'preliminary', { yes: 10, no: 30 }, { by: r.south }),
+    );
+    return log;
+  };
+  async function audit(entries: readonly Uint8Array[]) {
+    const source = await serveEntries(entries, signerKey);
+    try {
+      return await runUrna(['verify', 'audit', '--log', source.url, '--log-key', logKey]);
+    } finally {
+      await source.close();
+    }
+  }
+
+  it('accepts the honest log, its tally recomputed and matched', async () => {
+    const log = honest();
+    log.accept(g.tally(log));
+    const r = await audit(log.records);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/election lying-2026 .*1 tally records/);
+  });
+
+  it('refuses a tally that does not match the replay, naming its entry (exit 1)', async () => {
+    const log = honest();
+    const forged = g.tally(log, {
+      edit: (body) => {
+        body.contests.referendum!.counted.votes.yes! += 1;
+      },
+    });
+    expect(log.submit(forged)).toHaveProperty('error'); // the rules refuse it; this log signed it anyway
+    const r = await audit([...log.records, forged]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(
+      new RegExp(`^not verified: entry ${log.size} \\(tally\\) is refused by the rules`),
+    );
+  });
+
+  it('refuses a forged record (a ballot whose signature does not verify), naming its entry (exit 1)', async () => {
+    const log = logAt(g, 'open');
+    const ballot = g.ballot(g.voters[0]!);
+    const text = new TextDecoder().decode(ballot);
+    const sig = /"sig":"([^"]+)"/.exec(text)![1]!;
+    const other = sig[0] === 'A' ? `B${sig.slice(1)}` : `A${sig.slice(1)}`;
+    const forged = new TextEncoder().encode(text.replace(sig, other));
+    const r = await audit([...log.records, forged]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(
+      new RegExp(`^not verified: entry ${log.size} is not a valid record: .*signature`),
+    );
+  });
+
+  it('refuses a modified hash tile of a static copy (exit 1)', async () => {
+    const tile = join(copyDir, tilePath({ level: 0, index: 0, width: 9 }));
+    const original = await readFile(tile);
+    const changed = Buffer.from(original);
+    changed[40]! ^= 1; // inside the second hash
+    await writeFile(tile, changed);
+    try {
+      const r = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/^not verified: /);
+      const a = await verify(['audit', '--log', copy.url]);
+      expect(a.code, a.stdout + a.stderr).toBe(1);
+    } finally {
+      await writeFile(tile, original);
+    }
   });
 });
 
