@@ -18,7 +18,7 @@ import { leafHash } from '../../ledger/hash.js';
 import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { webConfig, webFiles } from '../../services/web/build.js';
 import { LogClient } from '../../verifier/client.js';
-import { buildElection } from '../helpers/election.js';
+import { buildElection, type ElectionFixture } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { waitUntil } from '../helpers/mirror.js';
 import {
@@ -43,6 +43,7 @@ let copy: { url: string; close(): Promise<void> };
 let tampered: { url: string; close(): Promise<void> };
 let live: { url: string; close(): Promise<void> };
 let counter: ServerProcess;
+let f: ElectionFixture;
 /** A fork of the log: other entries, signed with the log's own key (what a compromised log shows some readers). */
 let fork: { url: string; close(): Promise<void> };
 let forkPage: { url: string; close(): Promise<void> };
@@ -53,7 +54,7 @@ const receipts: { [tracker: string]: string } = {};
 beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('urna-web-'));
   await mkdir(SHOTS, { recursive: true });
-  const f = buildElection({ id: 'web-2026', voters: 8 });
+  f = buildElection({ id: 'web-2026', voters: 8 });
   const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
   server = await startServer(['--data', join(dir, 'data'), '--authority', authority]);
   const client = new LogClient(server.url, { logKey: server.verifierKey });
@@ -155,6 +156,7 @@ beforeAll(async () => {
       logKey: server.verifierKey,
       results: counter.url,
       monitors: monitors.map((m) => m.url),
+      refreshSeconds: 1,
     }).body,
   );
   live = await serveDir(liveDir);
@@ -413,8 +415,40 @@ describe('the results view', () => {
     expect(north1).toMatch(/Preliminary: Ja 60, Nej 40, Blank 0, Invalid 0 Prove entry 10/);
     expect(north1).toMatch(/Final: Ja 70, Nej 40, Blank 0, Invalid 0 Prove entry 11/);
     expect(await tree.locator('li', { hasText: 'Norr 2' }).last().textContent()).toMatch(/no report yet/);
+    // Live updates are on, and can be turned off (WCAG 2.2.2).
+    expect(await page.isChecked('#live')).toBe(true);
+    await page.getByLabel(/Update the results and the log automatically/).uncheck();
+    expect(await page.isChecked('#live')).toBe(false);
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'results.png'), fullPage: true });
+    await page.context().close();
+  });
+});
+
+describe('live updates', () => {
+  it('show a new report without a reload, and stop when turned off', async () => {
+    const page = await open(`${live.url}/web/#results`);
+    const body = () => page.textContent('#results-body');
+    expect(await body()).toMatch(/2 of 4 polling districts reported/);
+    const client = new LogClient(server.url, { logKey: server.verifierKey });
+    await client.submit(
+      f.report('south-2', 'referendum', 'preliminary', { yes: 5, no: 5 }, { by: f.reporters.south }),
+    );
+    await page.waitForFunction(
+      () =>
+        /3 of 4 polling districts reported/.test(document.getElementById('results-body')?.textContent ?? ''),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.getByLabel(/Update the results and the log automatically/).uncheck();
+    await new Promise((r) => setTimeout(r, 1500)); // an update already under way ends
+    const size = await page.textContent('#log-facts');
+    await client.submit(
+      f.report('north-2', 'referendum', 'preliminary', { yes: 1, no: 1 }, { by: f.reporters.north }),
+    );
+    await new Promise((r) => setTimeout(r, 4000)); // a checkpoint and a count later, the page has not moved
+    expect(await page.textContent('#log-facts')).toBe(size);
+    expect(await body()).toMatch(/3 of 4 polling districts reported/);
     await page.context().close();
   });
 });

@@ -355,7 +355,16 @@ async function proveEntry(reader: LogReader, trust: Trust, index: number): Promi
   }
 }
 
-async function showResults(config: PageConfig, reader: LogReader, trust: Trust): Promise<void> {
+/** The snapshot shown (its log size and root), so that a live update that brings nothing new re-renders nothing. */
+let shownSnapshot = '';
+
+/** Shows the counter's newest snapshot; with `onlyIfNew`, leaves the view (and the districts opened) as it is unless the snapshot changed. */
+async function showResults(
+  config: PageConfig,
+  reader: LogReader,
+  trust: Trust,
+  onlyIfNew = false,
+): Promise<void> {
   const body = document.getElementById('results-body')!;
   if (!config.results) {
     body.replaceChildren(el('p', t.noResults));
@@ -366,6 +375,9 @@ async function showResults(config: PageConfig, reader: LogReader, trust: Trust):
     const res = await fetch(url, { cache: 'no-cache' });
     if (!res.ok) throw new Error(`${url.href}: HTTP ${res.status}`);
     const snap = (await res.json()) as ResultSnapshot;
+    const key = `${snap.log.size}:${snap.log.root}`;
+    if (onlyIfNew && key === shownSnapshot) return;
+    shownSnapshot = key;
     renderResults(body, snap, t, el, (index) => void proveEntry(reader, trust, index));
   } catch (e) {
     body.replaceChildren(el('p', t.unreachable(e instanceof Error ? e.message : String(e))));
@@ -407,6 +419,15 @@ async function main(): Promise<void> {
   document
     .getElementById('results-refresh')!
     .addEventListener('click', () => void showResults(config, reader, trust));
+  // Live updates (WCAG 2.2.2: the reader can stop them): the results, the log and the monitors.
+  const live = document.getElementById('live') as HTMLInputElement;
+  const every = Math.max(1, config.refreshSeconds ?? 30);
+  setInterval(() => {
+    if (!live.checked || document.hidden) return;
+    void showResults(config, reader, trust, true);
+    void showLog(reader, trust);
+    void showMonitors(config);
+  }, every * 1000);
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('tracker');
   if (fromHash) (document.getElementById('tracker') as HTMLInputElement).value = fromHash;
   await Promise.all([showLog(reader, trust), showMonitors(config), showResults(config, reader, trust)]);

@@ -14,4 +14,6 @@ export interface PageConfig {
   results?: string;
   /** Monitors (`urna monitor --listen`) whose `GET /status` the log view shows, alarms proven in the page. */
   monitors?: string[];
+  /** Seconds between live updates of the results, the log and the monitors (default 30). */
+  refreshSeconds?: number;
 }

@@ -140,6 +140,7 @@ const en = {
     `${title}: ${phase}; ${ballots} e-ballots from ${voters} voters, ${overrides} paper-vote overrides, ${reports} reports, ${tallies} tally records.`,
   auditDiscrepancies: (n: number) => `${n} discrepancies (listed under Results).`,
   duration: (s: number) => (s < 90 ? `${Math.round(s)} seconds` : `${Math.round(s / 60)} minutes`),
+  live: 'Update the results and the log automatically',
   technical: 'Technical detail',
   districtsHeading: 'By district',
   districtReporting: (name: string, reported: number, of: number) =>
@@ -288,6 +289,7 @@ const sv: typeof en = {
     `${title}: ${phase}; ${ballots} e-röster från ${voters} väljare, ${overrides} pappersröster som ersatt e-röster, ${reports} rapporter, ${tallies} sammanräkningar.`,
   auditDiscrepancies: (n: number) => `${n} avvikelser (listade under Resultat).`,
   duration: (s: number) => (s < 90 ? `${Math.round(s)} sekunder` : `${Math.round(s / 60)} minuter`),
+  live: 'Uppdatera resultaten och loggen automatiskt',
   technical: 'Teknisk detalj',
   districtsHeading: 'Per område',
   districtReporting: (name: string, reported: number, of: number) =>
