@@ -41,6 +41,8 @@ export type Reason =
   | { code: 'bad_receipt' }
   | { code: 'bad_tracker' }
   | { code: 'no_ballot'; tracker: string }
+  /** The source has no index of ballots (a static copy of the tiles): the ballot's index must be given. */
+  | { code: 'no_index' }
   /** The ballot is at `index`, beyond the newest checkpoint's `size`: not yet provable. */
   | { code: 'not_yet'; index: number; size: number }
   /** The log's entry at `index` is not what it should be (not the ballot, not a valid record of its type). */
@@ -250,10 +252,18 @@ export async function verifyBallot(
     try {
       status = await reader.client.ballot(t);
     } catch (e) {
-      if (e instanceof LogError && e.status === 404)
+      // The log answers a tracker it does not know with its JSON error (not_found); a static copy of
+      // the tiles has no index of ballots at all, and its host answers a bare 404.
+      if (e instanceof LogError && e.status === 404 && e.code === 'not_found')
         throw new NotVerifiedError(
           { code: 'no_ballot', tracker: t },
           `the log has no ballot with tracker ${t}`,
+          { cause: e },
+        );
+      if (e instanceof LogError && e.status === 404)
+        throw new NotVerifiedError(
+          { code: 'no_index' },
+          `this source has no index of ballots (a static copy of the tiles?): check the ballot's receipt, or give its index (urna verify inclusion --index)`,
           { cause: e },
         );
       throw e;

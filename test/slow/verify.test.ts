@@ -142,6 +142,9 @@ describe('urna verify inclusion', () => {
     const r = await verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/is entry 4 of the log \(unknown\)/);
+    const noIndex = await verify(['inclusion', trackers.counted, '--log', copy.url, '--json']);
+    expect(noIndex.code).toBe(1);
+    expect(JSON.parse(noIndex.stdout)).toMatchObject({ verified: false, code: 'no_index' });
     const bad = await withForgedBundle(() =>
       verify(['inclusion', trackers.counted, '--log', copy.url, '--index', '4']),
     );

@@ -300,6 +300,11 @@ describe('the web page', () => {
       buffer: Buffer.from(receipts[t]!),
     });
     expect(await check(page, '')).toMatch(/entry 5 of the log/);
+    // A tracker alone cannot be looked up in a copy without an index of ballots: the page says so.
+    await page.setInputFiles('#receipt', []);
+    expect(await check(page, t)).toMatch(
+      /This copy of the log has no index of ballots.*open your receipt file/s,
+    );
     await page.context().close();
   });
 

@@ -106,6 +106,8 @@ const en = {
     bad_tracker: () => 'A ballot tracker is 64 characters, the digits 0–9 and the letters a–f.',
     no_ballot: () =>
       'The log has no ballot with this tracker. Check that you copied it whole; a ballot cast moments ago shows within a few seconds.',
+    no_index: () =>
+      'This copy of the log has no index of ballots, so a tracker alone cannot be looked up here: open your receipt file instead.',
     not_yet: (r) =>
       `Your ballot is entry ${r.index}, but the log's newest signed checkpoint has ${r.size} entries: try again in a few seconds.`,
     wrong_entry: (r) => `Entry ${r.index ?? '?'} of the log is not what the log's index says it is.`,
@@ -256,6 +258,8 @@ const sv: typeof en = {
     bad_tracker: () => 'En spårkod har 64 tecken: siffrorna 0–9 och bokstäverna a–f.',
     no_ballot: () =>
       'Loggen har ingen röst med den här spårkoden. Kontrollera att du kopierade hela koden; en röst som nyss lagts syns inom några sekunder.',
+    no_index: () =>
+      'Den här kopian av loggen har inget register över röster, så en spårkod kan inte slås upp här: öppna kvittofilen i stället.',
     not_yet: (r) =>
       `Din röst är post ${r.index}, men loggens senaste signerade kontrollpunkt har ${r.size} poster: försök igen om några sekunder.`,
     wrong_entry: (r) => `Post ${r.index ?? '?'} i loggen är inte det som loggens register säger.`,
