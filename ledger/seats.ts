@@ -99,7 +99,7 @@ export type Lot = { scope: string; tied: string[]; winner: string };
 export type SeatResult = {
   /** Total seats per option. */
   seats: { [option: string]: number };
-  /** Options that passed the (national) threshold, in `options` order (every option when there is no threshold). */
+  /** Options that passed the (national) threshold, in `options` order (every option when there is no threshold; none when no valid vote was cast). */
   qualified: string[];
   /** two-tier: fixed seats per constituency. */
   fixed?: { [district: string]: { [option: string]: number } };
@@ -107,7 +107,7 @@ export type SeatResult = {
   adjustment?: { [option: string]: number };
   /** two-tier: options set aside in the national computation because their fixed seats exceeded their proportional share (overhang), in order of exclusion. */
   excluded?: string[];
-  /** Seats no option could take (no option qualified) — normally 0. */
+  /** Seats no option could take (no option qualified, or no valid vote was cast: then every seat) — normally 0. */
   unallocated: number;
   /** Every lot drawn, in the order drawn. */
   lots: Lot[];
@@ -574,6 +574,24 @@ export function allocateSeats(input: SeatInput): SeatResult {
   const all = options.map((_, i) => i);
   const alloc = new Allocator(plan);
   const toMap = (xs: readonly number[]) => Object.fromEntries(options.map((o, i) => [o, xs[i]!]));
+
+  // No valid vote at all (nothing counted yet): no option qualifies, none wins a seat, no lot is drawn.
+  if (votes.every((v) => v === 0n)) {
+    const none = toMap(all.map(() => 0));
+    return {
+      seats: none,
+      qualified: [],
+      ...(plan.name !== 'plurality' && plan.constituencies !== null
+        ? {
+            fixed: Object.fromEntries(plan.constituencies.map((c) => [c.id, { ...none }])),
+            adjustment: { ...none },
+            excluded: [],
+          }
+        : {}),
+      unallocated: seats,
+      lots: [],
+    };
+  }
 
   if (plan.name === 'plurality') {
     const won = all.map(() => 0);

@@ -219,12 +219,14 @@ describe('ties', () => {
     expect(r.seats.A).toBe(2);
     expect(r.seats[order[2]!]).toBe(0);
   });
-  it('all zero votes: seats go round, the rest by lot', () => {
-    // Every quotient is 0: 5 seats among 2 options: 2 rounds, then a lot for the 5th.
-    const r = allocateSeats(input({ name: 'sainte-lague' }, 5, { A: 0, B: 0 }));
-    expect(r.lots).toHaveLength(1);
-    expect(r.seats[r.lots[0]!.winner]).toBe(3);
-    expect(r.seats.A! + r.seats.B!).toBe(5);
+  it('no vote at all (nothing counted yet): no seat, no lot, every seat unallocated', () => {
+    for (const method of [{ name: 'sainte-lague' }, { name: 'dhondt' }, { name: 'plurality' }] as Method[]) {
+      const seats = method.name === 'plurality' ? 1 : 5;
+      const r = allocateSeats(input(method, seats, { A: 0, B: 0 }));
+      expect(r).toMatchObject({ seats: { A: 0, B: 0 }, qualified: [], unallocated: seats, lots: [] });
+    }
+    // One vote is enough to take every seat.
+    expect(allocateSeats(input({ name: 'sainte-lague' }, 5, { A: 1, B: 0 })).seats).toEqual({ A: 5, B: 0 });
   });
 });
 
@@ -759,7 +761,7 @@ function reference(i: SeatInput): Pick<SeatResult, 'seats' | 'lots'> {
   const eligible = i.options.filter((o) => v(o) * td >= tn * total);
   const won = Object.fromEntries(i.options.map((o) => [o, 0]));
   const lots: SeatResult['lots'] = [];
-  if (eligible.length === 0) return { seats: won, lots };
+  if (eligible.length === 0 || total === 0n) return { seats: won, lots }; // no vote: no seat
   // x's quotient > y's?
   const gt = (x: string, y: string) => v(x) * d(won[y]!) > v(y) * d(won[x]!);
   const eq = (x: string, y: string) => v(x) * d(won[y]!) === v(y) * d(won[x]!);
@@ -919,8 +921,9 @@ describe('properties', () => {
           const votes = Object.fromEntries(options.map((o, k) => [o, v[k]!]));
           const base = { contest: 'c', method: { name: 'plurality' } as Method, seats, votes, seed: SEED };
           const a = allocateSeats({ ...base, options });
-          expect(allocateSeats({ ...base, options: order })).toEqual({ ...a, qualified: order });
-          expect(total(a.seats)).toBe(seats);
+          const none = v.every((x) => x === 0); // no vote: nothing qualifies
+          expect(allocateSeats({ ...base, options: order })).toEqual({ ...a, qualified: none ? [] : order });
+          expect(total(a.seats)).toBe(none ? 0 : seats);
         },
       ),
     );
