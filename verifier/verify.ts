@@ -177,11 +177,21 @@ export interface ReceiptVerdict {
 
 /**
  * Verifies a receipt (C2SP tlog-proof) offline: its checkpoint as
- * {@link verifyCheckpoint} does, and the inclusion proof of `subject` (the
- * entry, or its leaf hash: the ballot tracker) under it. Throws
- * NotVerifiedError with the reason.
+ * {@link verifyCheckpoint} does (with `requireQuorum`, the default, the
+ * witness quorum must have cosigned it), and the inclusion proof of
+ * `subject` (the entry, or its leaf hash: the ballot tracker) under it.
+ * A receipt issued at submission is under a checkpoint the witnesses have
+ * not cosigned yet: without `requireQuorum` it verifies on the log's
+ * signature, and {@link verifyConsistency} to a cosigned checkpoint of the
+ * log then puts it under the witnesses' word. Throws NotVerifiedError with
+ * the reason.
  */
-export function verifyReceiptOffline(text: string, subject: ReceiptSubject, trust: Trust): ReceiptVerdict {
+export function verifyReceiptOffline(
+  text: string,
+  subject: ReceiptSubject,
+  trust: Trust,
+  requireQuorum = true,
+): ReceiptVerdict {
   const witnesses = trust.policy ? witnessVerifiers(trust.policy).map((w) => w.verifier) : [];
   let verified;
   try {
@@ -194,7 +204,7 @@ export function verifyReceiptOffline(text: string, subject: ReceiptSubject, trus
   const { receipt } = verified;
   const tracker = toHex('entry' in subject ? leafHash(subject.entry) : subject.leafHash);
   // The checkpoint's verdict (cosigners, quorum, their newest timestamp) as verifyCheckpoint gives it.
-  const checkpoint = verifyCheckpoint(receipt.checkpoint, trust);
+  const checkpoint = verifyCheckpoint(receipt.checkpoint, trust, requireQuorum);
   return { index: receipt.index, tracker, checkpoint };
 }
 

@@ -15,7 +15,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toHex } from '../../ledger/bytes.js';
 import { leafHash } from '../../ledger/hash.js';
-import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
+import { ED25519_TYPE, formatVerifierKey, generateSignerKey, parseVerifierKey } from '../../ledger/note.js';
+import { generateCosignerKey } from '../../ledger/cosignature.js';
 import { webConfig, webFiles } from '../../services/web/build.js';
 import { LogClient } from '../../verifier/client.js';
 import { buildElection, type ElectionFixture } from '../helpers/election.js';
@@ -24,13 +25,13 @@ import { waitUntil } from '../helpers/mirror.js';
 import {
   startListening,
   startServer,
+  startWitness,
   TEST_NODE_ENV,
   URNA_BIN,
   type ServerProcess,
 } from '../helpers/process.js';
 import { copyTiles, serveDir, serveEntries } from '../helpers/static-copy.js';
 import { parseAlarm, verifySplitView } from '../../ledger/alarm.js';
-import { parseVerifierKey } from '../../ledger/note.js';
 
 const SHOTS = join(process.cwd(), 'test-results', 'web');
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -48,6 +49,10 @@ let f: ElectionFixture;
 let fork: { url: string; close(): Promise<void> };
 let forkPage: { url: string; close(): Promise<void> };
 let monitors: ServerProcess[] = [];
+/** The log's key (so that the witnesses and the policy can name it before it starts). */
+const LOG = generateSignerKey('web.example/log');
+const witnesses: ServerProcess[] = [];
+let policyText: string;
 const trackers = { counted: '', superseded: '', overridden: '' };
 const receipts: { [tracker: string]: string } = {};
 
@@ -56,7 +61,31 @@ beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
   f = buildElection({ id: 'web-2026', voters: 8 });
   const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
-  server = await startServer(['--data', join(dir, 'data'), '--authority', authority]);
+  // Three witnesses, a 2-of-3 quorum: the page requires it of the checkpoints it proves under.
+  await writeFile(join(dir, 'log.key'), LOG.signerKey + '\n', { mode: 0o600 });
+  const wkeys = ['a', 'b', 'c'].map((n) => generateCosignerKey(`${n}.example/witness`));
+  for (const [i, k] of wkeys.entries()) {
+    await writeFile(join(dir, `w${i}.key`), k.signerKey + '\n', { mode: 0o600 });
+    witnesses.push(
+      await startWitness([
+        '--data',
+        join(dir, `w${i}`),
+        '--key',
+        join(dir, `w${i}.key`),
+        '--log',
+        LOG.verifierKey,
+      ]),
+    );
+  }
+  policyText =
+    `log ${LOG.verifierKey}\n` +
+    wkeys.map((k, i) => `witness w${i} ${k.verifierKey} ${witnesses[i]!.url}\n`).join('') +
+    'group two 2 w0 w1 w2\nquorum two\n';
+  await writeFile(join(dir, 'policy'), policyText);
+  server = await startServer([
+    ...['--data', join(dir, 'data'), '--key', join(dir, 'log.key'), '--authority', authority],
+    ...['--witness-policy', join(dir, 'policy')],
+  ]);
   const client = new LogClient(server.url, { logKey: server.verifierKey });
   for (const r of [f.election(), f.credentials(), f.phase('open')]) await client.submit(r);
   const [v0, v1, v2] = f.voters;
@@ -125,7 +154,7 @@ beforeAll(async () => {
   );
   // The fork: 20 other entries under the log's key. Monitors: one reading the log alone (no alarm), one
   // reading the log and the fork (a split view, proven from the fork's tiles).
-  const signerKey = (await readFile(join(dir, 'data', 'log.key'), 'utf8')).trim();
+  const signerKey = LOG.signerKey;
   fork = await serveEntries(
     Array.from({ length: 20 }, (_, i) => new TextEncoder().encode(`fork entry ${i}`)),
     signerKey,
@@ -182,6 +211,7 @@ afterAll(async () => {
   await copy?.close();
   await tampered?.close();
   await server?.stop();
+  for (const w of witnesses) await w.stop();
   await cleanup?.();
 });
 
@@ -230,6 +260,7 @@ describe('the web page', () => {
     expect(new URL(page.url()).pathname).toBe('/web/');
     expect(await page.getAttribute('body', 'data-ed25519')).toBe('webcrypto'); // Chromium has WebCrypto Ed25519
     expect(await page.textContent('#log-facts')).toMatch(/Entries\s*\d+/);
+    expect(await page.textContent('#log-facts')).toMatch(/Witnesses\s*w\d, w\d.*Witness quorum\s*met/s);
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'start-en.png'), fullPage: true });
     await page.context().close();
@@ -239,6 +270,7 @@ describe('the web page', () => {
     const page = await open(`${server.url}/web/`);
     const counted = await check(page, trackers.counted);
     expect(counted).toMatch(/Your ballot is in the log, and it is the one that counts/);
+    expect(counted).toMatch(/Under the log's signed checkpoint of \d+ entries, cosigned by w\d, w\d/);
     expect(counted).toMatch(/Proven in this browser.*entry 4 of the log's tree/s);
     expect(counted).toMatch(/What the log says.*last ballot of its credential/s);
     expect(await violations(page)).toEqual([]);
@@ -276,6 +308,8 @@ describe('the web page', () => {
     });
     const verified = await check(page, '');
     expect(verified).toMatch(/Your receipt proves that your ballot is entry 4 of the log/);
+    // Issued at submission, before the witnesses cosigned; the cosigned latest extends it.
+    expect(verified).toMatch(/extends the one your receipt was issued under.*cosigned by w\d, w\d/s);
     expect(verified).toMatch(
       /The log's latest checkpoint \(\d+ entries\) extends the one your receipt was issued under/,
     );
@@ -464,12 +498,31 @@ describe('/web/ over HTTP', () => {
       log: string;
       logKey: string;
     };
-    expect(config).toEqual({ log: '../', logKey: server.verifierKey });
+    expect(config).toEqual({ log: '../', logKey: server.verifierKey, witnessPolicy: policyText });
     const api = await fetch(`${server.url}/`, { headers: { Accept: 'application/json' } });
     expect(api.status).toBe(404);
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('not_found');
     expect((await fetch(`${server.url}/web/nothing.js`)).status).toBe(404);
     const page = await fetch(`${server.url}/web/`);
     expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+  });
+});
+
+describe('without the witness quorum', () => {
+  it('refuses to prove a ballot under a checkpoint only one witness cosigned, and says so', async () => {
+    await witnesses[1]!.stop();
+    await witnesses[2]!.stop();
+    const client = new LogClient(server.url, { logKey: server.verifierKey });
+    await client.submit(
+      f.report('north-2', 'riksdag', 'preliminary', { s: 1, m: 1, sd: 1, c: 1 }, { by: f.reporters.north }),
+    );
+    // Its receipt is under a new checkpoint, which only w0 can cosign now.
+    const page = await open(`${server.url}/web/`);
+    expect(await page.textContent('#log-facts')).toMatch(/Witness quorum\s*not met/);
+    const text = await check(page, trackers.counted);
+    expect(text).toMatch(/Not verified.*not cosigned by enough independent witnesses \(only w0\)/s);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'no-quorum.png'), fullPage: true });
+    await page.context().close();
   });
 });

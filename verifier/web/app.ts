@@ -152,15 +152,27 @@ async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
   try {
     if (file) {
       const text = await file.text();
-      const v = await verifiedAhead(() => verifyReceiptOffline(text, trackerSubject(tracker), trust));
-      // Offline, the receipt proves the ballot was in the log; the log's latest checkpoint extending the
-      // receipt's proves it still is (and a split view, if the log has forked since).
+      // The receipt's checkpoint is the log's; if the witnesses had not cosigned it yet when it was
+      // issued (a receipt at submission), the log's cosigned latest must extend it.
+      const v = await verifiedAhead(() => verifyReceiptOffline(text, trackerSubject(tracker), trust, false));
       let now: HTMLElement;
       try {
-        const c = await verifyConsistency(reader, v.checkpoint.note, trust);
-        now = el('p', t.receiptConsistent(c.to.checkpoint.size));
+        const c = await awaitingQuorum(async () => {
+          const c = await verifyConsistency(reader, v.checkpoint.note, trust);
+          if (v.checkpoint.quorum === false && c.to.quorum === false)
+            throw new NotVerifiedError(
+              { code: 'no_quorum', size: c.to.checkpoint.size, cosigned: c.to.cosigned },
+              `neither the receipt's checkpoint nor the log's latest is cosigned by the witness policy's quorum`,
+            );
+          return c;
+        });
+        now = el(
+          'p',
+          t.receiptConsistent(c.to.checkpoint.size) + (c.to.quorum ? ` ${checkpointLine(c.to)}` : ''),
+        );
       } catch (e) {
         if (e instanceof NotVerifiedError) return showResult(false, failure(e));
+        if (v.checkpoint.quorum === false) throw e; // offline, only the log's word: not enough with a policy
         now = el('p', t.receiptNotCompared(e instanceof Error ? e.message : String(e)));
       }
       showResult(true, [
@@ -169,7 +181,8 @@ async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
         now,
       ]);
     } else {
-      showResult(true, ballotParts(await verifyBallot(reader, tracker, trust)));
+      const checkpoint = await awaitingQuorum(() => verifiedCheckpoint(reader, trust));
+      showResult(true, ballotParts(await verifyBallot(reader, tracker, trust, { checkpoint })));
     }
   } catch (e) {
     showResult(false, failure(e));
@@ -259,6 +272,22 @@ async function showMonitors(config: PageConfig): Promise<void> {
   box.replaceChildren(el('h3', t.monitorsHeading), ul);
   banner.replaceChildren(...alerts);
   banner.hidden = alerts.length === 0;
+}
+
+/**
+ * Runs `check` again, a few times a second apart, while it fails for want
+ * of the witness quorum: a log serves a new checkpoint while its witnesses
+ * are still cosigning it (they take a moment).
+ */
+async function awaitingQuorum<T>(check: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await check();
+    } catch (e) {
+      if (!(e instanceof NotVerifiedError && e.reason.code === 'no_quorum') || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** Thrown from the audit's progress callback to stop it. */
