@@ -15,7 +15,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64, toHex } from '../../ledger/bytes.js';
 import { leafHash } from '../../ledger/hash.js';
-import { ED25519_TYPE, formatVerifierKey, generateSignerKey, parseVerifierKey } from '../../ledger/note.js';
+import {
+  ED25519_TYPE,
+  formatSignerKey,
+  formatVerifierKey,
+  generateSignerKey,
+  parseVerifierKey,
+} from '../../ledger/note.js';
+import { ed25519 } from '../../ledger/ed25519.js';
+import { DemoElection } from '../../services/cli/demo-plan.js';
 import { generateCosignerKey } from '../../ledger/cosignature.js';
 import { webConfig, webFiles } from '../../services/web/build.js';
 import { LogClient } from '../../verifier/client.js';
@@ -24,6 +32,7 @@ import { tempDir } from '../helpers/log.js';
 import { waitUntil } from '../helpers/mirror.js';
 import {
   startListening,
+  runUrna,
   startServer,
   startWitness,
   TEST_NODE_ENV,
@@ -506,6 +515,94 @@ describe('/web/ over HTTP', () => {
     const page = await fetch(`${server.url}/web/`);
     expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
   });
+});
+
+describe('a demo election (urna demo) with a counter', () => {
+  it("shows a demo voter's counted, superseded and overridden ballots as the demo cast them, and the counter's final figures", async () => {
+    const seed = new Uint8Array(32).fill(9);
+    const authorityFile = join(dir, 'demo-authority.key');
+    await writeFile(authorityFile, formatSignerKey('demo.example/authority', ED25519_TYPE, seed) + '\n', {
+      mode: 0o600,
+    });
+    const vkey = formatVerifierKey('demo.example/authority', ED25519_TYPE, ed25519().publicKey(seed));
+    const demoLog = await startServer(['--data', join(dir, 'demo-data'), '--authority', vkey]);
+    let demoCounter: ServerProcess | undefined;
+    try {
+      const opts = { districts: 12, voters: 200 }; // enough for re-votes and paper votes at the demo's rates
+      const run = await runUrna([
+        ...['demo', '--authority-key', authorityFile, '--log', demoLog.url, '--log-key', demoLog.verifierKey],
+        ...['--districts', String(opts.districts), '--voters', String(opts.voters), '--seed', 'web'],
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      // The demo's ground truth: who voted, re-voted, and voted on paper.
+      const demo = new DemoElection({ seed: 'web', authority: seed, ...opts });
+      const paper = new Set(demo.overriddenVoters());
+      const revoters = demo.ballotVoters(2).filter((i) => !paper.has(i));
+      const onPaper = demo.ballotVoters(1).filter((i) => paper.has(i));
+      expect(revoters.length * onPaper.length).toBeGreaterThan(0);
+      const tracker = (b: Uint8Array) => toHex(leafHash(b));
+      const cases = {
+        counted: tracker(demo.ballot(revoters[0]!, 2)),
+        superseded: tracker(demo.ballot(revoters[0]!, 1)),
+        overridden: tracker(
+          demo.ballot(
+            demo.ballotVoters(1).find((i) => paper.has(i))!,
+            1,
+          ),
+        ),
+      };
+      demoCounter = await startListening(
+        [
+          ...[
+            URNA_BIN,
+            'count',
+            '--log',
+            demoLog.url,
+            '--log-key',
+            demoLog.verifierKey,
+            '--election',
+            demo.id,
+          ],
+          ...['--listen', '127.0.0.1:0', '--interval', '1'],
+        ],
+        { ...TEST_NODE_ENV },
+      );
+      const pageDir = join(dir, 'demo-page');
+      await mkdir(join(pageDir, 'web'), { recursive: true });
+      for (const [name, file] of await webFiles()) await writeFile(join(pageDir, 'web', name), file.body);
+      await writeFile(
+        join(pageDir, 'web', 'config.json'),
+        webConfig({ log: demoLog.url, logKey: demoLog.verifierKey, results: demoCounter.url }).body,
+      );
+      const site = await serveDir(pageDir);
+      try {
+        await waitUntil(
+          async () => (await fetch(`${demoCounter!.url}/latest.json`)).ok,
+          "the counter's first snapshot",
+          20_000,
+        );
+        const page = await open(`${site.url}/web/`);
+        expect(await check(page, cases.counted)).toMatch(/it is the one that counts/);
+        expect(await check(page, cases.superseded)).toMatch(
+          /a later ballot with the same credential counts instead/,
+        );
+        expect(await check(page, cases.overridden)).toMatch(/you voted on paper/);
+        const results = (await page.textContent('#results-body')) ?? '';
+        expect(results).toMatch(/final\. Counted over the log's first \d+ entries/);
+        expect(results).toMatch(
+          new RegExp(`E-ballots counted: ${demo.ballotVoters(1).filter((i) => !paper.has(i)).length}\\.`),
+        );
+        expect(await violations(page)).toEqual([]);
+        await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });
+        await page.context().close();
+      } finally {
+        await site.close();
+      }
+    } finally {
+      await demoCounter?.stop();
+      await demoLog.stop();
+    }
+  }, 120_000);
 });
 
 describe('without the witness quorum', () => {
