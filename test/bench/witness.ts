@@ -31,7 +31,9 @@ import { tempDir } from '../helpers/log.js';
 import {
   startListening,
   startServer,
+  startThreeWitnesses,
   startWitness,
+  twoOfThreePolicy,
   URNA_BIN,
   type ServerProcess,
 } from '../helpers/process.js';
@@ -44,13 +46,6 @@ import type { Report } from './report.js';
 const STEP = 7;
 
 /** A 2-of-3 policy over the three witness processes. */
-function policyText(logKey: string, keys: { verifierKey: string }[], urls: { url: string }[]): string {
-  return (
-    `log ${logKey}\n` +
-    keys.map((k, i) => `witness w${i} ${k.verifierKey} ${urls[i]!.url}\n`).join('') +
-    'group two 2 w0 w1 w2\nquorum two\n'
-  );
-}
 
 export async function benchWitness(report: Report, opts: { seconds: number; logs: number }): Promise<void> {
   setEd25519Backend(nativeEd25519);
@@ -121,23 +116,9 @@ export async function benchWitness(report: Report, opts: { seconds: number; logs
     // Checkpoint signed → 2-of-3 cosigned, through the collector.
     const origin = 'bench-latency.example/log';
     const log = generateSignerKey(origin);
-    const three: ServerProcess[] = [];
-    const keys = [0, 1, 2].map((i) => generateCosignerKey(`w${i}.example/witness`));
-    for (const [i, k] of keys.entries()) {
-      await writeFile(join(dir, `w${i}.key`), k.signerKey + '\n', { mode: 0o600 });
-      three.push(
-        await startWitness([
-          '--data',
-          join(dir, `w${i}`),
-          '--key',
-          join(dir, `w${i}.key`),
-          '--log',
-          log.verifierKey,
-        ]),
-      );
-    }
+    const { witnesses: three, keys, policy: text } = await startThreeWitnesses(dir, log.verifierKey);
     witnesses.push(...three);
-    const policy = parsePolicy(policyText(log.verifierKey, keys, three));
+    const policy = parsePolicy(text);
     const collector = new CosignatureCollector({
       policy,
       prove: async (from, to) => proveConsistency(from, to, tree),
@@ -169,7 +150,7 @@ export async function benchWitness(report: Report, opts: { seconds: number; logs
     // size, the time from its first appearance to its version carrying two cosignatures.
     // Another log (the witnesses hold the tree above for the first): its own key and origin.
     const served = generateSignerKey('bench-served.example/log');
-    await writeFile(join(dir, 'policy'), policyText(served.verifierKey, keys, three));
+    await writeFile(join(dir, 'policy'), twoOfThreePolicy(served.verifierKey, keys, three));
     await writeFile(join(dir, 'log.key'), served.signerKey + '\n', { mode: 0o600 });
     for (const [i, w] of three.entries()) {
       await w.stop();

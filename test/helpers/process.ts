@@ -1,5 +1,8 @@
 /** Test helper: runs `urna` commands as real child processes on loopback. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateCosignerKey } from '../../ledger/cosignature.js';
 import { fileURLToPath } from 'node:url';
 
 export const URNA_BIN = fileURLToPath(new URL('../../bin/urna.js', import.meta.url));
@@ -63,6 +66,42 @@ export function startWitness(args: string[], env: Record<string, string> = {}): 
     ...TEST_NODE_ENV,
     ...env,
   });
+}
+
+/** A 2-of-3 C2SP tlog-policy for `logKey`: witnesses w0, w1, w2 with `keys`, at `urls`. */
+export function twoOfThreePolicy(
+  logKey: string,
+  keys: { verifierKey: string }[],
+  urls: { url: string }[],
+): string {
+  return (
+    `log ${logKey}\n` +
+    keys.map((k, i) => `witness w${i} ${k.verifierKey} ${urls[i]!.url}\n`).join('') +
+    'group two 2 w0 w1 w2\nquorum two\n'
+  );
+}
+
+/**
+ * Three `urna witness` processes for the log `logKey`, their keys and data
+ * under `dir` (`w<i>.key`, `w<i>/`), and the 2-of-3 policy naming them.
+ */
+export async function startThreeWitnesses(
+  dir: string,
+  logKey: string,
+): Promise<{
+  witnesses: ServerProcess[];
+  keys: { signerKey: string; verifierKey: string }[];
+  policy: string;
+}> {
+  const keys = [0, 1, 2].map((i) => generateCosignerKey(`w${i}.example/witness`));
+  const witnesses: ServerProcess[] = [];
+  for (const [i, k] of keys.entries()) {
+    await writeFile(join(dir, `w${i}.key`), k.signerKey + '\n', { mode: 0o600 });
+    witnesses.push(
+      await startWitness(['--data', join(dir, `w${i}`), '--key', join(dir, `w${i}.key`), '--log', logKey]),
+    );
+  }
+  return { witnesses, keys, policy: twoOfThreePolicy(logKey, keys, witnesses) };
 }
 
 /** Starts `urna serve` on a free loopback port and waits until it listens. */

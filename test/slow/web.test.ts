@@ -24,7 +24,6 @@ import {
 } from '../../ledger/note.js';
 import { ed25519 } from '../../ledger/ed25519.js';
 import { DemoElection } from '../../services/cli/demo-plan.js';
-import { generateCosignerKey } from '../../ledger/cosignature.js';
 import { webConfig, webFiles } from '../../services/web/build.js';
 import { LogClient } from '../../verifier/client.js';
 import { buildElection, type ElectionFixture } from '../helpers/election.js';
@@ -34,7 +33,7 @@ import {
   startListening,
   runUrna,
   startServer,
-  startWitness,
+  startThreeWitnesses,
   TEST_NODE_ENV,
   URNA_BIN,
   type ServerProcess,
@@ -72,24 +71,9 @@ beforeAll(async () => {
   const authority = formatVerifierKey('authority.example', ED25519_TYPE, fromBase64(f.authority.key));
   // Three witnesses, a 2-of-3 quorum: the page requires it of the checkpoints it proves under.
   await writeFile(join(dir, 'log.key'), LOG.signerKey + '\n', { mode: 0o600 });
-  const wkeys = ['a', 'b', 'c'].map((n) => generateCosignerKey(`${n}.example/witness`));
-  for (const [i, k] of wkeys.entries()) {
-    await writeFile(join(dir, `w${i}.key`), k.signerKey + '\n', { mode: 0o600 });
-    witnesses.push(
-      await startWitness([
-        '--data',
-        join(dir, `w${i}`),
-        '--key',
-        join(dir, `w${i}.key`),
-        '--log',
-        LOG.verifierKey,
-      ]),
-    );
-  }
-  policyText =
-    `log ${LOG.verifierKey}\n` +
-    wkeys.map((k, i) => `witness w${i} ${k.verifierKey} ${witnesses[i]!.url}\n`).join('') +
-    'group two 2 w0 w1 w2\nquorum two\n';
+  const three = await startThreeWitnesses(dir, LOG.verifierKey);
+  witnesses.push(...three.witnesses);
+  policyText = three.policy;
   await writeFile(join(dir, 'policy'), policyText);
   server = await startServer([
     ...['--data', join(dir, 'data'), '--key', join(dir, 'log.key'), '--authority', authority],
