@@ -6,7 +6,8 @@
  * config.json made from their keys; `npm run build:web` writes them to a
  * directory for any static host (add a config.json there).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { PageConfig } from '../../verifier/web/config.js';
@@ -55,4 +56,16 @@ export function webConfig(opts: PageConfig): WebFile {
     type: 'application/json; charset=utf-8',
     body: new TextEncoder().encode(JSON.stringify(opts, null, 2) + '\n'),
   };
+}
+
+/**
+ * Writes the page's files into `dir` (made if missing) for a static host,
+ * with a config.json when `config` is given; returns the names written.
+ */
+export async function writeWebFiles(dir: string, config?: PageConfig): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = await webFiles();
+  for (const [name, f] of files) await writeFile(join(dir, name), f.body);
+  if (config) await writeFile(join(dir, 'config.json'), webConfig(config).body);
+  return [...files.keys(), ...(config ? ['config.json'] : [])];
 }

@@ -24,7 +24,7 @@ import {
 } from '../../ledger/note.js';
 import { ed25519 } from '../../ledger/ed25519.js';
 import { DemoElection } from '../../services/cli/demo-plan.js';
-import { webConfig, webFiles } from '../../services/web/build.js';
+import { writeWebFiles } from '../../services/web/build.js';
 import { LogClient } from '../../verifier/client.js';
 import { buildElection, type ElectionFixture } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
@@ -100,12 +100,7 @@ beforeAll(async () => {
   // A static copy: the tiles, and the page's files with a config pointing at them.
   const copyDir = join(dir, 'copy');
   await copyTiles(server.url, copyDir);
-  await mkdir(join(copyDir, 'web'));
-  for (const [name, file] of await webFiles()) await writeFile(join(copyDir, 'web', name), file.body);
-  await writeFile(
-    join(copyDir, 'web', 'config.json'),
-    webConfig({ log: '../', logKey: server.verifierKey }).body,
-  );
+  await writeWebFiles(join(copyDir, 'web'), { log: '../', logKey: server.verifierKey });
   copy = await serveDir(copyDir);
   // The same copy with one byte of an entry changed in its bundle: what an audit must refuse.
   const tamperedDir = join(dir, 'tampered');
@@ -169,27 +164,17 @@ beforeAll(async () => {
     20_000,
   );
   const liveDir = join(dir, 'live');
-  await mkdir(join(liveDir, 'web'), { recursive: true });
-  for (const [name, file] of await webFiles()) await writeFile(join(liveDir, 'web', name), file.body);
-  await writeFile(
-    join(liveDir, 'web', 'config.json'),
-    webConfig({
-      log: server.url,
-      logKey: server.verifierKey,
-      results: counter.url,
-      monitors: monitors.map((m) => m.url),
-      refreshSeconds: 1,
-    }).body,
-  );
+  await writeWebFiles(join(liveDir, 'web'), {
+    log: server.url,
+    logKey: server.verifierKey,
+    results: counter.url,
+    monitors: monitors.map((m) => m.url),
+    refreshSeconds: 1,
+  });
   live = await serveDir(liveDir);
   // The page reading the fork (as a voter shown the fork would).
   const forkDir = join(dir, 'fork-page');
-  await mkdir(join(forkDir, 'web'), { recursive: true });
-  for (const [name, file] of await webFiles()) await writeFile(join(forkDir, 'web', name), file.body);
-  await writeFile(
-    join(forkDir, 'web', 'config.json'),
-    webConfig({ log: fork.url, logKey: server.verifierKey }).body,
-  );
+  await writeWebFiles(join(forkDir, 'web'), { log: fork.url, logKey: server.verifierKey });
   forkPage = await serveDir(forkDir);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
 }, 120_000);
@@ -552,12 +537,11 @@ describe('a demo election (urna demo) with a counter', () => {
         { ...TEST_NODE_ENV },
       );
       const pageDir = join(dir, 'demo-page');
-      await mkdir(join(pageDir, 'web'), { recursive: true });
-      for (const [name, file] of await webFiles()) await writeFile(join(pageDir, 'web', name), file.body);
-      await writeFile(
-        join(pageDir, 'web', 'config.json'),
-        webConfig({ log: demoLog.url, logKey: demoLog.verifierKey, results: demoCounter.url }).body,
-      );
+      await writeWebFiles(join(pageDir, 'web'), {
+        log: demoLog.url,
+        logKey: demoLog.verifierKey,
+        results: demoCounter.url,
+      });
       const site = await serveDir(pageDir);
       try {
         await waitUntil(
