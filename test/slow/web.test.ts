@@ -221,6 +221,16 @@ async function violations(page: Page): Promise<string[]> {
   });
 }
 
+/** Opens a receipt file for `tracker` (its own receipt unless `text`) and checks it; the verdict's text. */
+async function checkReceipt(page: Page, tracker: string, text = receipts[tracker]!): Promise<string> {
+  await page.setInputFiles('#receipt', {
+    name: `${tracker}.receipt`,
+    mimeType: 'text/plain',
+    buffer: Buffer.from(text),
+  });
+  return check(page, '');
+}
+
 async function check(page: Page, tracker: string): Promise<string> {
   await page.fill('#tracker', tracker);
   await page.click('#ballot-form button');
@@ -279,12 +289,7 @@ describe('the web page', () => {
   it('verifies a receipt file, and refuses one whose checkpoint was tampered with', async () => {
     const page = await open(`${server.url}/web/`);
     const t = trackers.counted;
-    await page.setInputFiles('#receipt', {
-      name: `${t}.receipt`,
-      mimeType: 'text/plain',
-      buffer: Buffer.from(receipts[t]!),
-    });
-    const verified = await check(page, '');
+    const verified = await checkReceipt(page, t);
     expect(verified).toMatch(/Your receipt proves that your ballot is entry 4 of the log/);
     // Issued at submission, before the witnesses cosigned; the cosigned latest extends it.
     expect(verified).toMatch(/extends the one your receipt was issued under.*cosigned by w\d, w\d/s);
@@ -292,12 +297,7 @@ describe('the web page', () => {
       /The log's latest checkpoint \(\d+ entries\) extends the one your receipt was issued under/,
     );
     const tampered = receipts[t]!.replace(/\n(\d+)\n/, (_m, n: string) => `\n${Number(n) + 1}\n`);
-    await page.setInputFiles('#receipt', {
-      name: `${t}.receipt`,
-      mimeType: 'text/plain',
-      buffer: Buffer.from(tampered),
-    });
-    expect(await check(page, '')).toMatch(/Not verified/);
+    expect(await checkReceipt(page, t, tampered)).toMatch(/Not verified/);
     await page.screenshot({ path: join(SHOTS, 'receipt-tampered.png'), fullPage: true });
     await page.context().close();
   });
@@ -306,12 +306,7 @@ describe('the web page', () => {
     const page = await open(`${copy.url}/web/`);
     expect(await page.textContent('#log-facts')).toMatch(/Entries\s*9/);
     const t = trackers.superseded;
-    await page.setInputFiles('#receipt', {
-      name: `${t}.receipt`,
-      mimeType: 'text/plain',
-      buffer: Buffer.from(receipts[t]!),
-    });
-    expect(await check(page, '')).toMatch(/entry 5 of the log/);
+    expect(await checkReceipt(page, t)).toMatch(/entry 5 of the log/);
     // A tracker alone cannot be looked up in a copy without an index of ballots: the page says so.
     await page.setInputFiles('#receipt', []);
     expect(await check(page, t)).toMatch(
@@ -370,12 +365,7 @@ describe('a forked log', () => {
   it('refuses a receipt the fork does not extend, and hands over the evidence, which proves the split view', async () => {
     const page = await open(`${forkPage.url}/web/`);
     const t = trackers.counted;
-    await page.setInputFiles('#receipt', {
-      name: `${t}.receipt`,
-      mimeType: 'text/plain',
-      buffer: Buffer.from(receipts[t]!),
-    });
-    const text = await check(page, '');
+    const text = await checkReceipt(page, t);
     expect(text).toMatch(
       /Not verified.*checkpoint of 20 entries does not extend the one of \d+ entries you have/s,
     );
