@@ -1,0 +1,172 @@
+/**
+ * Exponential ElGamal on ristretto255 (ledger/group.ts) and the proof that
+ * a ciphertext encrypts a small integer in a range: ElectionGuard 2.1's
+ * construction (its §3.3: encryption, and the disjunctive Chaum-Pedersen
+ * range proof) written additively, with its hash in place of
+ * ElectionGuard's HMAC-SHA-256 over Z_p (docs/DESIGN.md, "Encrypted
+ * ballots", says where and why Urna departs from it).
+ *
+ * Encryption of σ under the election key K = s·G with nonce ξ:
+ *
+ *     α = ξ·G,   β = (σ + ξ)·K
+ *
+ * so that ciphertexts add: (α₁ + α₂, β₁ + β₂) encrypts σ₁ + σ₂ with nonce
+ * ξ₁ + ξ₂, and whoever holds s recovers σ·K = β − s·α, then σ as the small
+ * discrete log of σ·K to the base K.
+ *
+ * The range proof for 0 ≤ σ ≤ R (ElectionGuard 2.1 §3.3.5): for the true
+ * value ℓ a real Chaum-Pedersen commitment, for every other j a simulated
+ * one, and challenges that must add up to the Fiat-Shamir hash of the whole
+ * statement:
+ *
+ *     j ≠ ℓ: c_j, u_j random;  a_j = u_j·G,  b_j = (u_j + (ℓ − j)·c_j)·K
+ *     j = ℓ: u_ℓ random;       a_ℓ = u_ℓ·G,  b_ℓ = u_ℓ·K
+ *     c = H(context, R, K, α, β, a_0, b_0, …, a_R, b_R)
+ *     c_ℓ = c − Σ_{j≠ℓ} c_j;   v_j = u_j − c_j·ξ  (every j)
+ *
+ * The proof is (c_0 … c_R, v_0 … v_R). A verifier recomputes
+ * a_j = v_j·G + c_j·α and b_j = (v_j − j·c_j)·K + c_j·β, and accepts if the
+ * challenges add up to the hash of the statement with those commitments.
+ *
+ * The context binds the election's hash, the contest, the option and the
+ * voter's credential into every challenge, so a ciphertext and its proof
+ * copied from another ballot (another credential, another option) do not
+ * verify.
+ */
+import { utf8 } from './bytes.js';
+import {
+  encodeElement,
+  G,
+  hashToScalar,
+  IDENTITY,
+  L,
+  mod,
+  mul,
+  mulPublic,
+  randomScalar,
+  type Element,
+} from './group.js';
+
+/** An exponential ElGamal ciphertext. */
+export type Ciphertext = { alpha: Element; beta: Element };
+
+/** The encryption of the small integer `value` (0 ≤ value < 2^32) under `key` with `nonce` (secret, nonzero in use). */
+export function encrypt(value: number, nonce: bigint, key: Element): Ciphertext {
+  if (!Number.isSafeInteger(value) || value < 0 || value > 0xffffffff)
+    throw new RangeError('encrypt: value must be an integer in [0, 2^32)');
+  return { alpha: mul(G, nonce), beta: mul(key, BigInt(value) + nonce) };
+}
+
+/** The sum of ciphertexts: it encrypts the sum of their values (the identity pair for none). */
+export function addCiphertexts(list: readonly Ciphertext[]): Ciphertext {
+  let alpha = IDENTITY;
+  let beta = IDENTITY;
+  for (const c of list) {
+    alpha = alpha.add(c.alpha);
+    beta = beta.add(c.beta);
+  }
+  return { alpha, beta };
+}
+
+/** What every challenge of a ballot's proofs binds. */
+export type ProofContext = {
+  /** The election's hash (32 bytes: the leaf hash of its `election` record). */
+  election: Uint8Array;
+  contest: string;
+  /** The option, for an option's range proof; absent for the contest's sum proof. */
+  option?: string;
+  /** The voter's credential (its 32-byte public key). */
+  credential: Uint8Array;
+};
+
+/** A range proof: challenges c_0 … c_R and responses v_0 … v_R (scalars). */
+export type RangeProof = { challenges: bigint[]; responses: bigint[] };
+
+/** The largest range a proof covers (a contest's selection limit stays far below it). */
+export const MAX_RANGE = 64;
+
+function uint32(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+}
+
+/** The statement's challenge: its domain names whether it is an option's proof or the contest's sum proof. */
+function rangeChallenge(
+  ctx: ProofContext,
+  limit: number,
+  key: Element,
+  ct: Ciphertext,
+  commitments: readonly Element[],
+): bigint {
+  const domain = ctx.option === undefined ? 'contest-sum/v1' : 'option-range/v1';
+  return hashToScalar(domain, [
+    ctx.election,
+    utf8(ctx.contest),
+    ...(ctx.option === undefined ? [] : [utf8(ctx.option)]),
+    ctx.credential,
+    uint32(limit),
+    encodeElement(key),
+    encodeElement(ct.alpha),
+    encodeElement(ct.beta),
+    ...commitments.map(encodeElement),
+  ]);
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0 || limit > MAX_RANGE)
+    throw new RangeError(`range proof: the limit must be an integer in [0, ${MAX_RANGE}]`);
+}
+
+/**
+ * Proves that `ct` = encrypt(value, nonce, key) encrypts an integer in
+ * 0 … `limit`. `random` draws the proof's secret scalars (default the
+ * platform CSPRNG; tests pin it). RangeError if `value` is out of range
+ * (nothing true to prove).
+ */
+export function proveRange(
+  ct: Ciphertext,
+  value: number,
+  nonce: bigint,
+  limit: number,
+  key: Element,
+  ctx: ProofContext,
+  random: () => bigint = randomScalar,
+): RangeProof {
+  checkLimit(limit);
+  if (!Number.isSafeInteger(value) || value < 0 || value > limit)
+    throw new RangeError(`proveRange: value ${value} is not in 0 … ${limit}`);
+  const u: bigint[] = [];
+  const c: bigint[] = [];
+  const commitments: Element[] = [];
+  for (let j = 0; j <= limit; j++) {
+    u[j] = random();
+    c[j] = j === value ? 0n : random();
+    commitments.push(mul(G, u[j]!), mul(key, u[j]! + BigInt(value - j) * c[j]!));
+  }
+  const total = rangeChallenge(ctx, limit, key, ct, commitments);
+  c[value] = mod(total - c.reduce((a, x, j) => (j === value ? a : a + x), 0n));
+  return { challenges: c.map(mod), responses: u.map((uj, j) => mod(uj - c[j]! * nonce)) };
+}
+
+/** Whether `proof` shows that `ct` encrypts an integer in 0 … `limit` under `key`, for `ctx`. Never throws for a malformed proof. */
+export function verifyRange(
+  ct: Ciphertext,
+  proof: RangeProof,
+  limit: number,
+  key: Element,
+  ctx: ProofContext,
+): boolean {
+  checkLimit(limit);
+  const { challenges: c, responses: v } = proof;
+  if (!Array.isArray(c) || !Array.isArray(v) || c.length !== limit + 1 || v.length !== limit + 1)
+    return false;
+  if (![...c, ...v].every((x) => typeof x === 'bigint' && x >= 0n && x < L)) return false;
+  const commitments: Element[] = [];
+  for (let j = 0; j <= limit; j++) {
+    commitments.push(
+      mulPublic(G, v[j]!).add(mulPublic(ct.alpha, c[j]!)),
+      mulPublic(key, v[j]! - BigInt(j) * c[j]!).add(mulPublic(ct.beta, c[j]!)),
+    );
+  }
+  const sum = mod(c.reduce((a, x) => a + x, 0n));
+  return sum === rangeChallenge(ctx, limit, key, ct, commitments);
+}

@@ -1,0 +1,119 @@
+/**
+ * The prime-order group of Urna's encrypted ballots: ristretto255 (RFC 9496)
+ * through @noble/curves, written additively (`a·G + b·K`), with its scalars
+ * (integers mod the group order L = 2^252 + 27742317777372353535851937790883648493).
+ * Pure and browser-safe, like the rest of the ledger.
+ *
+ * Encodings are RFC 9496's and nothing else:
+ * - an element is its 32-byte canonical encoding (§4.3.2); decoding (§4.3.1)
+ *   refuses every non-canonical or invalid string, so an element has one
+ *   encoding and equal encodings are equal elements;
+ * - a scalar is 32 bytes little-endian, below L (decoding refuses the rest,
+ *   so a scalar has one encoding too);
+ * - the identity element encodes as 32 zero bytes; it is a valid element,
+ *   which a protocol refuses where it must not appear (a public key).
+ *
+ * Challenges (Fiat-Shamir) are {@link hashToScalar}: SHA-512 of a
+ * domain-separated, length-prefixed list of byte strings, reduced mod L
+ * (64 bytes reduce with a bias below 2^-250).
+ */
+import { ristretto255 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concat, utf8 } from './bytes.js';
+import { MalformedError } from './errors.js';
+
+const Point = ristretto255.Point;
+
+/** An element of ristretto255 (immutable). */
+export type Element = InstanceType<typeof Point>;
+
+/** The generator (RFC 9496 §4.4). */
+export const G: Element = Point.BASE;
+
+/** The identity element. */
+export const IDENTITY: Element = Point.ZERO;
+
+/** The group order L. */
+export const L: bigint = Point.Fn.ORDER;
+
+/** The element's 32-byte canonical encoding (RFC 9496 §4.3.2). */
+export function encodeElement(e: Element): Uint8Array {
+  return e.toBytes();
+}
+
+/** Decodes an element (RFC 9496 §4.3.1). Throws MalformedError for anything but a canonical encoding of one. */
+export function decodeElement(bytes: Uint8Array, what = 'element'): Element {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 32)
+    throw new MalformedError(`${what}: a ristretto255 element is 32 bytes`);
+  try {
+    return Point.fromBytes(bytes);
+  } catch {
+    throw new MalformedError(`${what}: not a canonical ristretto255 encoding`);
+  }
+}
+
+/** The scalar `s mod L`. */
+export function mod(s: bigint): bigint {
+  const r = s % L;
+  return r < 0n ? r + L : r;
+}
+
+/** A scalar's 32-byte little-endian encoding. RangeError unless 0 ≤ s < L. */
+export function encodeScalar(s: bigint): Uint8Array {
+  if (s < 0n || s >= L) throw new RangeError('encodeScalar: not a scalar in [0, L)');
+  return Point.Fn.toBytes(s);
+}
+
+/** Decodes a scalar: 32 bytes little-endian, below L. Throws MalformedError otherwise. */
+export function decodeScalar(bytes: Uint8Array, what = 'scalar'): bigint {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 32)
+    throw new MalformedError(`${what}: a scalar is 32 bytes`);
+  let s = 0n;
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  if (s >= L) throw new MalformedError(`${what}: not below the group order (non-canonical)`);
+  return s;
+}
+
+/** The scalar of 64 uniform bytes, little-endian, reduced mod L (RFC 9496 §4.4's wide reduction). */
+export function wideScalar(bytes: Uint8Array): bigint {
+  if (bytes.length !== 64) throw new RangeError('wideScalar: 64 bytes');
+  let s = 0n;
+  for (let i = 63; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  return s % L;
+}
+
+/** A uniformly random scalar from the platform CSPRNG (64 bytes, reduced). */
+export function randomScalar(): bigint {
+  return wideScalar(crypto.getRandomValues(new Uint8Array(64)));
+}
+
+/**
+ * `s·P` in constant time for secret scalars (nonces, keys); 0·P is the
+ * identity. `s` is taken mod L.
+ */
+export function mul(p: Element, s: bigint): Element {
+  const k = mod(s);
+  return k === 0n ? IDENTITY : p.multiply(k);
+}
+
+/** `s·P` for public scalars only (challenges, responses, verification): faster, not constant time. */
+export function mulPublic(p: Element, s: bigint): Element {
+  return p.multiplyUnsafe(mod(s));
+}
+
+function uint32(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+}
+
+/**
+ * A Fiat-Shamir challenge: SHA-512 over `"urna/" || domain` and each part,
+ * every one of them preceded by its length as 4 bytes big-endian, reduced
+ * mod L. Length prefixes make the encoding injective, so two different
+ * lists of parts never hash the same input; the domain separates each use
+ * (each proof, each version).
+ */
+export function hashToScalar(domain: string, parts: readonly Uint8Array[]): bigint {
+  const chunks: Uint8Array[] = [];
+  for (const p of [utf8(`urna/${domain}`), ...parts]) chunks.push(uint32(p.length), p);
+  return wideScalar(sha512(concat(...chunks)));
+}
