@@ -24,9 +24,14 @@
  *     c = H(context, R, K, α, β, a_0, b_0, …, a_R, b_R)
  *     c_ℓ = c − Σ_{j≠ℓ} c_j;   v_j = u_j − c_j·ξ  (every j)
  *
- * The proof is (c_0 … c_R, v_0 … v_R). A verifier recomputes
- * a_j = v_j·G + c_j·α and b_j = (v_j − j·c_j)·K + c_j·β, and accepts if the
- * challenges add up to the hash of the statement with those commitments.
+ * The proof is the commitments (a_0, b_0 … a_R, b_R), the challenges
+ * c_0 … c_R and the responses v_0 … v_R. A verifier checks that the
+ * challenges add up to the hash of the statement with those commitments,
+ * and that a_j = v_j·G + c_j·α and b_j = (v_j − j·c_j)·K + c_j·β for every
+ * j. ElectionGuard publishes (c, v) only and has the verifier recompute
+ * the commitments; carrying them (64 more bytes per j) lets many proofs'
+ * equations be checked together, as one random linear combination in one
+ * multi-scalar multiplication ({@link verifyRangeBatch}).
  *
  * The context binds the election's hash, the contest, the option and the
  * voter's credential into every challenge, so a ciphertext and its proof
@@ -36,6 +41,7 @@
 import { utf8 } from './bytes.js';
 import {
   encodeElement,
+  msm,
   G,
   hashToScalar,
   IDENTITY,
@@ -79,8 +85,8 @@ export type ProofContext = {
   credential: Uint8Array;
 };
 
-/** A range proof: challenges c_0 … c_R and responses v_0 … v_R (scalars). */
-export type RangeProof = { challenges: bigint[]; responses: bigint[] };
+/** A range proof: commitments a_0, b_0, …, a_R, b_R, challenges c_0 … c_R and responses v_0 … v_R. */
+export type RangeProof = { commitments: Element[]; challenges: bigint[]; responses: bigint[] };
 
 /** The largest range a proof covers (a contest's selection limit stays far below it). */
 export const MAX_RANGE = 64;
@@ -144,7 +150,27 @@ export function proveRange(
   }
   const total = rangeChallenge(ctx, limit, key, ct, commitments);
   c[value] = mod(total - c.reduce((a, x, j) => (j === value ? a : a + x), 0n));
-  return { challenges: c.map(mod), responses: u.map((uj, j) => mod(uj - c[j]! * nonce)) };
+  return { commitments, challenges: c.map(mod), responses: u.map((uj, j) => mod(uj - c[j]! * nonce)) };
+}
+
+/** One statement to verify: a ciphertext, its proof, the range, the key and the context. */
+export type RangeStatement = {
+  ct: Ciphertext;
+  proof: RangeProof;
+  limit: number;
+  key: Element;
+  ctx: ProofContext;
+};
+
+/** The proof's shape and scalars are right, and its challenges add up to the statement's hash. */
+function challengesHold(s: RangeStatement): boolean {
+  checkLimit(s.limit);
+  const { commitments: ab, challenges: c, responses: v } = s.proof;
+  const n = s.limit + 1;
+  if (!Array.isArray(ab) || !Array.isArray(c) || !Array.isArray(v)) return false;
+  if (ab.length !== 2 * n || c.length !== n || v.length !== n) return false;
+  if (![...c, ...v].every((x) => typeof x === 'bigint' && x >= 0n && x < L)) return false;
+  return mod(c.reduce((a, x) => a + x, 0n)) === rangeChallenge(s.ctx, s.limit, s.key, s.ct, ab);
 }
 
 /** Whether `proof` shows that `ct` encrypts an integer in 0 … `limit` under `key`, for `ctx`. Never throws for a malformed proof. */
@@ -155,18 +181,57 @@ export function verifyRange(
   key: Element,
   ctx: ProofContext,
 ): boolean {
-  checkLimit(limit);
-  const { challenges: c, responses: v } = proof;
-  if (!Array.isArray(c) || !Array.isArray(v) || c.length !== limit + 1 || v.length !== limit + 1)
-    return false;
-  if (![...c, ...v].every((x) => typeof x === 'bigint' && x >= 0n && x < L)) return false;
-  const commitments: Element[] = [];
+  const s = { ct, proof, limit, key, ctx };
+  if (!challengesHold(s)) return false;
+  const { commitments: ab, challenges: c, responses: v } = proof;
   for (let j = 0; j <= limit; j++) {
-    commitments.push(
-      mulPublic(G, v[j]!).add(mulPublic(ct.alpha, c[j]!)),
-      mulPublic(key, v[j]! - BigInt(j) * c[j]!).add(mulPublic(ct.beta, c[j]!)),
-    );
+    const a = mulPublic(G, v[j]!).add(mulPublic(ct.alpha, c[j]!));
+    const b = mulPublic(key, v[j]! - BigInt(j) * c[j]!).add(mulPublic(ct.beta, c[j]!));
+    if (!a.equals(ab[2 * j]!) || !b.equals(ab[2 * j + 1]!)) return false;
   }
-  const sum = mod(c.reduce((a, x) => a + x, 0n));
-  return sum === rangeChallenge(ctx, limit, key, ct, commitments);
+  return true;
+}
+
+/**
+ * Verifies many range proofs together: each one's challenges against its
+ * hash, then every equation of every proof at once as one random linear
+ * combination, Σ ρ_e·(left_e − right_e) = 0 with independent random 128-bit
+ * weights ρ_e, in one multi-scalar multiplication (a false equation makes
+ * the sum nonzero except with probability 2^-128). If the sum is not zero,
+ * each proof is checked alone, to name the bad ones. Returns each
+ * statement's verdict, in order. `random` draws the weights (default the
+ * CSPRNG; they must be unpredictable to whoever made the proofs).
+ */
+export function verifyRangeBatch(
+  statements: readonly RangeStatement[],
+  random: () => bigint = () => randomScalar() & ((1n << 128n) - 1n),
+): boolean[] {
+  const verdicts = statements.map(challengesHold);
+  const points: Element[] = [];
+  const scalars: bigint[] = [];
+  let gCoefficient = 0n;
+  statements.forEach((s, i) => {
+    if (!verdicts[i]) return;
+    const { commitments: ab, challenges: c, responses: v } = s.proof;
+    let kCoefficient = 0n;
+    let alpha = 0n;
+    let beta = 0n;
+    for (let j = 0; j <= s.limit; j++) {
+      // ρ·(v_j·G + c_j·α − a_j) + ρ'·((v_j − j·c_j)·K + c_j·β − b_j)
+      const rho = random();
+      const rho2 = random();
+      gCoefficient += rho * v[j]!;
+      alpha += rho * c[j]!;
+      kCoefficient += rho2 * (v[j]! - BigInt(j) * c[j]!);
+      beta += rho2 * c[j]!;
+      points.push(ab[2 * j]!, ab[2 * j + 1]!);
+      scalars.push(mod(-rho), mod(-rho2));
+    }
+    points.push(s.ct.alpha, s.ct.beta, s.key);
+    scalars.push(mod(alpha), mod(beta), mod(kCoefficient));
+  });
+  points.push(G);
+  scalars.push(mod(gCoefficient));
+  if (msm(points, scalars).equals(IDENTITY)) return verdicts;
+  return statements.map((s, i) => verdicts[i]! && verifyRange(s.ct, s.proof, s.limit, s.key, s.ctx));
 }

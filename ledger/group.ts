@@ -17,6 +17,7 @@
  * domain-separated, length-prefixed list of byte strings, reduced mod L
  * (64 bytes reduce with a bias below 2^-250).
  */
+import { pippenger } from '@noble/curves/abstract/curve.js';
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concat, utf8 } from './bytes.js';
@@ -99,6 +100,13 @@ export function mul(p: Element, s: bigint): Element {
 /** `s·P` for public scalars only (challenges, responses, verification): faster, not constant time. */
 export function mulPublic(p: Element, s: bigint): Element {
   return p.multiplyUnsafe(mod(s));
+}
+
+/** Σ s_i·P_i for public scalars (Pippenger's method): one multi-scalar multiplication. */
+export function msm(points: readonly Element[], scalars: readonly bigint[]): Element {
+  if (points.length !== scalars.length) throw new RangeError('msm: as many scalars as points');
+  if (points.length === 0) return IDENTITY;
+  return pippenger(Point, [...points], scalars.map(mod));
 }
 
 function uint32(n: number): Uint8Array {

@@ -17,6 +17,7 @@ import {
   encrypt,
   proveRange,
   verifyRange,
+  verifyRangeBatch,
   type Ciphertext,
   type ProofContext,
   type RangeProof,
@@ -86,7 +87,11 @@ describe('range proofs', () => {
     expect(verifyRange({ alpha: ct.alpha.add(G), beta: ct.beta }, proof, 1, K, ctx)).toBe(false);
     expect(verifyRange(ct, proof, 1, K.add(G), ctx)).toBe(false);
     expect(verifyRange(ct, proof, 2, K, ctx)).toBe(false);
-    expect(verifyRange(ct, { challenges: proof.challenges, responses: [] }, 1, K, ctx)).toBe(false);
+    expect(verifyRange(ct, { ...proof, responses: [] }, 1, K, ctx)).toBe(false);
+    expect(verifyRange(ct, { ...proof, commitments: proof.commitments.slice(1) }, 1, K, ctx)).toBe(false);
+    const moved = [...proof.commitments];
+    moved[0] = moved[0]!.add(G);
+    expect(verifyRange(ct, { ...proof, commitments: moved }, 1, K, ctx)).toBe(false);
     expect(verifyRange(ct, { ...proof, responses: [L, proof.responses[1]!] }, 1, K, ctx)).toBe(false);
   });
 
@@ -109,7 +114,11 @@ describe('range proofs', () => {
     expect(
       verifyRange(
         two,
-        { challenges: wide.challenges.slice(0, 2), responses: wide.responses.slice(0, 2) },
+        {
+          commitments: wide.commitments.slice(0, 4),
+          challenges: wide.challenges.slice(0, 2),
+          responses: wide.responses.slice(0, 2),
+        },
         1,
         K,
         ctx,
@@ -117,6 +126,32 @@ describe('range proofs', () => {
     ).toBe(false);
     // Claiming value 1 for an encryption of 2: the algebra fails, so the verifier refuses.
     expect(verifyRange(two, proveRange(two, 1, nonce, 1, K, ctx, stream('lie')), 1, K, ctx)).toBe(false);
+  });
+});
+
+describe('batch verification', () => {
+  const r = stream('batch');
+  const statements = Array.from({ length: 12 }, (_, i) => {
+    const limit = 1 + (i % 3);
+    const value = i % (limit + 1);
+    const nonce = r();
+    const c = encrypt(value, nonce, K);
+    const option = { ...ctx, option: `o${i}` };
+    return { ct: c, proof: proveRange(c, value, nonce, limit, K, option, r), limit, key: K, ctx: option };
+  });
+
+  it('accepts a batch of honest proofs', () => {
+    expect(verifyRangeBatch(statements)).toEqual(statements.map(() => true));
+    expect(verifyRangeBatch([])).toEqual([]);
+  });
+
+  it('names the bad proofs: a changed response (its hash still holds) and a changed commitment', () => {
+    const bad = statements.map((s) => ({ ...s, proof: { ...s.proof, responses: [...s.proof.responses] } }));
+    bad[3]!.proof.responses[0] = (bad[3]!.proof.responses[0]! + 1n) % L; // only the equations catch it
+    const moved = [...bad[7]!.proof.commitments];
+    moved[1] = moved[1]!.add(G);
+    bad[7] = { ...bad[7]!, proof: { ...bad[7]!.proof, commitments: moved } };
+    expect(verifyRangeBatch(bad)).toEqual(statements.map((_, i) => i !== 3 && i !== 7));
   });
 });
 
@@ -130,6 +165,7 @@ describe('known answers (test/vectors/urna-elgamal.json)', () => {
       key: toHex(encodeElement(K)),
       alpha: toHex(encodeElement(c.alpha)),
       beta: toHex(encodeElement(c.beta)),
+      commitments: p.commitments.map((e) => toHex(encodeElement(e))),
       challenges: p.challenges.map((x) => toHex(encodeScalar(x))),
       responses: p.responses.map((x) => toHex(encodeScalar(x))),
     };
