@@ -4,6 +4,7 @@
 // URNA_BENCH_SECONDS shortens the sustained-load phases (default 60).
 import { benchAudit } from './audit.js';
 import { benchCount } from './count.js';
+import { benchEncrypted } from './encrypted.js';
 import { benchBallots } from './election.js';
 import { benchFloods, benchStartupAndScrub } from './faults.js';
 import { benchHttp } from './http.js';
@@ -51,6 +52,10 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
         voters: Number(process.env.URNA_BENCH_WEB_VOTERS ?? 1_058_000),
         auditVoters: Number(process.env.URNA_BENCH_WEB_AUDIT_VOTERS ?? 20_000),
       }),
+  ],
+  [
+    'encrypted',
+    (report) => benchEncrypted(report, { ballots: Number(process.env.URNA_BENCH_ENCRYPTED_BALLOTS ?? 24) }),
   ],
   [
     'faults',

@@ -53,19 +53,20 @@ export async function checkpointOf(server: ServerProcess): Promise<string> {
   return (await fetch(`${server.url}/checkpoint`)).text();
 }
 
-/** Submits entries with 16 clients until the server dies or `maxMs` passes. */
+/** Submits entries with 16 clients until the server dies, `maxMs` passes, or (with `until`) that many are receipted. */
 export async function load(
   server: ServerProcess,
   tag: string,
   maxMs: number,
   got: Receipted[],
   seen: Set<string>,
+  opts: { until?: number } = {},
 ) {
   const deadline = Date.now() + maxMs;
   let n = 0;
   let dead = false;
   const client = async (c: number) => {
-    while (!dead && Date.now() < deadline) {
+    while (!dead && Date.now() < deadline && (opts.until === undefined || got.length < opts.until)) {
       try {
         keepReceipt(await post(server, utf8(`${tag} client ${c} entry ${n++}`)), got, seen);
       } catch {

@@ -1,0 +1,164 @@
+/**
+ * Encrypted ballots (`npm run bench -- encrypted`; issue 14, the
+ * cryptography so far): a ballot of 3 contests of 8 options each (one
+ * vote per contest) encrypted and proven (ledger/encrypted-contest.ts) in
+ * Node and in Debian's headless Chromium, and its proofs verified one
+ * ballot at a time and in batches, beside the limit measured in the same
+ * run: raw ristretto255 scalar multiplications per second, on one core and
+ * on all cores. From the batch rate, the time a 1,000,000-ballot audit
+ * would take on all cores (URNA_BENCH_ENCRYPTED_BALLOTS ballots are
+ * verified, default 24).
+ */
+import { build } from 'esbuild';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { chromium } from 'playwright-core';
+import { utf8 } from '../../ledger/bytes.js';
+import { verifyRange, verifyRangeBatch, type RangeStatement } from '../../ledger/elgamal.js';
+import {
+  contestStatements,
+  encryptContest,
+  type ContestShape,
+  type EncryptedContest,
+} from '../../ledger/encrypted-contest.js';
+import { G, hashToScalar, mul } from '../../ledger/group.js';
+import { hash } from '../../ledger/hash.js';
+import type { Report } from './report.js';
+
+const SHAPES: ContestShape[] = ['riksdag', 'region', 'kommun'].map((id) => ({
+  id,
+  options: Array.from({ length: 8 }, (_, i) => `o${i}`),
+  optionLimit: 1,
+  selectionLimit: 1,
+}));
+const KEY = mul(G, hashToScalar('bench/key', [utf8('election key')]));
+const ELECTION = hash(utf8('bench election'));
+
+/** Unsafe (variable-time) scalar multiplications per second by a 253-bit scalar, one worker per core, for `ms`. */
+async function scalarMultRate(ms: number, cores: number): Promise<number> {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { ristretto255 } = require('@noble/curves/ed25519.js');
+    const P = ristretto255.Point;
+    let x = P.BASE, n = 0;
+    const start = performance.now();
+    while (performance.now() - start < workerData.ms) {
+      x = x.multiplyUnsafe(0x0edcba9876543210fedcba9876543210fedcba9876543210fedcba987654321n);
+      n++;
+    }
+    parentPort.postMessage(n / ((performance.now() - start) / 1000));
+  `;
+  const rates = await Promise.all(
+    Array.from(
+      { length: cores },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(code, { eval: true, workerData: { ms } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  return rates.reduce((a, b) => a + b, 0);
+}
+
+function encryptBallot(voter: number): EncryptedContest[] {
+  const credential = hash(utf8(`bench voter ${voter}`));
+  return SHAPES.map(
+    (shape, c) =>
+      encryptContest(shape, { [`o${(voter + c) % 8}`]: 1 }, KEY, { election: ELECTION, credential })
+        .encrypted,
+  );
+}
+
+function statementsOf(voter: number, ballot: EncryptedContest[]): RangeStatement[] {
+  const credential = hash(utf8(`bench voter ${voter}`));
+  return ballot.flatMap((enc, c) =>
+    contestStatements(SHAPES[c]!, enc, KEY, { election: ELECTION, credential })!,
+  );
+}
+
+export async function benchEncrypted(report: Report, opts: { ballots: number }): Promise<void> {
+  const cores = availableParallelism();
+  const one = await scalarMultRate(2000, 1);
+  const all = await scalarMultRate(2000, cores);
+  report('limit: ristretto255 scalar mult, 1 core', one, 'mult/s');
+  report('limit: ristretto255 scalar mult, all cores', all, 'mult/s', `${cores} cores`);
+
+  // Encrypt and prove in Node.
+  encryptBallot(0); // warm-up
+  let t0 = performance.now();
+  const ballots = Array.from({ length: opts.ballots }, (_, i) => encryptBallot(i));
+  const proveMs = (performance.now() - t0) / opts.ballots;
+  report('encrypt and prove one 3×8 ballot, Node', proveMs, 'ms', `${opts.ballots} ballots`);
+
+  // Verify one by one (every equation of every proof on its own: verifyRange), then all in one batch.
+  const statements = ballots.map((b, i) => statementsOf(i, b));
+  t0 = performance.now();
+  for (const list of statements)
+    for (const s of list)
+      if (!verifyRange(s.ct, s.proof, s.limit, s.key, s.ctx))
+        throw new Error('a bench ballot did not verify');
+  const singleRate = opts.ballots / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  const verdicts = verifyRangeBatch(statements.flat());
+  const batchRate = opts.ballots / ((performance.now() - t0) / 1000);
+  if (!verdicts.every(Boolean)) throw new Error('a bench ballot did not verify');
+  const multsPerBallot = one / singleRate;
+  report(
+    'verify one by one, 1 core',
+    singleRate,
+    'ballot/s',
+    `about ${multsPerBallot.toFixed(0)} mults' worth each`,
+  );
+  report(
+    `verify in a batch of ${opts.ballots}, 1 core`,
+    batchRate,
+    'ballot/s',
+    `${(batchRate / singleRate).toFixed(1)}x one by one (goal 5x)`,
+  );
+  const hours = 1_000_000 / (batchRate * cores) / 3600;
+  report('1,000,000-ballot audit, estimated', hours, 'h', `batches on ${cores} cores, from the rate above`);
+
+  // Encrypt and prove in Chromium: the same code, bundled for the browser.
+  const entry = fileURLToPath(new URL('../../ledger/encrypted-contest.ts', import.meta.url));
+  const bundle = await build({
+    stdin: {
+      contents: `
+        import { encryptContest } from ${JSON.stringify(entry)};
+        import { G, hashToScalar, mul } from ${JSON.stringify(entry.replace('encrypted-contest', 'group'))};
+        import { utf8 } from ${JSON.stringify(entry.replace('encrypted-contest', 'bytes'))};
+        globalThis.encryptBallot = () => {
+          const key = mul(G, hashToScalar('bench/key', [utf8('election key')]));
+          const ballot = { election: new Uint8Array(32), credential: new Uint8Array(32).fill(1) };
+          const start = performance.now();
+          for (const id of ['riksdag', 'region', 'kommun'])
+            encryptContest({ id, options: ['o0','o1','o2','o3','o4','o5','o6','o7'], optionLimit: 1, selectionLimit: 1 }, { o3: 1 }, key, ballot);
+          return performance.now() - start;
+        };`,
+      resolveDir: fileURLToPath(new URL('.', import.meta.url)),
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+  });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    await page.evaluate(() => (globalThis as unknown as { encryptBallot(): number }).encryptBallot()); // warm-up
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++)
+      times.push(
+        await page.evaluate(() => (globalThis as unknown as { encryptBallot(): number }).encryptBallot()),
+      );
+    times.sort((a, b) => a - b);
+    report('encrypt and prove one 3×8 ballot, Chromium', times[2]!, 'ms', 'median of 5; goal under 1,000 ms');
+  } finally {
+    await browser.close();
+  }
+}
