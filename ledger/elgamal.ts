@@ -38,7 +38,7 @@
  * copied from another ballot (another credential, another option) do not
  * verify.
  */
-import { utf8 } from './bytes.js';
+import { toHex, utf8 } from './bytes.js';
 import {
   encodeElement,
   msm,
@@ -210,6 +210,8 @@ export function verifyRangeBatch(
   const points: Element[] = [];
   const scalars: bigint[] = [];
   let gCoefficient = 0n;
+  // One term per distinct key (a batch is mostly one election's key).
+  const keyTerms = new Map<string, { key: Element; coefficient: bigint }>();
   statements.forEach((s, i) => {
     if (!verdicts[i]) return;
     const { commitments: ab, challenges: c, responses: v } = s.proof;
@@ -227,9 +229,17 @@ export function verifyRangeBatch(
       points.push(ab[2 * j]!, ab[2 * j + 1]!);
       scalars.push(mod(-rho), mod(-rho2));
     }
-    points.push(s.ct.alpha, s.ct.beta, s.key);
-    scalars.push(mod(alpha), mod(beta), mod(kCoefficient));
+    points.push(s.ct.alpha, s.ct.beta);
+    scalars.push(mod(alpha), mod(beta));
+    const id = toHex(encodeElement(s.key));
+    const term = keyTerms.get(id) ?? { key: s.key, coefficient: 0n };
+    term.coefficient += kCoefficient;
+    keyTerms.set(id, term);
   });
+  for (const { key, coefficient } of keyTerms.values()) {
+    points.push(key);
+    scalars.push(mod(coefficient));
+  }
   points.push(G);
   scalars.push(mod(gCoefficient));
   if (msm(points, scalars).equals(IDENTITY)) return verdicts;

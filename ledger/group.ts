@@ -37,9 +37,22 @@ export const IDENTITY: Element = Point.ZERO;
 /** The group order L. */
 export const L: bigint = Point.Fn.ORDER;
 
+/**
+ * Encodings known without computing them: an element decoded from bytes,
+ * or encoded once already (encoding costs an inverse square root, about a
+ * third of a scalar multiplication). Elements are immutable, so an
+ * element's encoding never changes; callers get a copy.
+ */
+const encodings = new WeakMap<Element, Uint8Array>();
+
 /** The element's 32-byte canonical encoding (RFC 9496 §4.3.2). */
 export function encodeElement(e: Element): Uint8Array {
-  return e.toBytes();
+  let bytes = encodings.get(e);
+  if (!bytes) {
+    bytes = e.toBytes();
+    encodings.set(e, bytes);
+  }
+  return bytes.slice();
 }
 
 /** Decodes an element (RFC 9496 §4.3.1). Throws MalformedError for anything but a canonical encoding of one. */
@@ -47,7 +60,9 @@ export function decodeElement(bytes: Uint8Array, what = 'element'): Element {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 32)
     throw new MalformedError(`${what}: a ristretto255 element is 32 bytes`);
   try {
-    return Point.fromBytes(bytes);
+    const e = Point.fromBytes(bytes);
+    encodings.set(e, bytes.slice());
+    return e;
   } catch {
     throw new MalformedError(`${what}: not a canonical ristretto255 encoding`);
   }
