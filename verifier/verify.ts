@@ -208,6 +208,40 @@ export function verifyReceiptOffline(
   return { index: receipt.index, tracker, checkpoint };
 }
 
+/** A receipt checked offline and against a source's latest checkpoint. */
+export interface ReceiptAgainstLogVerdict extends ReceiptVerdict {
+  /** The source's latest checkpoint, which extends the receipt's. */
+  latest: CheckpointVerdict;
+}
+
+/**
+ * Verifies a receipt offline ({@link verifyReceiptOffline}, on the log's
+ * signature) and then against the source's latest checkpoint
+ * ({@link verifyConsistency}): the latest must extend the receipt's (a log
+ * that forked since issuing it is caught, with the evidence), and the
+ * witness quorum must have cosigned one of the two. A receipt issued at
+ * submission, before the witnesses cosigned its checkpoint, is so put
+ * under their word by a cosigned latest checkpoint. Throws
+ * NotVerifiedError (no_quorum when neither is cosigned: a log serves a new
+ * checkpoint while its witnesses cosign it, so try again shortly), LogError
+ * when the source does not answer.
+ */
+export async function verifyReceiptAgainstLog(
+  reader: LogReader,
+  text: string,
+  subject: ReceiptSubject,
+  trust: Trust,
+): Promise<ReceiptAgainstLogVerdict> {
+  const v = await verifiedAhead(() => verifyReceiptOffline(text, subject, trust, false));
+  const { to } = await verifyConsistency(reader, v.checkpoint.note, trust);
+  if (v.checkpoint.quorum === false && to.quorum === false)
+    throw new NotVerifiedError(
+      { code: 'no_quorum', size: to.checkpoint.size, cosigned: to.cosigned },
+      `neither the receipt's checkpoint nor the log's latest (size ${to.checkpoint.size}) is cosigned by the witness policy's quorum`,
+    );
+  return { ...v, latest: to };
+}
+
 /** A ballot's tracker checked against a source: what was proven, and what is the log's word. */
 export interface BallotVerdict {
   tracker: string;

@@ -26,6 +26,7 @@ import {
   verifyBallot,
   verifyCheckpoint,
   verifyConsistency,
+  verifyReceiptAgainstLog,
   verifyReceiptOffline,
   type CheckpointVerdict,
   type Trust,
@@ -235,13 +236,21 @@ export const verifyReceiptCommand: Command = {
   description: `Checks a receipt (C2SP tlog-proof, as urna election cast saves it) with nothing but the keys: its
     checkpoint is signed by the log (and, with --witness-policy, cosigned by the policy's quorum), and its inclusion
     proof puts the entry at its index in that tree. The entry is --entry FILE (its bytes) or --tracker HEX (its leaf
-    hash); without either, a file named TRACKER.receipt gives the tracker. No network. Exit 0 verified, 1 not
-    verified (with why), 2 usage.`,
+    hash); without either, a file named TRACKER.receipt gives the tracker. No network, unless --log is given: then
+    the latest checkpoint of --log must also extend the receipt's (a log that forked since issuing it is caught;
+    with --alarm the evidence is written there), and with --witness-policy it is enough that the witnesses cosigned
+    either (a receipt issued at submission, before they cosigned, is checked this way). Exit 0 verified, 1 not
+    verified (with why), 2 usage or an unreachable --log.`,
   flags: [
     LOG_KEY_FLAG,
     WITNESS_POLICY_FLAG,
     { name: 'tracker', value: 'HEX', help: 'the ballot tracker (the entry’s leaf hash, 64 hex digits)' },
     { name: 'entry', value: 'FILE', help: 'the entry’s bytes (the signed record as submitted)' },
+    {
+      ...SOURCE_FLAG,
+      help: 'also check the receipt against the latest checkpoint of this tlog-tiles source',
+    },
+    { name: 'alarm', value: 'FILE', help: 'with --log, on a split view, write the evidence here' },
     JSON_FLAG,
   ],
   async run(p) {
@@ -263,11 +272,31 @@ export const verifyReceiptCommand: Command = {
       if (!/^[0-9a-fA-F]{64}$/.test(tracker)) throw new UsageError('--tracker: expected 64 hex digits');
       subject = trackerSubject(tracker);
     } else throw new UsageError('give --entry FILE or --tracker HEX (or name the file TRACKER.receipt)');
+    if (p.string('log') === undefined)
+      return verdict(
+        p,
+        async () => verifyReceiptOffline(text, subject, trust),
+        (v) => [
+          `verified: entry ${v.index} (tracker ${v.tracker}) is in the log`,
+          ...headLines(v.checkpoint),
+        ],
+        (v) => ({ index: v.index, tracker: v.tracker, checkpoint: headJson(v.checkpoint) }),
+      );
+    const reader = sourceReader(p, trust);
     return verdict(
       p,
-      async () => verifyReceiptOffline(text, subject, trust),
-      (v) => [`verified: entry ${v.index} (tracker ${v.tracker}) is in the log`, ...headLines(v.checkpoint)],
-      (v) => ({ index: v.index, tracker: v.tracker, checkpoint: headJson(v.checkpoint) }),
+      () => verifyReceiptAgainstLog(reader, text, subject, trust),
+      (v) => [
+        `verified: entry ${v.index} (tracker ${v.tracker}) is in the log, and the log's latest checkpoint extends the receipt's`,
+        ...headLines(v.checkpoint),
+        ...headLines(v.latest),
+      ],
+      (v) => ({
+        index: v.index,
+        tracker: v.tracker,
+        checkpoint: headJson(v.checkpoint),
+        latest: headJson(v.latest),
+      }),
     );
   },
 };

@@ -169,6 +169,29 @@ describe('urna verify receipt', () => {
     expect((await verify(['receipt', file, '--entry', join(dir, 'counted.entry')])).code).toBe(0);
   });
 
+  it('checks a receipt against the log with --log, and catches a fork signed with the log key, with evidence', async () => {
+    const file = join(dir, `${trackers.counted}.receipt`);
+    const r = await verify(['receipt', file, '--log', server.url]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^verified: entry 4 .* and the log's latest checkpoint extends the receipt's/);
+    // Another tree of 20 entries, signed with the log's own key: it does not extend the receipt's checkpoint.
+    const key = await readKeyFile(join(dir, 'data', 'log.key'));
+    const fork = await serveEntries(
+      Array.from({ length: 20 }, (_, i) => new TextEncoder().encode(`fork entry ${i}`)),
+      key,
+    );
+    try {
+      const alarm = join(dir, 'receipt-fork.alarm');
+      const bad = await verify(['receipt', file, '--log', fork.url, '--alarm', alarm, '--json']);
+      expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+      expect(JSON.parse(bad.stdout)).toMatchObject({ verified: false, code: 'forked', alarm });
+      expect((await verify(['alarm', alarm])).code).toBe(0);
+    } finally {
+      await fork.close();
+    }
+    expect((await verify(['receipt', file, '--log', 'http://127.0.0.1:9'])).code).toBe(2);
+  });
+
   it('refuses a receipt for another ballot, a tampered one, and one for another log', async () => {
     const file = join(dir, `${trackers.counted}.receipt`);
     const other = await verify(['receipt', file, '--tracker', trackers.later]);

@@ -16,13 +16,14 @@ import { parsePolicy } from '../../ledger/policy.js';
 import { toBase64 } from '../../ledger/bytes.js';
 import { auditLog } from '../audit.js';
 import { decodeVerifiedAhead, usePlatformEd25519 } from '../platform-ed25519.js';
+import { LogError } from '../client.js';
 import { LogReader } from '../reader.js';
 import {
   NotVerifiedError,
   trackerSubject,
   verifyBallot,
   verifiedCheckpoint,
-  verifyConsistency,
+  verifyReceiptAgainstLog,
   type Reason,
   verifyReceiptOffline,
   type BallotVerdict,
@@ -152,34 +153,32 @@ async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
   try {
     if (file) {
       const text = await file.text();
-      // The receipt's checkpoint is the log's; if the witnesses had not cosigned it yet when it was
-      // issued (a receipt at submission), the log's cosigned latest must extend it.
-      const v = await verifiedAhead(() => verifyReceiptOffline(text, trackerSubject(tracker), trust, false));
-      let now: HTMLElement;
+      // Against the log: its latest checkpoint must extend the receipt's, and the quorum must have
+      // cosigned one of them. If the log cannot be reached, the receipt alone is enough only when the
+      // witnesses had cosigned its checkpoint.
+      const subject = trackerSubject(tracker);
+      let parts: HTMLElement[];
       try {
-        const c = await awaitingQuorum(async () => {
-          const c = await verifyConsistency(reader, v.checkpoint.note, trust);
-          if (v.checkpoint.quorum === false && c.to.quorum === false)
-            throw new NotVerifiedError(
-              { code: 'no_quorum', size: c.to.checkpoint.size, cosigned: c.to.cosigned },
-              `neither the receipt's checkpoint nor the log's latest is cosigned by the witness policy's quorum`,
-            );
-          return c;
-        });
-        now = el(
-          'p',
-          t.receiptConsistent(c.to.checkpoint.size) + (c.to.quorum ? ` ${checkpointLine(c.to)}` : ''),
-        );
+        const v = await awaitingQuorum(() => verifyReceiptAgainstLog(reader, text, subject, trust));
+        parts = [
+          el('p', t.resultReceipt(v.index), 'headline'),
+          el('p', checkpointLine(v.checkpoint)),
+          el(
+            'p',
+            t.receiptConsistent(v.latest.checkpoint.size) +
+              (v.latest.quorum ? ` ${checkpointLine(v.latest)}` : ''),
+          ),
+        ];
       } catch (e) {
-        if (e instanceof NotVerifiedError) return showResult(false, failure(e));
-        if (v.checkpoint.quorum === false) throw e; // offline, only the log's word: not enough with a policy
-        now = el('p', t.receiptNotCompared(e instanceof Error ? e.message : String(e)));
+        if (!(e instanceof LogError)) throw e;
+        const v = await verifiedAhead(() => verifyReceiptOffline(text, subject, trust));
+        parts = [
+          el('p', t.resultReceipt(v.index), 'headline'),
+          el('p', checkpointLine(v.checkpoint)),
+          el('p', t.receiptNotCompared(e.message)),
+        ];
       }
-      showResult(true, [
-        el('p', t.resultReceipt(v.index), 'headline'),
-        el('p', checkpointLine(v.checkpoint)),
-        now,
-      ]);
+      showResult(true, parts);
     } else {
       const checkpoint = await awaitingQuorum(() => verifiedCheckpoint(reader, trust));
       showResult(true, ballotParts(await verifyBallot(reader, tracker, trust, { checkpoint })));
