@@ -21,9 +21,14 @@
  * over length-prefixed parts with a domain, reduced mod L; every one binds
  * the election hash and the guardian's index.
  */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { concat, utf8 } from './bytes.js';
 import type { Ciphertext } from './elgamal.js';
 import {
+  decodeScalar,
   encodeElement,
+  encodeScalar,
   G,
   hashToScalar,
   IDENTITY,
@@ -160,6 +165,120 @@ export function keyShare(received: readonly bigint[]): bigint {
 /** K̂_ℓ = s_ℓ·G, from the published keys alone. */
 export function keyShareImage(keys: readonly GuardianKey[], index: number): Element {
   return keys.reduce((acc, k) => acc.add(shareImage(k, index)), IDENTITY);
+}
+
+// ---- Shares in transit ----
+
+/**
+ * A guardian's communication key κ = ζ·G (ElectionGuard 2.1 §3.2.2 keeps it
+ * apart from the polynomial's commitments), with a Schnorr proof of
+ * knowledge of ζ under the domain `guardian-comm-key/v1`.
+ */
+export type CommunicationKey = { index: number; key: Element; proof: Proof };
+
+/** The communication key of the secret `zeta`, proven. */
+export function communicationKey(
+  index: number,
+  zeta: bigint,
+  election: Uint8Array,
+  random: () => bigint = randomScalar,
+): CommunicationKey {
+  checkIndex(index);
+  const key = mul(G, zeta);
+  const u = random();
+  const c = commChallenge(election, index, key, mul(G, u));
+  return { index, key, proof: { challenge: c, response: mod(u - c * zeta) } };
+}
+
+function commChallenge(election: Uint8Array, index: number, key: Element, h: Element): bigint {
+  return hashToScalar('guardian-comm-key/v1', [
+    election,
+    uint32(index),
+    encodeElement(key),
+    encodeElement(h),
+  ]);
+}
+
+/** Whether `k` proves knowledge of its secret (and is not the identity). */
+export function verifyCommunicationKey(k: CommunicationKey, election: Uint8Array): boolean {
+  if (k.key.equals(IDENTITY) || !inRange(k.proof)) return false;
+  const h = mulPublic(G, k.proof.response).add(mulPublic(k.key, k.proof.challenge));
+  return commChallenge(election, k.index, k.key, h) === k.proof.challenge;
+}
+
+/** A share P_i(ℓ) encrypted from guardian `from` to guardian `to` (hashed ElGamal with a MAC). */
+export type EncryptedShare = {
+  from: number;
+  to: number;
+  alpha: Element;
+  ciphertext: Uint8Array;
+  mac: Uint8Array;
+};
+
+/** The pad and MAC key of a share in transit: SHA-512 over the domain `share-key/v1`, the parties, α and the shared ξ·κ. */
+function shareKeys(election: Uint8Array, from: number, to: number, alpha: Element, shared: Element) {
+  const k = sha512(
+    concat(
+      utf8('urna/share-key/v1'),
+      election,
+      uint32(from),
+      uint32(to),
+      encodeElement(alpha),
+      encodeElement(shared),
+    ),
+  );
+  return { pad: k.subarray(0, 32), macKey: k.subarray(32) };
+}
+
+function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return a.map((x, i) => x ^ b[i]!);
+}
+
+/**
+ * Encrypts the share `share` (= P_from(to)) to guardian `to`'s
+ * communication key: α = ξ·G, the 32-byte scalar XOR the pad derived from
+ * ξ·κ_to, and HMAC-SHA-256 under the MAC key over α and the ciphertext.
+ * Safe to publish (on the log or beside it): only `to` can open it.
+ */
+export function encryptShare(
+  share: bigint,
+  from: number,
+  to: CommunicationKey,
+  election: Uint8Array,
+  random: () => bigint = randomScalar,
+): EncryptedShare {
+  checkIndex(from);
+  const xi = random();
+  const alpha = mul(G, xi);
+  const { pad, macKey } = shareKeys(election, from, to.index, alpha, mul(to.key, xi));
+  const ciphertext = xor(encodeScalar(share), pad);
+  return {
+    from,
+    to: to.index,
+    alpha,
+    ciphertext,
+    mac: hmac(sha256, macKey, concat(encodeElement(alpha), ciphertext)),
+  };
+}
+
+/**
+ * Guardian `e.to`, holding its communication secret `zeta`, opens an
+ * encrypted share: the share, or null if the MAC fails or the plaintext is
+ * no scalar (then the sender is to be named; the share is then checked
+ * against the sender's commitments with {@link verifyShare}).
+ */
+export function decryptShare(e: EncryptedShare, zeta: bigint, election: Uint8Array): bigint | null {
+  if (e.ciphertext.length !== 32 || e.mac.length !== 32) return null;
+  const { pad, macKey } = shareKeys(election, e.from, e.to, e.alpha, mul(e.alpha, zeta));
+  const expected = hmac(sha256, macKey, concat(encodeElement(e.alpha), e.ciphertext));
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= expected[i]! ^ e.mac[i]!;
+  if (diff !== 0) return null;
+  try {
+    return decodeScalar(xor(e.ciphertext, pad));
+  } catch {
+    return null;
+  }
 }
 
 // ---- Decryption ----

@@ -12,7 +12,10 @@ import { toHex, utf8 } from '../../ledger/bytes.js';
 import { addCiphertexts, encrypt } from '../../ledger/elgamal.js';
 import {
   combine,
+  communicationKey,
+  decryptShare,
   electionKey,
+  encryptShare,
   guardianKey,
   guardianSecret,
   keyShare,
@@ -20,6 +23,7 @@ import {
   lagrange,
   partialDecrypt,
   shareFor,
+  verifyCommunicationKey,
   verifyGuardianKey,
   verifyPartialDecryption,
   verifyShare,
@@ -72,6 +76,45 @@ describe('key generation', () => {
     for (const l of [1, 2, 3]) expect(mul(G, shares[l - 1]!).equals(keyShareImage(keys, l))).toBe(true);
     // Any two shares interpolate the election secret.
     expect(mod(lagrange(1, [1, 3]) * shares[0]! + lagrange(3, [1, 3]) * shares[2]!)).toBe(s);
+  });
+});
+
+describe('shares in transit', () => {
+  const zetas = [1, 2, 3].map((i) => hashToScalar('test/comm', [utf8(String(i))]));
+  const comm = zetas.map((z, i) => communicationKey(i + 1, z, election, random));
+
+  it('proves each communication key; a changed one fails', () => {
+    for (const k of comm) expect(verifyCommunicationKey(k, election)).toBe(true);
+    expect(verifyCommunicationKey({ ...comm[0]!, key: comm[0]!.key.add(G) }, election)).toBe(false);
+    expect(verifyCommunicationKey({ ...comm[0]!, index: 2 }, election)).toBe(false);
+  });
+
+  it('opens only for its recipient, and the share it carries checks against the commitments', () => {
+    const share = shareFor(secrets[0]!, 2);
+    const e = encryptShare(share, 1, comm[1]!, election, random);
+    const opened = decryptShare(e, zetas[1]!, election);
+    expect(opened).toBe(share);
+    expect(verifyShare(keys[0]!, 2, opened!)).toBe(true);
+    expect(decryptShare(e, zetas[2]!, election)).toBeNull(); // guardian 3 cannot
+    expect(decryptShare({ ...e, to: 3 }, zetas[2]!, election)).toBeNull();
+  });
+
+  it('refuses a changed ciphertext, MAC, sender or election', () => {
+    const e = encryptShare(shareFor(secrets[2]!, 1), 3, comm[0]!, election, random);
+    const flipped = (b: Uint8Array) => b.map((x, i) => (i === 5 ? x ^ 1 : x));
+    expect(decryptShare({ ...e, ciphertext: flipped(e.ciphertext) }, zetas[0]!, election)).toBeNull();
+    expect(decryptShare({ ...e, mac: flipped(e.mac) }, zetas[0]!, election)).toBeNull();
+    expect(decryptShare({ ...e, from: 2 }, zetas[0]!, election)).toBeNull();
+    expect(decryptShare(e, zetas[0]!, hash(utf8('another election')))).toBeNull();
+    expect(decryptShare({ ...e, alpha: e.alpha.add(G) }, zetas[0]!, election)).toBeNull();
+  });
+
+  it('a share that opens but breaks the commitments names its sender', () => {
+    const wrong = mod(shareFor(secrets[0]!, 3) + 1n);
+    const e = encryptShare(wrong, 1, comm[2]!, election, random);
+    const opened = decryptShare(e, zetas[2]!, election);
+    expect(opened).toBe(wrong);
+    expect(verifyShare(keys[0]!, 3, opened!)).toBe(false);
   });
 });
 
