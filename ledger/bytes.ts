@@ -147,6 +147,13 @@ export function checkIndex(name: string, value: unknown): number {
   return value;
 }
 
+/** The 4-byte big-endian encoding of `value` (a non-negative integer below 2^32). RangeError otherwise. */
+export function uint32BE(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+    throw new RangeError('uint32BE: expected an integer in [0, 2^32)');
+  return new Uint8Array([value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255]);
+}
+
 /**
  * 8-byte big-endian encoding of a non-negative safe integer (a TLS `uint64`,
  * RFC 8446 §3.3). Throws RangeError for anything else.

@@ -38,7 +38,7 @@
  * copied from another ballot (another credential, another option) do not
  * verify.
  */
-import { toHex, utf8 } from './bytes.js';
+import { toHex, uint32BE, utf8 } from './bytes.js';
 import {
   encodeElement,
   msm,
@@ -91,10 +91,6 @@ export type RangeProof = { commitments: Element[]; challenges: bigint[]; respons
 /** The largest range a proof covers (a contest's selection limit stays far below it). */
 export const MAX_RANGE = 64;
 
-function uint32(n: number): Uint8Array {
-  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
-}
-
 /** The statement's challenge: its domain names whether it is an option's proof or the contest's sum proof. */
 function rangeChallenge(
   ctx: ProofContext,
@@ -109,7 +105,7 @@ function rangeChallenge(
     utf8(ctx.contest),
     ...(ctx.option === undefined ? [] : [utf8(ctx.option)]),
     ctx.credential,
-    uint32(limit),
+    uint32BE(limit),
     encodeElement(key),
     encodeElement(ct.alpha),
     encodeElement(ct.beta),

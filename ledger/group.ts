@@ -20,7 +20,7 @@
 import { pippenger } from '@noble/curves/abstract/curve.js';
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concat, utf8 } from './bytes.js';
+import { concat, uint32BE, utf8 } from './bytes.js';
 import { MalformedError } from './errors.js';
 
 const Point = ristretto255.Point;
@@ -124,10 +124,6 @@ export function msm(points: readonly Element[], scalars: readonly bigint[]): Ele
   return pippenger(Point, [...points], scalars.map(mod));
 }
 
-function uint32(n: number): Uint8Array {
-  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
-}
-
 /**
  * A Fiat-Shamir challenge: SHA-512 over `"urna/" || domain` and each part,
  * every one of them preceded by its length as 4 bytes big-endian, reduced
@@ -137,6 +133,6 @@ function uint32(n: number): Uint8Array {
  */
 export function hashToScalar(domain: string, parts: readonly Uint8Array[]): bigint {
   const chunks: Uint8Array[] = [];
-  for (const p of [utf8(`urna/${domain}`), ...parts]) chunks.push(uint32(p.length), p);
+  for (const p of [utf8(`urna/${domain}`), ...parts]) chunks.push(uint32BE(p.length), p);
   return wideScalar(sha512(concat(...chunks)));
 }

@@ -23,7 +23,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { concat, utf8 } from './bytes.js';
+import { concat, uint32BE, utf8 } from './bytes.js';
 import type { Ciphertext } from './elgamal.js';
 import {
   decodeScalar,
@@ -45,10 +45,6 @@ export type Proof = { challenge: bigint; response: bigint };
 
 /** The largest number of guardians (indexes are 1 … MAX_GUARDIANS). */
 export const MAX_GUARDIANS = 64;
-
-function uint32(n: number): Uint8Array {
-  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
-}
 
 function checkIndex(i: number, what = 'guardian index'): void {
   if (!Number.isSafeInteger(i) || i < 1 || i > MAX_GUARDIANS)
@@ -83,8 +79,8 @@ function keyChallenge(
 ): bigint {
   return hashToScalar('guardian-key/v1', [
     election,
-    uint32(index),
-    uint32(j),
+    uint32BE(index),
+    uint32BE(j),
     encodeElement(commitment),
     encodeElement(h),
   ]);
@@ -193,7 +189,7 @@ export function communicationKey(
 function commChallenge(election: Uint8Array, index: number, key: Element, h: Element): bigint {
   return hashToScalar('guardian-comm-key/v1', [
     election,
-    uint32(index),
+    uint32BE(index),
     encodeElement(key),
     encodeElement(h),
   ]);
@@ -221,8 +217,8 @@ function shareKeys(election: Uint8Array, from: number, to: number, alpha: Elemen
     concat(
       utf8('urna/share-key/v1'),
       election,
-      uint32(from),
-      uint32(to),
+      uint32BE(from),
+      uint32BE(to),
       encodeElement(alpha),
       encodeElement(shared),
     ),
@@ -297,7 +293,7 @@ function decryptionChallenge(
 ): bigint {
   return hashToScalar('partial-decryption/v1', [
     election,
-    uint32(index),
+    uint32BE(index),
     ...[image, ct.alpha, ct.beta, share, a, b].map(encodeElement),
   ]);
 }

@@ -12,7 +12,6 @@
 import { build } from 'esbuild';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { chromium } from 'playwright-core';
 import { utf8 } from '../../ledger/bytes.js';
 import { verifyRange, verifyRangeBatch, type RangeProof, type RangeStatement } from '../../ledger/elgamal.js';
@@ -24,6 +23,7 @@ import {
 } from '../../ledger/encrypted-contest.js';
 import { decodeElement, encodeElement, G, hashToScalar, mul } from '../../ledger/group.js';
 import { hash } from '../../ledger/hash.js';
+import { ristrettoMultRate } from './limits.js';
 import type { Report } from './report.js';
 
 const SHAPES: ContestShape[] = ['riksdag', 'region', 'kommun'].map((id) => ({
@@ -34,34 +34,6 @@ const SHAPES: ContestShape[] = ['riksdag', 'region', 'kommun'].map((id) => ({
 }));
 const KEY = mul(G, hashToScalar('bench/key', [utf8('election key')]));
 const ELECTION = hash(utf8('bench election'));
-
-/** Unsafe (variable-time) scalar multiplications per second by a 253-bit scalar, one worker per core, for `ms`. */
-async function scalarMultRate(ms: number, cores: number): Promise<number> {
-  const code = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const { ristretto255 } = require('@noble/curves/ed25519.js');
-    const P = ristretto255.Point;
-    let x = P.BASE, n = 0;
-    const start = performance.now();
-    while (performance.now() - start < workerData.ms) {
-      x = x.multiplyUnsafe(0x0edcba9876543210fedcba9876543210fedcba9876543210fedcba987654321n);
-      n++;
-    }
-    parentPort.postMessage(n / ((performance.now() - start) / 1000));
-  `;
-  const rates = await Promise.all(
-    Array.from(
-      { length: cores },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const w = new Worker(code, { eval: true, workerData: { ms } });
-          w.once('message', resolve);
-          w.once('error', reject);
-        }),
-    ),
-  );
-  return rates.reduce((a, b) => a + b, 0);
-}
 
 function encryptBallot(voter: number): EncryptedContest[] {
   const credential = hash(utf8(`bench voter ${voter}`));
@@ -116,8 +88,8 @@ function statementsOf(voter: number, ballot: EncryptedContest[]): RangeStatement
 
 export async function benchEncrypted(report: Report, opts: { ballots: number }): Promise<void> {
   const cores = availableParallelism();
-  const one = await scalarMultRate(2000, 1);
-  const all = await scalarMultRate(2000, cores);
+  const one = await ristrettoMultRate(2000, 1);
+  const all = await ristrettoMultRate(2000, cores);
   report('limit: ristretto255 scalar mult, 1 core', one, 'mult/s');
   report('limit: ristretto255 scalar mult, all cores', all, 'mult/s', `${cores} cores`);
 

@@ -48,6 +48,15 @@ export async function ed25519VerifyRateAllCores(ms: number): Promise<{ perSecond
     }
     parentPort.postMessage(n / ((performance.now() - start) / 1000));
   `;
+  return { perSecond: await rateOnCores(code, ms, cores), cores };
+}
+
+/**
+ * The summed rate of `code` (a CommonJS worker body that posts its own
+ * operations per second, given `workerData.ms`) run in `cores` worker
+ * threads at once.
+ */
+async function rateOnCores(code: string, ms: number, cores: number): Promise<number> {
   const rates = await Promise.all(
     Array.from(
       { length: cores },
@@ -59,7 +68,31 @@ export async function ed25519VerifyRateAllCores(ms: number): Promise<{ perSecond
         }),
     ),
   );
-  return { perSecond: rates.reduce((a, b) => a + b, 0), cores };
+  return rates.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Variable-time ristretto255 scalar multiplications (@noble/curves, the
+ * verifier's) per second of an arbitrary point by a 253-bit scalar, on
+ * `cores` worker threads, for `ms` milliseconds.
+ */
+export function ristrettoMultRate(ms: number, cores: number): Promise<number> {
+  return rateOnCores(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { ristretto255 } = require('@noble/curves/ed25519.js');
+    const P = ristretto255.Point;
+    let x = P.BASE, n = 0;
+    const start = performance.now();
+    while (performance.now() - start < workerData.ms) {
+      x = x.multiplyUnsafe(0x0edcba9876543210fedcba9876543210fedcba9876543210fedcba987654321n);
+      n++;
+    }
+    parentPort.postMessage(n / ((performance.now() - start) / 1000));
+  `,
+    ms,
+    cores,
+  );
 }
 
 /** Hashes of 64-byte inputs per second by `hash` (after a warm-up), for `ms` milliseconds. */
