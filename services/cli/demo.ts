@@ -199,7 +199,7 @@ async function runDemo(p: Parsed): Promise<number> {
     say(
       `  records     ${client.url(`records/${election[0]!.index}`)}  (the election record)`,
       `  checkpoint  ${client.url('checkpoint')}`,
-      `  web page    ${client.url(`web/${examples.included ? `#tracker=${examples.included}` : ''}`)}  (a browser checks a ballot, the results and the log there)`,
+      `  web page    ${client.url(`web/${examples.included ? `#tracker=${examples.included}` : ''}`)}  (a browser checks the ballot, and the log, there)`,
     );
     return 0;
   } catch (e) {
