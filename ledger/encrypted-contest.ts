@@ -10,9 +10,11 @@
  * {@link openContest} recovers the choices from them, so anyone can check
  * that the encryption said what the voter chose.
  */
+import { fromBase64, toBase64 } from './bytes.js';
 import {
   addCiphertexts,
   encrypt,
+  MAX_RANGE,
   proveRange,
   verifyRangeBatch,
   type Ciphertext,
@@ -20,7 +22,20 @@ import {
   type RangeProof,
   type RangeStatement,
 } from './elgamal.js';
-import { G, mod, mul, mulPublic, randomScalar, IDENTITY, type Element } from './group.js';
+import { MalformedError } from './errors.js';
+import {
+  decodeElement,
+  decodeScalar,
+  encodeElement,
+  encodeScalar,
+  G,
+  IDENTITY,
+  mod,
+  mul,
+  mulPublic,
+  randomScalar,
+  type Element,
+} from './group.js';
 
 /** What a contest admits: its options, the most votes one option may get, and the most in all. */
 export type ContestShape = {
@@ -153,4 +168,100 @@ export function openContest(
     out[o.option] = value;
   }
   return out;
+}
+
+// ---- The JSON form (what a ballot record carries) ----
+
+/** The most options one contest may have in the JSON form. */
+export const MAX_OPTIONS = 256;
+
+/** A range proof as JSON: every element and scalar as base64 of its 32-byte encoding. */
+export type RangeProofJson = { commitments: string[]; challenges: string[]; responses: string[] };
+
+/** An encrypted contest as JSON (ledger/record.ts carries it in a ballot's body). */
+export type EncryptedContestJson = {
+  contest: string;
+  options: Array<{ option: string; alpha: string; beta: string; proof: RangeProofJson }>;
+  sumProof: RangeProofJson;
+};
+
+const element = (e: Element) => toBase64(encodeElement(e));
+const scalar = (s: bigint) => toBase64(encodeScalar(s));
+
+function proofToJson(p: RangeProof): RangeProofJson {
+  return {
+    commitments: p.commitments.map(element),
+    challenges: p.challenges.map(scalar),
+    responses: p.responses.map(scalar),
+  };
+}
+
+/** The JSON form of `enc`. */
+export function encryptedContestToJson(enc: EncryptedContest): EncryptedContestJson {
+  return {
+    contest: enc.contest,
+    options: enc.options.map((o) => ({
+      option: o.option,
+      alpha: element(o.ciphertext.alpha),
+      beta: element(o.ciphertext.beta),
+      proof: proofToJson(o.proof),
+    })),
+    sumProof: proofToJson(enc.sumProof),
+  };
+}
+
+function strings(v: unknown, what: string, max: number): string[] {
+  if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === 'string'))
+    throw new MalformedError(`${what}: expected a list of at most ${max} base64 strings`);
+  return v as string[];
+}
+
+function proofFromJson(v: unknown, what: string): RangeProof {
+  const o = v as { [k: string]: unknown } | null;
+  if (typeof o !== 'object' || o === null) throw new MalformedError(`${what}: expected an object`);
+  const n = MAX_RANGE + 1;
+  return {
+    commitments: strings(o.commitments, `${what}.commitments`, 2 * n).map((s, i) =>
+      decodeElement(fromBase64(s), `${what}.commitments[${i}]`),
+    ),
+    challenges: strings(o.challenges, `${what}.challenges`, n).map((s, i) =>
+      decodeScalar(fromBase64(s), `${what}.challenges[${i}]`),
+    ),
+    responses: strings(o.responses, `${what}.responses`, n).map((s, i) =>
+      decodeScalar(fromBase64(s), `${what}.responses[${i}]`),
+    ),
+  };
+}
+
+/**
+ * Parses the JSON form: every element a canonical ristretto255 encoding,
+ * every scalar canonical (below L), lists no longer than the largest range.
+ * Throws MalformedError naming the field. Whether the proofs verify is
+ * {@link verifyContest}'s to say.
+ */
+export function encryptedContestFromJson(v: unknown, what = 'contest'): EncryptedContest {
+  const o = v as { [k: string]: unknown } | null;
+  if (typeof o !== 'object' || o === null || typeof o.contest !== 'string' || !Array.isArray(o.options))
+    throw new MalformedError(`${what}: expected {contest, options, sumProof}`);
+  if (o.options.length > MAX_OPTIONS) throw new MalformedError(`${what}: more than ${MAX_OPTIONS} options`);
+  return {
+    contest: o.contest,
+    options: (o.options as unknown[]).map((x, i) => {
+      const opt = x as { [k: string]: unknown } | null;
+      const at = `${what}.options[${i}]`;
+      if (typeof opt !== 'object' || opt === null || typeof opt.option !== 'string')
+        throw new MalformedError(`${at}: expected {option, alpha, beta, proof}`);
+      if (typeof opt.alpha !== 'string' || typeof opt.beta !== 'string')
+        throw new MalformedError(`${at}: alpha and beta must be base64`);
+      return {
+        option: opt.option,
+        ciphertext: {
+          alpha: decodeElement(fromBase64(opt.alpha), `${at}.alpha`),
+          beta: decodeElement(fromBase64(opt.beta), `${at}.beta`),
+        },
+        proof: proofFromJson(opt.proof, `${at}.proof`),
+      };
+    }),
+    sumProof: proofFromJson(o.sumProof, `${what}.sumProof`),
+  };
 }

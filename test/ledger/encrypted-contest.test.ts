@@ -6,10 +6,13 @@
  * that are not its own open nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { utf8 } from '../../ledger/bytes.js';
+import { fromHex, toBase64, utf8 } from '../../ledger/bytes.js';
+import { MalformedError } from '../../ledger/errors.js';
 import { encrypt, proveRange } from '../../ledger/elgamal.js';
 import {
   encryptContest,
+  encryptedContestFromJson,
+  encryptedContestToJson,
   openContest,
   verifyContest,
   type ContestShape,
@@ -91,5 +94,39 @@ describe('an encrypted contest', () => {
     const { encrypted, nonces } = encryptContest(approval, { a: 1, c: 1 }, K, ballot, stream('approval'));
     expect(verifyContest(approval, encrypted, K, ballot)).toBe(true);
     expect(openContest(approval, encrypted, nonces, K)).toEqual({ a: 1, b: 0, c: 1 });
+  });
+});
+
+describe('the JSON form', () => {
+  const { encrypted } = encryptContest(riksdag, { s: 1 }, K, ballot, stream('json'));
+  const json = JSON.parse(JSON.stringify(encryptedContestToJson(encrypted))) as ReturnType<
+    typeof encryptedContestToJson
+  >;
+
+  it('round-trips through JSON text and still verifies', () => {
+    const back = encryptedContestFromJson(json);
+    expect(verifyContest(riksdag, back, K, ballot)).toBe(true);
+    expect(encryptedContestToJson(back)).toEqual(json);
+  });
+
+  it('refuses a non-canonical element, a scalar not below L, bad base64 and wrong shapes, naming the field', () => {
+    const with_ = (edit: (j: typeof json) => void) => {
+      const j = structuredClone(json);
+      edit(j);
+      return () => encryptedContestFromJson(j);
+    };
+    // RFC 9496 A.2: a non-canonical field element.
+    const bad = toBase64(fromHex('00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'));
+    expect(with_((j) => (j.options[0]!.alpha = bad))).toThrow(/options\[0\]\.alpha: not a canonical/);
+    expect(with_((j) => (j.sumProof.commitments[1] = bad))).toThrow(/sumProof\.commitments\[1\]/);
+    const l = toBase64(fromHex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010')); // L itself
+    expect(with_((j) => (j.options[2]!.proof.challenges[0] = l))).toThrow(/non-canonical/);
+    expect(with_((j) => (j.options[0]!.beta = 'not base64!'))).toThrow(MalformedError);
+    expect(with_((j) => ((j.options[0] as { option: unknown }).option = 5))).toThrow(MalformedError);
+    expect(with_((j) => (j.sumProof.responses = Array(66).fill(j.sumProof.responses[0]!)))).toThrow(
+      /at most 65/,
+    );
+    expect(() => encryptedContestFromJson(null)).toThrow(MalformedError);
+    expect(() => encryptedContestFromJson({ contest: 'x', options: 'no' })).toThrow(MalformedError);
   });
 });
