@@ -45,7 +45,7 @@ import {
   G,
   hashToScalar,
   IDENTITY,
-  L,
+  isScalar,
   mod,
   mul,
   mulPublic,
@@ -165,7 +165,7 @@ function challengesHold(s: RangeStatement): boolean {
   const n = s.limit + 1;
   if (!Array.isArray(ab) || !Array.isArray(c) || !Array.isArray(v)) return false;
   if (ab.length !== 2 * n || c.length !== n || v.length !== n) return false;
-  if (![...c, ...v].every((x) => typeof x === 'bigint' && x >= 0n && x < L)) return false;
+  if (![...c, ...v].every(isScalar)) return false;
   return mod(c.reduce((a, x) => a + x, 0n)) === rangeChallenge(s.ctx, s.limit, s.key, s.ct, ab);
 }
 

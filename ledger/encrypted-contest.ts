@@ -29,11 +29,11 @@ import {
   encodeElement,
   encodeScalar,
   G,
-  IDENTITY,
   mod,
   mul,
   mulPublic,
   randomScalar,
+  smallMultiple,
   type Element,
 } from './group.js';
 
@@ -156,14 +156,11 @@ export function openContest(
   const out: { [option: string]: number } = {};
   for (const [i, o] of enc.options.entries()) {
     if (!mul(G, nonces[i]!).equals(o.ciphertext.alpha)) return null;
-    const target = o.ciphertext.beta.subtract(mulPublic(key, nonces[i]!));
-    let acc = IDENTITY;
-    let value = -1;
-    for (let v = 0; v <= shape.optionLimit; v++, acc = acc.add(key))
-      if (acc.equals(target)) {
-        value = v;
-        break;
-      }
+    const value = smallMultiple(
+      o.ciphertext.beta.subtract(mulPublic(key, nonces[i]!)),
+      key,
+      shape.optionLimit,
+    );
     if (value < 0) return null;
     out[o.option] = value;
   }

@@ -80,12 +80,23 @@ export function encodeScalar(s: bigint): Uint8Array {
   return Point.Fn.toBytes(s);
 }
 
+/** The unsigned integer `bytes` encode little-endian. */
+function littleEndian(bytes: Uint8Array): bigint {
+  let s = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  return s;
+}
+
+/** Whether `x` is a scalar: a bigint in [0, L). */
+export function isScalar(x: unknown): x is bigint {
+  return typeof x === 'bigint' && x >= 0n && x < L;
+}
+
 /** Decodes a scalar: 32 bytes little-endian, below L. Throws MalformedError otherwise. */
 export function decodeScalar(bytes: Uint8Array, what = 'scalar'): bigint {
   if (!(bytes instanceof Uint8Array) || bytes.length !== 32)
     throw new MalformedError(`${what}: a scalar is 32 bytes`);
-  let s = 0n;
-  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
+  const s = littleEndian(bytes);
   if (s >= L) throw new MalformedError(`${what}: not below the group order (non-canonical)`);
   return s;
 }
@@ -93,9 +104,14 @@ export function decodeScalar(bytes: Uint8Array, what = 'scalar'): bigint {
 /** The scalar of 64 uniform bytes, little-endian, reduced mod L (RFC 9496 §4.4's wide reduction). */
 export function wideScalar(bytes: Uint8Array): bigint {
   if (bytes.length !== 64) throw new RangeError('wideScalar: 64 bytes');
-  let s = 0n;
-  for (let i = 63; i >= 0; i--) s = (s << 8n) | BigInt(bytes[i]!);
-  return s % L;
+  return littleEndian(bytes) % L;
+}
+
+/** 1/x mod L. RangeError for x ≡ 0. */
+export function invertScalar(x: bigint): bigint {
+  const k = mod(x);
+  if (k === 0n) throw new RangeError('invertScalar: 0 has no inverse');
+  return Point.Fn.inv(k);
 }
 
 /** A uniformly random scalar from the platform CSPRNG (64 bytes, reduced). */
@@ -115,6 +131,16 @@ export function mul(p: Element, s: bigint): Element {
 /** `s·P` for public scalars only (challenges, responses, verification): faster, not constant time. */
 export function mulPublic(p: Element, s: bigint): Element {
   return p.multiplyUnsafe(mod(s));
+}
+
+/**
+ * The small v in 0 … `max` with v·`base` = `target` (a count recovered
+ * from σ·K by search), or -1 if there is none.
+ */
+export function smallMultiple(target: Element, base: Element, max: number): number {
+  let acc = IDENTITY;
+  for (let v = 0; v <= max; v++, acc = acc.add(base)) if (acc.equals(target)) return v;
+  return -1;
 }
 
 /** Σ s_i·P_i for public scalars (Pippenger's method): one multi-scalar multiplication. */

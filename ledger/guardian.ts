@@ -32,11 +32,13 @@ import {
   G,
   hashToScalar,
   IDENTITY,
-  L,
+  invertScalar,
+  isScalar,
   mod,
   mul,
   mulPublic,
   randomScalar,
+  smallMultiple,
   type Element,
 } from './group.js';
 
@@ -52,14 +54,24 @@ function checkIndex(i: number, what = 'guardian index'): void {
 }
 
 function inRange(p: Proof): boolean {
-  return (
-    typeof p?.challenge === 'bigint' &&
-    typeof p.response === 'bigint' &&
-    p.challenge >= 0n &&
-    p.challenge < L &&
-    p.response >= 0n &&
-    p.response < L
-  );
+  return isScalar(p?.challenge) && isScalar(p.response);
+}
+
+/**
+ * A Schnorr proof of knowledge of `x` for `x·G`: h = u·G, c = `challenge(h)`,
+ * v = u − c·x. (`challenge` hashes the statement with its domain.)
+ */
+function proveKnowledge(x: bigint, challenge: (h: Element) => bigint, random: () => bigint): Proof {
+  const u = random();
+  const c = challenge(mul(G, u));
+  return { challenge: c, response: mod(u - c * x) };
+}
+
+/** Whether `proof` shows knowledge of log_G `key` (not the identity): h = v·G + c·key and c = `challenge(h)`. */
+function provesKnowledge(key: Element, proof: Proof, challenge: (h: Element) => bigint): boolean {
+  if (key.equals(IDENTITY) || !inRange(proof)) return false;
+  const h = mulPublic(G, proof.response).add(mulPublic(key, proof.challenge));
+  return challenge(h) === proof.challenge;
 }
 
 // ---- Key generation ----
@@ -104,23 +116,18 @@ export function guardianKey(
   random: () => bigint = randomScalar,
 ): GuardianKey {
   const commitments = secret.coefficients.map((a) => mul(G, a));
-  const proofs = secret.coefficients.map((a, j) => {
-    const u = random();
-    const c = keyChallenge(election, secret.index, j, commitments[j]!, mul(G, u));
-    return { challenge: c, response: mod(u - c * a) };
-  });
+  const proofs = secret.coefficients.map((a, j) =>
+    proveKnowledge(a, (h) => keyChallenge(election, secret.index, j, commitments[j]!, h), random),
+  );
   return { index: secret.index, commitments, proofs };
 }
 
 /** Whether every commitment of `key` comes with a valid proof of knowledge (and none is the identity). */
 export function verifyGuardianKey(key: GuardianKey, quorum: number, election: Uint8Array): boolean {
   if (key.commitments.length !== quorum || key.proofs.length !== quorum) return false;
-  return key.commitments.every((k, j) => {
-    const p = key.proofs[j]!;
-    if (k.equals(IDENTITY) || !inRange(p)) return false;
-    const h = mulPublic(G, p.response).add(mulPublic(k, p.challenge));
-    return keyChallenge(election, key.index, j, k, h) === p.challenge;
-  });
+  return key.commitments.every((k, j) =>
+    provesKnowledge(k, key.proofs[j]!, (h) => keyChallenge(election, key.index, j, k, h)),
+  );
 }
 
 /** P_i(ℓ): the share guardian `secret.index` gives guardian `to`. */
@@ -145,7 +152,7 @@ export function shareImage(key: GuardianKey, to: number): Element {
 
 /** Whether `share` (received by guardian `to`) is the one `key`'s commitments promise. */
 export function verifyShare(key: GuardianKey, to: number, share: bigint): boolean {
-  return share >= 0n && share < L && mul(G, share).equals(shareImage(key, to));
+  return isScalar(share) && mul(G, share).equals(shareImage(key, to));
 }
 
 /** The election key K = Σ_i K_{i,0}. */
@@ -181,9 +188,7 @@ export function communicationKey(
 ): CommunicationKey {
   checkIndex(index);
   const key = mul(G, zeta);
-  const u = random();
-  const c = commChallenge(election, index, key, mul(G, u));
-  return { index, key, proof: { challenge: c, response: mod(u - c * zeta) } };
+  return { index, key, proof: proveKnowledge(zeta, (h) => commChallenge(election, index, key, h), random) };
 }
 
 function commChallenge(election: Uint8Array, index: number, key: Element, h: Element): bigint {
@@ -197,9 +202,7 @@ function commChallenge(election: Uint8Array, index: number, key: Element, h: Ele
 
 /** Whether `k` proves knowledge of its secret (and is not the identity). */
 export function verifyCommunicationKey(k: CommunicationKey, election: Uint8Array): boolean {
-  if (k.key.equals(IDENTITY) || !inRange(k.proof)) return false;
-  const h = mulPublic(G, k.proof.response).add(mulPublic(k.key, k.proof.challenge));
-  return commChallenge(election, k.index, k.key, h) === k.proof.challenge;
+  return provesKnowledge(k.key, k.proof, (h) => commChallenge(election, k.index, k.key, h));
 }
 
 /** A share P_i(ℓ) encrypted from guardian `from` to guardian `to` (hashed ElGamal with a MAC). */
@@ -336,18 +339,7 @@ export function lagrange(index: number, indexes: readonly number[]): bigint {
     num = mod(num * BigInt(m));
     den = mod(den * BigInt(m - index));
   }
-  return mod(num * invert(den));
-}
-
-function invert(x: bigint): bigint {
-  // Fermat: x^(L-2) mod L (L is prime).
-  let result = 1n;
-  let base = mod(x);
-  for (let e = L - 2n; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * base) % L;
-    base = (base * base) % L;
-  }
-  return result;
+  return mod(num * invertScalar(den));
 }
 
 /**
@@ -366,11 +358,7 @@ export function combine(
   if (new Set(indexes).size !== indexes.length) throw new RangeError('combine: a guardian appears twice');
   let m = IDENTITY;
   for (const p of parts) m = m.add(mulPublic(p.share, lagrange(p.index, indexes)));
-  const target = ct.beta.subtract(m);
-  let acc = IDENTITY;
-  for (let v = 0; v <= max; v++) {
-    if (acc.equals(target)) return v;
-    acc = acc.add(key);
-  }
-  throw new RangeError(`combine: the decryption is not a count in 0 … ${max}`);
+  const v = smallMultiple(ct.beta.subtract(m), key, max);
+  if (v < 0) throw new RangeError(`combine: the decryption is not a count in 0 … ${max}`);
+  return v;
 }
