@@ -25,6 +25,7 @@ import {
   verifiedCheckpoint,
   verifyReceiptAgainstLog,
   type Reason,
+  type ReceiptVerdict,
   verifyReceiptOffline,
   type BallotVerdict,
   type CheckpointVerdict,
@@ -105,6 +106,15 @@ function ballotParts(v: BallotVerdict): HTMLElement[] {
   ];
 }
 
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `url` (relative to the page) as a folder's URL, ending in `/`, for the files under it. */
+function folder(url: string): string {
+  return new URL(url, location.href).href.replace(/\/?$/, '/');
+}
+
 /** A link that saves `text` as a file named `name` (an alarm's evidence). */
 function download(name: string, text: string, label: string): HTMLElement {
   const a = el('a', label);
@@ -117,7 +127,7 @@ function download(name: string, text: string, label: string): HTMLElement {
 
 /** Why a check failed, in the reader's language, with the verifier's own words under "Technical detail". */
 function failure(e: unknown): HTMLElement[] {
-  const why = e instanceof Error ? e.message : String(e);
+  const why = messageOf(e);
   if (!(e instanceof NotVerifiedError)) {
     return [
       el('p', t.notVerified, 'headline'),
@@ -157,28 +167,24 @@ async function checkBallot(reader: LogReader, trust: Trust): Promise<void> {
       // cosigned one of them. If the log cannot be reached, the receipt alone is enough only when the
       // witnesses had cosigned its checkpoint.
       const subject = trackerSubject(tracker);
-      let parts: HTMLElement[];
+      let v: ReceiptVerdict;
+      let now: string;
       try {
-        const v = await awaitingQuorum(() => verifyReceiptAgainstLog(reader, text, subject, trust));
-        parts = [
-          el('p', t.resultReceipt(v.index), 'headline'),
-          el('p', checkpointLine(v.checkpoint)),
-          el(
-            'p',
-            t.receiptConsistent(v.latest.checkpoint.size) +
-              (v.latest.quorum ? ` ${checkpointLine(v.latest)}` : ''),
-          ),
-        ];
+        const against = await awaitingQuorum(() => verifyReceiptAgainstLog(reader, text, subject, trust));
+        v = against;
+        now =
+          t.receiptConsistent(against.latest.checkpoint.size) +
+          (against.latest.quorum ? ` ${checkpointLine(against.latest)}` : '');
       } catch (e) {
         if (!(e instanceof LogError)) throw e;
-        const v = await verifiedAhead(() => verifyReceiptOffline(text, subject, trust));
-        parts = [
-          el('p', t.resultReceipt(v.index), 'headline'),
-          el('p', checkpointLine(v.checkpoint)),
-          el('p', t.receiptNotCompared(e.message)),
-        ];
+        v = await verifiedAhead(() => verifyReceiptOffline(text, subject, trust));
+        now = t.receiptNotCompared(e.message);
       }
-      showResult(true, parts);
+      showResult(true, [
+        el('p', t.resultReceipt(v.index), 'headline'),
+        el('p', checkpointLine(v.checkpoint)),
+        el('p', now),
+      ]);
     } else {
       const checkpoint = await awaitingQuorum(() => verifiedCheckpoint(reader, trust));
       showResult(true, ballotParts(await verifyBallot(reader, tracker, trust, { checkpoint })));
@@ -211,7 +217,7 @@ async function showLog(reader: LogReader, trust: Trust): Promise<void> {
       ...(v.quorum === null ? [] : row(t.logAge, age)),
     );
   } catch (e) {
-    facts.replaceChildren(...row(t.notVerified, e instanceof Error ? e.message : String(e)));
+    facts.replaceChildren(...row(t.notVerified, messageOf(e)));
   }
 }
 
@@ -238,7 +244,7 @@ async function showMonitors(config: PageConfig): Promise<void> {
     config.monitors.map(async (url, i) => {
       const lines: HTMLElement[] = [];
       try {
-        const res = await fetch(new URL('status', new URL(url, location.href).href.replace(/\/?$/, '/')), {
+        const res = await fetch(new URL('status', folder(url)), {
           cache: 'no-cache',
         });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -253,13 +259,13 @@ async function showMonitors(config: PageConfig): Promise<void> {
             );
             alerts.push(el('p', text));
           } catch (e) {
-            lines.push(el('p', t.alarmUnproven(url, e instanceof Error ? e.message : String(e))));
+            lines.push(el('p', t.alarmUnproven(url, messageOf(e))));
           }
         }
         if (status.alarms.length === 0) lines.push(el('p', t.monitorOk(url, status.largest?.size ?? null)));
         if (status.quorum?.stale) lines.push(el('p', t.monitorStale(url)));
       } catch (e) {
-        lines.push(el('p', t.monitorUnreachable(url, e instanceof Error ? e.message : String(e))));
+        lines.push(el('p', t.monitorUnreachable(url, messageOf(e))));
       }
       const li = el('li');
       li.append(...lines);
@@ -399,7 +405,7 @@ async function showResults(
     return;
   }
   try {
-    const url = new URL('latest.json', new URL(config.results, location.href).href.replace(/\/?$/, '/'));
+    const url = new URL('latest.json', folder(config.results));
     const res = await fetch(url, { cache: 'no-cache' });
     if (!res.ok) throw new Error(`${url.href}: HTTP ${res.status}`);
     const snap = (await res.json()) as ResultSnapshot;
@@ -408,7 +414,7 @@ async function showResults(
     shownSnapshot = key;
     renderResults(body, snap, t, el, (index) => void proveEntry(reader, trust, index));
   } catch (e) {
-    body.replaceChildren(el('p', t.unreachable(e instanceof Error ? e.message : String(e))));
+    body.replaceChildren(el('p', t.unreachable(messageOf(e))));
   }
 }
 
