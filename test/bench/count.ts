@@ -101,8 +101,16 @@ function* chunks(entries: readonly Uint8Array[], size: number): Generator<Uint8A
   for (let i = 0; i < entries.length; i += size) yield entries.slice(i, i + size);
 }
 
+/** Decodes without signature checks: parse the canonical JSON (no schema, no signature), hash the leaf. */
+export const decodeUnsigned: Decoder = async (batch) =>
+  batch.map((bytes): DecodedRecord => ({
+    record: JSON.parse(fromUtf8(bytes)) as Record,
+    bytes,
+    leafHash: leafHash(bytes),
+  }));
+
 /** Replays `entries` into a fresh replayer with `decode`; returns it and the seconds it took. */
-async function replayAll(
+export async function replayAll(
   entries: readonly Uint8Array[],
   decode: Decoder,
 ): Promise<{ replayer: Replayer; s: number }> {
@@ -131,15 +139,9 @@ export async function nightAndLimits(report: Report, voters: number, label: stri
 export async function benchCount(report: Report, opts: { voters: number }): Promise<void> {
   const { entries, demo, ed, sha } = await nightAndLimits(report, opts.voters, 'night: records');
 
-  // Without signatures: parse the canonical JSON (no schema, no signature), hash the leaf, apply the rules.
-  const unsigned: Decoder = async (batch) =>
-    batch.map((bytes): DecodedRecord => ({
-      record: JSON.parse(fromUtf8(bytes)) as Record,
-      bytes,
-      leafHash: leafHash(bytes),
-    }));
-  // Its state is dropped before the full replay (two states of a Sweden-sized night do not fit one heap).
-  const quickRate = entries.length / (await replayAll(entries, unsigned)).s;
+  // Without signatures (decodeUnsigned), then the rules. Its state is dropped before the full replay (two
+  // states of a Sweden-sized night do not fit one heap).
+  const quickRate = entries.length / (await replayAll(entries, decodeUnsigned)).s;
   report(
     'replay without signature checks',
     quickRate,

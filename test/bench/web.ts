@@ -16,15 +16,19 @@
  * voters, default 20,000), beside WebCrypto's verify rate in the page.
  */
 import { chromium, type Browser } from 'playwright-core';
-import { fromUtf8 } from '../../ledger/bytes.js';
-import { leafHash } from '../../ledger/hash.js';
-import type { DecodedRecord, Record } from '../../ledger/record.js';
 import { ballotStatus, type BallotState } from '../../ledger/rules.js';
-import { webConfig, webFiles } from '../../services/web/build.js';
-import { Replayer } from '../../verifier/replayer.js';
+import { webConfig, webFiles, type WebFile } from '../../services/web/build.js';
+import type { Replayer } from '../../verifier/replayer.js';
 import { serveEntries } from '../helpers/static-copy.js';
-import { LOG, night } from './count.js';
+import { decodeUnsigned, LOG, night, replayAll } from './count.js';
 import type { Report } from './report.js';
+
+/** The page's files under `web/`, with a config.json for the log it is served beside (null for other paths). */
+async function pageFiles(): Promise<(path: string) => WebFile | null> {
+  const files = new Map(await webFiles());
+  files.set('config.json', webConfig({ log: '../', logKey: LOG.verifierKey }));
+  return (path) => (path.startsWith('web/') ? (files.get(path.slice(4) || 'index.html') ?? null) : null);
+}
 
 /** The last ballot of each status in the replayed state, by tracker. */
 function pickTrackers(replayer: Replayer): { [status: string]: string } {
@@ -48,26 +52,15 @@ export async function benchWeb(report: Report, opts: { voters: number; auditVote
     ms ? `generated in ${(ms / 1000).toFixed(0)} s` : 'cached',
   );
   // The log's index of ballots: the state of a replay without signature checks (the night is the bench's own).
-  const replayer = new Replayer({
-    logKey: LOG.verifierKey,
-    decode: async (batch) =>
-      batch.map((bytes): DecodedRecord => ({
-        record: JSON.parse(fromUtf8(bytes)) as Record,
-        bytes,
-        leafHash: leafHash(bytes),
-      })),
-  });
-  for (let i = 0; i < entries.length; i += 8192) await replayer.append(entries.slice(i, i + 8192));
+  const { replayer } = await replayAll(entries, decodeUnsigned);
   const trackers = pickTrackers(replayer);
-  const files = await webFiles();
-  const config = webConfig({ log: '../', logKey: LOG.verifierKey });
+  const page = await pageFiles();
   const copy = await serveEntries(entries, LOG.signerKey, (path) => {
     if (path.startsWith('ballots/')) {
       const status = /^[0-9a-f]{64}$/.test(path.slice(8)) && ballotStatus(replayer.state.read, path.slice(8));
       return status ? { type: 'application/json', body: JSON.stringify(status) } : null;
     }
-    if (path === 'web/config.json') return config;
-    return files.get(path.replace(/^web\/(index\.html)?$/, 'web/index.html').slice(4)) ?? null;
+    return page(path);
   });
   let browser: Browser | undefined;
   try {
@@ -146,12 +139,7 @@ export async function benchWeb(report: Report, opts: { voters: number; auditVote
  */
 async function benchBrowserAudit(report: Report, browser: Browser, voters: number): Promise<void> {
   const { entries } = await night(voters);
-  const files = await webFiles();
-  const config = webConfig({ log: '../', logKey: LOG.verifierKey });
-  const copy = await serveEntries(entries, LOG.signerKey, (path) => {
-    if (path === 'web/config.json') return config;
-    return files.get(path.replace(/^web\/(index\.html)?$/, 'web/index.html').slice(4)) ?? null;
-  });
+  const copy = await serveEntries(entries, LOG.signerKey, await pageFiles());
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
