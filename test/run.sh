@@ -20,7 +20,9 @@ for (const f of ["test-results/quick.json", "test-results/slow.json"]) {
   if (!fs.existsSync(f)) { console.error(`missing report ${f}`); failed += 1; continue; }
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests;
-  if (r.numFailedTestSuites) failed += r.numFailedTestSuites;
+  // A file that failed with no failed test (it did not load, or a hook threw) counts once.
+  for (const file of r.testResults ?? [])
+    if (file.status === "failed" && !file.assertionResults.some((a) => a.status === "failed")) failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
