@@ -28,6 +28,7 @@ import { leafHash, type Hash } from './hash.js';
 import { canonicalBytes, NonCanonicalError, parseCanonical } from './jcs.js';
 import { isValidKeyName } from './note.js';
 import { decimalRatio, type Method, type SeatResult } from './seats.js';
+import type { EncryptedContestJson } from './encrypted-contest.js';
 
 /** The domain-separation prefix of record signatures (DESIGN.md "Records"). */
 export const RECORD_SIGNATURE_PREFIX = 'urna/record/v1\n';
@@ -71,6 +72,10 @@ export const LIMITS = Object.freeze({
   ciphertext: 8192,
   /** Authority keys one log trusts at once. */
   authorities: 64,
+  /** Guardians of one election (ledger/guardian.ts MAX_GUARDIANS). */
+  guardians: 64,
+  /** Largest range a range proof states (ledger/elgamal.ts MAX_RANGE): an option's or a contest's limit. */
+  range: 64,
 });
 
 /**
@@ -84,6 +89,9 @@ export const RECORD_TYPES = [
   'districts',
   'credentials',
   'phase',
+  'guardian',
+  'shares',
+  'accept',
   'ballot',
   'override',
   'report',
@@ -110,8 +118,24 @@ export type ContestDef = { id: string; title: string; options: OptionDef[]; seat
 export type DistrictDef = { id: string; name: string; parent: string | null; electorate: number };
 /** A reporter key and the root of the district subtree it may report for. */
 export type ReporterDef = { key: string; district: string };
-/** The role keys of an election (base64 Ed25519 public keys). */
-export type Roles = { registrar: string; reporters: ReporterDef[]; counter: string };
+/**
+ * The guardians of an encrypted election (DESIGN.md "Encrypted ballots"):
+ * their Ed25519 keys (guardian i signs with `keys[i-1]`; 1 to
+ * LIMITS.guardians, unique) and how many of them decrypt together
+ * (`quorum`, 1 to the number of keys).
+ */
+export type GuardiansDef = { keys: string[]; quorum: number };
+/**
+ * The role keys of an election (base64 Ed25519 public keys). With
+ * `guardians`, the election is encrypted: its ballots carry ElGamal
+ * ciphertexts with proofs, and it opens only once the guardians fixed its key.
+ */
+export type Roles = {
+  registrar: string;
+  reporters: ReporterDef[];
+  counter: string;
+  guardians?: GuardiansDef;
+};
 
 /**
  * `election`: defines an election. Signed by an authority key the log trusts.
@@ -146,12 +170,45 @@ export type CredentialDef = { key: string; district: string; weight?: number };
 export type CredentialsBody = { credentials: CredentialDef[] };
 /** `phase`: moves the election to the next phase; signed by the authority that defined it. */
 export type PhaseBody = { phase: Phase };
+/** A Schnorr proof as JSON: base64 of its 32-byte challenge and response. */
+export type ProofJson = { challenge: string; response: string };
+/** A guardian's commitment K_{i,j} (base64 element) with its proof of knowledge. */
+export type CommitmentJson = { key: string } & ProofJson;
+
 /**
- * `ballot`: an encrypted ballot, signed by the credential key itself. `contests`
- * lists the contests it answers (unique ids); `ciphertext` is opaque base64 of
- * 1 to LIMITS.ciphertext bytes.
+ * `guardian`: guardian `index`'s commitments K_{i,0} … K_{i,k-1} (k the
+ * quorum) and its communication key, each with a Schnorr proof of
+ * knowledge bound to the election's hash (ledger/guardian.ts). Signed by
+ * the guardian's key, during setup.
  */
-export type BallotBody = { contests: string[]; ciphertext: string };
+export type GuardianBody = { index: number; commitments: CommitmentJson[]; communication: CommitmentJson };
+/** One share in transit (ledger/guardian.ts EncryptedShare): base64 of α, the 32-byte ciphertext and MAC. */
+export type ShareJson = { to: number; alpha: string; ciphertext: string; mac: string };
+/**
+ * `shares`: guardian `index`'s share P_i(ℓ) for every other guardian ℓ,
+ * each encrypted to ℓ's communication key, in ascending `to`. Signed by the
+ * guardian, during setup, once every guardian published its commitments.
+ */
+export type SharesBody = { index: number; shares: ShareJson[] };
+/**
+ * `accept`: guardian `index` opened the shares sent to it, found each the
+ * one its sender's commitments promise, and accepts `key` (base64) as the
+ * election key. The election opens only once every guardian accepted it.
+ */
+export type AcceptBody = { index: number; key: string };
+
+/**
+ * `ballot`: a ballot, signed by the credential key itself. `contests` lists
+ * the contests it answers (unique ids). In an election without guardians,
+ * `ciphertext` is opaque base64 of 1 to LIMITS.ciphertext bytes. In an
+ * encrypted election, `encrypted` holds one encrypted contest per entry of
+ * `contests`, in the same order, and `district` is the credential's home
+ * district (so the rules know which district's sum it joins with a single
+ * read, as an override does).
+ */
+export type BallotBody =
+  | { contests: string[]; ciphertext: string }
+  | { contests: string[]; district: string; encrypted: EncryptedContestJson[] };
 /**
  * `override`: the credential voted on paper, so its e-ballots do not count.
  * Signed by a reporter whose subtree holds the credential's district.
@@ -254,6 +311,12 @@ export type DistrictsRecord = Envelope<'districts', DistrictsBody>;
 export type CredentialsRecord = Envelope<'credentials', CredentialsBody>;
 /** A `phase` record (see {@link PhaseBody}). */
 export type PhaseRecord = Envelope<'phase', PhaseBody>;
+/** A `guardian` record (see {@link GuardianBody}). */
+export type GuardianRecord = Envelope<'guardian', GuardianBody>;
+/** A `shares` record (see {@link SharesBody}). */
+export type SharesRecord = Envelope<'shares', SharesBody>;
+/** An `accept` record (see {@link AcceptBody}). */
+export type AcceptRecord = Envelope<'accept', AcceptBody>;
 /** A `ballot` record (see {@link BallotBody}). */
 export type BallotRecord = Envelope<'ballot', BallotBody>;
 /** An `override` record (see {@link OverrideBody}). */
@@ -270,6 +333,9 @@ export type Record =
   | DistrictsRecord
   | CredentialsRecord
   | PhaseRecord
+  | GuardianRecord
+  | SharesRecord
+  | AcceptRecord
   | BallotRecord
   | OverrideRecord
   | ReportRecord
@@ -663,12 +729,47 @@ const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) =>
     const b = object(body, 'body', ['phase']);
     oneOf<Phase>(b.phase, 'body.phase', ['open', 'close', 'final']);
   },
+  guardian(body) {
+    const b = object(body, 'body', ['index', 'commitments', 'communication']);
+    integer(b.index, 'body.index', 1, LIMITS.guardians);
+    array(b.commitments, 'body.commitments', 1, LIMITS.guardians).forEach((c, i) =>
+      commitment(c, `body.commitments[${i}]`),
+    );
+    commitment(b.communication, 'body.communication');
+  },
+  shares(body) {
+    const b = object(body, 'body', ['index', 'shares']);
+    const from = integer(b.index, 'body.index', 1, LIMITS.guardians);
+    let last = 0;
+    array(b.shares, 'body.shares', 1, LIMITS.guardians - 1).forEach((x, i) => {
+      const p = `body.shares[${i}]`;
+      const o = object(x, p, ['to', 'alpha', 'ciphertext', 'mac']);
+      const to = integer(o.to, `${p}.to`, 1, LIMITS.guardians);
+      if (to === from) fail('bad_value', `${p}.to`, 'a guardian sends no share to itself');
+      if (to <= last) fail('bad_value', `${p}.to`, 'shares must be in ascending order of `to`');
+      last = to;
+      for (const k of ['alpha', 'ciphertext', 'mac']) bytes32(o[k], `${p}.${k}`);
+    });
+  },
+  accept(body) {
+    const b = object(body, 'body', ['index', 'key']);
+    integer(b.index, 'body.index', 1, LIMITS.guardians);
+    bytes32(b.key, 'body.key');
+  },
   ballot(body) {
-    const b = object(body, 'body', ['contests', 'ciphertext']);
+    const b = object(body, 'body', ['contests'], ['ciphertext', 'district', 'encrypted']);
     const contests = array(b.contests, 'body.contests', 1, LIMITS.contests).map((c, i) =>
       id(c, `body.contests[${i}]`),
     );
     unique(contests, 'body.contests');
+    if (Object.hasOwn(b, 'encrypted') || Object.hasOwn(b, 'district')) {
+      object(b, 'body', ['contests', 'district', 'encrypted']);
+      id(b.district, 'body.district');
+      const encrypted = array(b.encrypted, 'body.encrypted', contests.length, contests.length);
+      encrypted.forEach((c, i) => encryptedContest(c, `body.encrypted[${i}]`, contests[i]!));
+      return;
+    }
+    if (!Object.hasOwn(b, 'ciphertext')) fail('missing_field', 'body', 'missing field "ciphertext"');
     const ct = str(b.ciphertext, 'body.ciphertext');
     // Check the encoded length before decoding anything.
     if (ct.length > 4 * Math.ceil(LIMITS.ciphertext / 3))
@@ -717,6 +818,55 @@ const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) =>
     for (const [c, t] of Object.entries(contests)) validateContestTally(t, `body.contests.${c}`);
   },
 };
+
+/** Canonical base64 of exactly 32 bytes (a group element, scalar, hash or MAC). */
+function bytes32(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s.length !== 44 || !decodes(s, 32)) fail('bad_value', path, 'expected the base64 of 32 bytes');
+  return s;
+}
+
+function commitment(v: unknown, path: string): void {
+  const o = object(v, path, ['key', 'challenge', 'response']);
+  for (const k of ['key', 'challenge', 'response']) bytes32(o[k], `${path}.${k}`);
+}
+
+/** A range proof's shape: R+1 challenges and responses (R from 1 to LIMITS.range) and 2(R+1) commitments. */
+function rangeProof(v: unknown, path: string): void {
+  const o = object(v, path, ['commitments', 'challenges', 'responses']);
+  const challenges = array(o.challenges, `${path}.challenges`, 2, LIMITS.range + 1);
+  const responses = array(o.responses, `${path}.responses`, challenges.length, challenges.length);
+  const commitments = array(
+    o.commitments,
+    `${path}.commitments`,
+    2 * challenges.length,
+    2 * challenges.length,
+  );
+  challenges.forEach((x, i) => bytes32(x, `${path}.challenges[${i}]`));
+  responses.forEach((x, i) => bytes32(x, `${path}.responses[${i}]`));
+  commitments.forEach((x, i) => bytes32(x, `${path}.commitments[${i}]`));
+}
+
+/**
+ * An encrypted contest's shape (the election's options, their order and
+ * whether the proofs verify are the rules'): `contest` as listed, unique
+ * option ids, every element and scalar base64 of 32 bytes.
+ */
+function encryptedContest(v: unknown, path: string, contest: string): void {
+  const o = object(v, path, ['contest', 'options', 'sumProof']);
+  if (id(o.contest, `${path}.contest`) !== contest)
+    fail('bad_value', `${path}.contest`, `expected ${show(contest)}, as body.contests lists it`);
+  const options = array(o.options, `${path}.options`, 1, LIMITS.options).map((x, i) => {
+    const q = `${path}.options[${i}]`;
+    const opt = object(x, q, ['option', 'alpha', 'beta', 'proof']);
+    bytes32(opt.alpha, `${q}.alpha`);
+    bytes32(opt.beta, `${q}.beta`);
+    rangeProof(opt.proof, `${q}.proof`);
+    return id(opt.option, `${q}.option`);
+  });
+  unique(options, `${path}.options`);
+  rangeProof(o.sumProof, `${path}.sumProof`);
+}
 
 function rootHash(v: unknown, path: string): void {
   const root = str(v, path);
@@ -916,9 +1066,17 @@ function validateElection(body: unknown, election: string): void {
   });
   unique(contests, 'body.contests');
 
-  const roles = object(b.roles, 'body.roles', ['registrar', 'reporters', 'counter']);
+  const roles = object(b.roles, 'body.roles', ['registrar', 'reporters', 'counter'], ['guardians']);
   key(roles.registrar, 'body.roles.registrar');
   key(roles.counter, 'body.roles.counter');
+  if (Object.hasOwn(roles, 'guardians')) {
+    const g = object(roles.guardians, 'body.roles.guardians', ['keys', 'quorum']);
+    const keys = array(g.keys, 'body.roles.guardians.keys', 1, LIMITS.guardians).map((k, i) =>
+      key(k, `body.roles.guardians.keys[${i}]`),
+    );
+    unique(keys, 'body.roles.guardians.keys');
+    integer(g.quorum, 'body.roles.guardians.quorum', 1, keys.length);
+  }
   const reporters = array(roles.reporters, 'body.roles.reporters', 0, LIMITS.reporters).map((r, i) => {
     const p = `body.roles.reporters[${i}]`;
     const o = object(r, p, ['key', 'district']);

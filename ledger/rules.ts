@@ -56,7 +56,15 @@
  * key to know what the log trusts. Keys are compared as base64 strings:
  * record keys are strict canonical base64, so equal strings are equal keys.
  */
-import { checkIndex, equalBytes, fromBase64, toHex } from './bytes.js';
+import { checkIndex, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
+import {
+  addSealed,
+  guardianKeys,
+  sealedContests,
+  verifyBallotProofs,
+  type EncryptedBallotBody,
+} from './encrypted-election.js';
+import { decodeElement, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
 import type { Hash } from './hash.js';
 import { canonicalize, type JsonValue } from './jcs.js';
@@ -65,6 +73,7 @@ import {
   decodeRecord,
   resolveDistrictPaths,
   RecordError,
+  type AcceptRecord,
   type BallotRecord,
   type ContestDef,
   type CredentialsRecord,
@@ -72,6 +81,8 @@ import {
   type DistrictDef,
   type DistrictsRecord,
   type ElectionRecord,
+  type GuardianRecord,
+  type SharesRecord,
   type LogRecord,
   type OverrideRecord,
   type Phase,
@@ -104,6 +115,14 @@ export type RulesContext = {
    * error it throws propagates out of {@link applyRecord}.
    */
   rootAt(size: number): Hash;
+  /**
+   * Verdicts on encrypted ballots' proofs computed ahead, e.g. on a worker
+   * pool, with encrypted-election.ts verifyBallotProofs: true or false for
+   * the ballot of `tracker` checked under this election `key` and `hash`
+   * (base64), undefined if it was not computed, and the rules verify the
+   * proofs themselves. Optional.
+   */
+  provenBallot?(tracker: string, election: { key: string; hash: string }): boolean | undefined;
 };
 
 /** The phase of an election. */
@@ -159,6 +178,37 @@ export type ElectionState = {
   eballots: { [contest: string]: EballotCount };
   /** Index of the last record that changed what a tally counts (ballot, override, report, phase), or null. */
   changed: number | null;
+  /** The leaf hash of the `election` record (base64): what every proof of the election binds. */
+  hash: string;
+  /**
+   * An encrypted election's key (base64), fixed once every guardian accepted
+   * it; null before (the election cannot open). Absent without guardians.
+   */
+  key?: string | null;
+};
+
+/**
+ * State entry `ceremony/<election>` of an encrypted election: per guardian
+ * (by index), its `guardian` record (index, commitments and communication
+ * key, base64), and the indexes of its `shares` and `accept` records; `key`
+ * is Σ K_{i,0} over the guardians published so far (base64).
+ */
+export type CeremonyState = {
+  guardians: { [index: string]: { record: number; commitments: string[]; communication: string } };
+  shares: { [index: string]: number };
+  accepted: { [index: string]: number };
+  key: string;
+};
+
+/**
+ * State entry `esum/<election>/<district>` of an encrypted election: per
+ * contest, the sum of the counted ballots of the district's credentials
+ * (each times its weight; sealed: α‖β per option, base64), how many and
+ * their weight; `changed` is the index of the last record that changed it.
+ */
+export type EncryptedSumState = {
+  contests: { [contest: string]: { ballots: number; weight: number; sum: string } };
+  changed: number;
 };
 
 /** State entry `district/<election>/<district>`. */
@@ -188,6 +238,8 @@ export type CredentialState = {
   overridden: number | null;
   /** The contests its last ballot answers, or null before any ballot. */
   contests: string[] | null;
+  /** In an encrypted election, its last ballot's ciphertexts per contest (encrypted-election.ts sealedContests). */
+  sealed?: { [contest: string]: string };
 };
 
 /** State entry `ballot/<tracker>`. */
@@ -226,6 +278,8 @@ export const stateKey = {
     `report/${election}/${district}/${contest}/${stage}`,
   tally: (election: string): string => `tally/${election}`,
   count: (election: string, contest: string): string => `count/${election}/${contest}`,
+  ceremony: (election: string): string => `ceremony/${election}`,
+  encryptedSum: (election: string, district: string): string => `esum/${election}/${district}`,
 };
 
 /** Most districts one election may have (over all `election` and `districts` records). */
@@ -268,6 +322,13 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  * | bad_tree | new districts form a cycle or exceed the depth limit |
  * | too_many_districts | more than MAX_ELECTION_DISTRICTS districts |
  * | bad_tally_size | tally size beyond the records before it |
+ * | already_published | a guardian's second `guardian`, `shares` or `accept` record |
+ * | ceremony_incomplete | shares before every guardian published, accept before every guardian sent shares, open before every guardian accepted |
+ * | wrong_quorum | a guardian's commitments are not as many as the quorum |
+ * | wrong_shares | shares not for exactly every other guardian |
+ * | wrong_key | an accepted key that is not the sum of the guardians' first commitments |
+ * | invalid_proof | a guardian's proof of knowledge, or a ballot's range proofs, do not verify (or hold a non-canonical element) |
+ * | wrong_ballot_form | an opaque ballot in an encrypted election, or an encrypted one in an election without guardians |
  */
 export const RULE_ERROR_CODES = [
   'wrong_role',
@@ -301,6 +362,13 @@ export const RULE_ERROR_CODES = [
   'bad_tree',
   'too_many_districts',
   'bad_tally_size',
+  'already_published',
+  'ceremony_incomplete',
+  'wrong_quorum',
+  'wrong_shares',
+  'wrong_key',
+  'invalid_proof',
+  'wrong_ballot_form',
 ] as const;
 
 /** A {@link RuleError} code. */
@@ -329,8 +397,15 @@ export function stateKeys(decoded: DecodedRecord): string[] {
   const keys = [stateKey.election(e)];
   switch (r.type) {
     case 'election':
-    case 'phase':
       keys.push(stateKey.log());
+      break;
+    case 'phase':
+      keys.push(stateKey.log(), stateKey.ceremony(e));
+      break;
+    case 'guardian':
+    case 'shares':
+    case 'accept':
+      keys.push(stateKey.ceremony(e));
       break;
     case 'districts': {
       const ids = new Set(r.body.districts.map((d) => d.id));
@@ -345,9 +420,14 @@ export function stateKeys(decoded: DecodedRecord): string[] {
       break;
     case 'ballot':
       keys.push(stateKey.credential(e, r.signer), stateKey.ballot(trackerOf(decoded)));
+      if ('encrypted' in r.body) keys.push(stateKey.encryptedSum(e, r.body.district));
       break;
     case 'override':
-      keys.push(stateKey.credential(e, r.body.credential), stateKey.district(e, r.body.district));
+      keys.push(
+        stateKey.credential(e, r.body.credential),
+        stateKey.district(e, r.body.district),
+        stateKey.encryptedSum(e, r.body.district),
+      );
       break;
     case 'report': {
       const b = r.body;
@@ -388,7 +468,7 @@ export function applyRecord(
   checkIndex('applyRecord: index', index);
   const r = decoded.record;
   if (r.type === 'log') return applyLog(read, r, index, ctx);
-  if (r.type === 'election') return applyElection(read, r, index);
+  if (r.type === 'election') return applyElection(read, r, decoded.leafHash, index);
   const election = read(stateKey.election(r.election)) as ElectionState | undefined;
   if (election === undefined) return reject('unknown_election', `${r.type}: unknown election ${r.election}`);
   switch (r.type) {
@@ -398,8 +478,14 @@ export function applyRecord(
       return applyCredentials(read, election, r, index);
     case 'phase':
       return applyPhase(read, election, r, index);
+    case 'guardian':
+      return applyGuardian(read, election, r, index);
+    case 'shares':
+      return applyShares(read, election, r, index);
+    case 'accept':
+      return applyAccept(read, election, r, index);
     case 'ballot':
-      return applyBallot(read, election, r, trackerOf(decoded), index);
+      return applyBallot(read, election, r, trackerOf(decoded), index, ctx);
     case 'override':
       return applyOverride(read, election, r, index);
     case 'report':
@@ -450,7 +536,12 @@ function applyLog(read: StateReader, r: LogRecord, index: number, ctx: RulesCont
 
 // ---- election ----
 
-function applyElection(read: StateReader, r: ElectionRecord, index: number): Effects | RuleError {
+function applyElection(
+  read: StateReader,
+  r: ElectionRecord,
+  leafHash: Hash,
+  index: number,
+): Effects | RuleError {
   const log = read(stateKey.log()) as LogState | undefined;
   if (log === undefined)
     return reject('log_not_configured', 'election: the log has no log record (entry 0) yet');
@@ -479,6 +570,9 @@ function applyElection(read: StateReader, r: ElectionRecord, index: number): Eff
       registrar: b.roles.registrar,
       reporters: b.roles.reporters.map((x) => ({ key: x.key, district: x.district })),
       counter: b.roles.counter,
+      ...(b.roles.guardians
+        ? { guardians: { keys: [...b.roles.guardians.keys], quorum: b.roles.guardians.quorum } }
+        : {}),
     },
     revoting: b.revoting,
     root: root.id,
@@ -499,9 +593,15 @@ function applyElection(read: StateReader, r: ElectionRecord, index: number): Eff
     },
     eballots: Object.fromEntries(b.contests.map((c) => [c.id, { ballots: 0, weight: 0 }])),
     changed: null,
+    hash: toBase64(leafHash),
+    ...(b.roles.guardians ? { key: null } : {}),
   };
   const { effects, polling } = districtEffects(read, b.id, b.districts, paths, index);
   const counts = { ...state.counts, polling: polling.count, electorate: polling.electorate };
+  if (b.roles.guardians) {
+    const ceremony: CeremonyState = { guardians: {}, shares: {}, accepted: {}, key: IDENTITY_B64 };
+    effects.push([stateKey.ceremony(b.id), ceremony]);
+  }
   return [[stateKey.election(b.id), { ...state, counts }], ...effects];
 }
 
@@ -648,6 +748,14 @@ function applyPhase(
       'illegal_transition',
       `phase: cannot go from ${election.phase} to ${r.body.phase}` + (next ? ` (next is ${next})` : ''),
     );
+  if (next === 'open' && election.key === null) {
+    const ceremony = read(stateKey.ceremony(election.id)) as CeremonyState;
+    const missing = missingGuardians(election, ceremony.accepted);
+    return reject(
+      'ceremony_incomplete',
+      `phase: the election key is not fixed: guardian(s) ${missing.join(', ')} have not accepted it`,
+    );
+  }
   const value: ElectionState = {
     ...election,
     phase: next,
@@ -663,6 +771,131 @@ function applyPhase(
   return effects;
 }
 
+// ---- the guardians' key ceremony ----
+
+/** Base64 of the identity's encoding (32 zero bytes): the empty sum of keys. */
+const IDENTITY_B64 = toBase64(encodeElement(IDENTITY));
+
+/** The guardian indexes (1 … n) of `election` absent from `done`. */
+function missingGuardians(election: ElectionState, done: { [index: string]: unknown }): number[] {
+  const n = election.roles.guardians?.keys.length ?? 0;
+  return Array.from({ length: n }, (_, i) => i + 1).filter((i) => !Object.hasOwn(done, String(i)));
+}
+
+/**
+ * What the three ceremony records share: the election is encrypted, the
+ * signer is the guardian of the stated index, the election is in setup, and
+ * the guardian did not publish this kind of record before.
+ */
+function ceremonyStep(
+  read: StateReader,
+  election: ElectionState,
+  r: GuardianRecord | SharesRecord | AcceptRecord,
+  done: (c: CeremonyState) => { [index: string]: unknown },
+): CeremonyState | RuleError {
+  const guardians = election.roles.guardians;
+  if (guardians === undefined)
+    return reject('wrong_role', `${r.type}: election ${election.id} has no guardians`);
+  if (guardians.keys[r.body.index - 1] !== r.signer)
+    return reject('wrong_role', `${r.type}: signer is not guardian ${r.body.index} of the election`);
+  if (election.phase !== 'setup')
+    return reject('wrong_phase', `${r.type}: the key ceremony is over (${election.phase})`);
+  const ceremony = read(stateKey.ceremony(election.id)) as CeremonyState;
+  if (Object.hasOwn(done(ceremony), String(r.body.index)))
+    return reject('already_published', `${r.type}: guardian ${r.body.index} already published one`);
+  return ceremony;
+}
+
+function applyGuardian(
+  read: StateReader,
+  election: ElectionState,
+  r: GuardianRecord,
+  index: number,
+): Effects | RuleError {
+  const ceremony = ceremonyStep(read, election, r, (c) => c.guardians);
+  if (ceremony instanceof RuleError) return ceremony;
+  const quorum = election.roles.guardians!.quorum;
+  if (r.body.commitments.length !== quorum)
+    return reject(
+      'wrong_quorum',
+      `guardian: ${r.body.commitments.length} commitment(s); the quorum is ${quorum}`,
+    );
+  const keys = guardianKeys(r.body, quorum, fromBase64(election.hash));
+  if (keys === null)
+    return reject(
+      'invalid_proof',
+      `guardian: a proof of knowledge of guardian ${r.body.index} does not verify`,
+    );
+  const sum = decodeElement(fromBase64(ceremony.key)).add(keys.key.commitments[0]!);
+  const next: CeremonyState = {
+    ...ceremony,
+    guardians: {
+      ...ceremony.guardians,
+      [r.body.index]: {
+        record: index,
+        commitments: r.body.commitments.map((c) => c.key),
+        communication: r.body.communication.key,
+      },
+    },
+    key: toBase64(encodeElement(sum)),
+  };
+  return [[stateKey.ceremony(election.id), next]];
+}
+
+function applyShares(
+  read: StateReader,
+  election: ElectionState,
+  r: SharesRecord,
+  index: number,
+): Effects | RuleError {
+  const ceremony = ceremonyStep(read, election, r, (c) => c.shares);
+  if (ceremony instanceof RuleError) return ceremony;
+  const waiting = missingGuardians(election, ceremony.guardians);
+  if (waiting.length > 0)
+    return reject(
+      'ceremony_incomplete',
+      `shares: guardian(s) ${waiting.join(', ')} have not published their commitments yet`,
+    );
+  const n = election.roles.guardians!.keys.length;
+  const others = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i !== r.body.index);
+  const to = r.body.shares.map((x) => x.to);
+  if (to.length !== others.length || !to.every((t, i) => t === others[i]))
+    return reject('wrong_shares', `shares: expected one share for each of guardians ${others.join(', ')}`);
+  for (const x of r.body.shares) {
+    try {
+      decodeElement(fromBase64(x.alpha));
+    } catch (e) {
+      if (!(e instanceof MalformedError)) throw e;
+      return reject('wrong_shares', `shares: the share for guardian ${x.to} has no valid α`);
+    }
+  }
+  const next: CeremonyState = { ...ceremony, shares: { ...ceremony.shares, [r.body.index]: index } };
+  return [[stateKey.ceremony(election.id), next]];
+}
+
+function applyAccept(
+  read: StateReader,
+  election: ElectionState,
+  r: AcceptRecord,
+  index: number,
+): Effects | RuleError {
+  const ceremony = ceremonyStep(read, election, r, (c) => c.accepted);
+  if (ceremony instanceof RuleError) return ceremony;
+  const waiting = missingGuardians(election, ceremony.shares);
+  if (waiting.length > 0)
+    return reject(
+      'ceremony_incomplete',
+      `accept: guardian(s) ${waiting.join(', ')} have not sent their shares yet`,
+    );
+  if (r.body.key !== ceremony.key)
+    return reject('wrong_key', `accept: the election key is ${ceremony.key}, not ${r.body.key}`);
+  const next: CeremonyState = { ...ceremony, accepted: { ...ceremony.accepted, [r.body.index]: index } };
+  const complete = missingGuardians(election, next.accepted).length === 0;
+  const effects: Effects = [[stateKey.ceremony(election.id), next]];
+  if (complete) effects.push([stateKey.election(election.id), { ...election, key: ceremony.key }]);
+  return effects;
+}
+
 // ---- ballot ----
 
 function applyBallot(
@@ -671,6 +904,7 @@ function applyBallot(
   r: BallotRecord,
   tracker: string,
   index: number,
+  ctx: RulesContext,
 ): Effects | RuleError {
   const e = election.id;
   const credKey = stateKey.credential(e, r.signer);
@@ -687,6 +921,32 @@ function applyBallot(
     return reject('already_voted', `ballot: re-voting is not allowed (ballot at ${cred.last})`);
   if (read(stateKey.ballot(tracker)) !== undefined)
     return reject('duplicate_record', `ballot: ballot ${tracker} is already in the log`);
+  const encrypted = 'encrypted' in r.body ? r.body : null;
+  if ((election.key !== undefined) !== (encrypted !== null))
+    return reject(
+      'wrong_ballot_form',
+      encrypted === null
+        ? `ballot: election ${e} is encrypted; a ballot carries ciphertexts with proofs`
+        : `ballot: election ${e} has no guardians; its ballots are opaque`,
+    );
+  let sums: Effects = [];
+  let sealed: { [contest: string]: string } | undefined;
+  if (encrypted !== null) {
+    if (encrypted.district !== cred.district)
+      return reject('district_mismatch', `ballot: the credential's district is not ${encrypted.district}`);
+    const key = election.key!;
+    const proven =
+      ctx.provenBallot?.(tracker, { key, hash: election.hash }) ??
+      verifyBallotProofs(
+        { hash: fromBase64(election.hash), key: decodeElement(fromBase64(key)), contests: election.contests },
+        encrypted,
+        fromBase64(r.signer),
+      );
+    if (!proven)
+      return reject('invalid_proof', 'ballot: its proofs do not verify for this credential and election');
+    sealed = sealedContests(encrypted);
+    sums = moveEncryptedSums(read, election, cred, { contests: r.body.contests, sealed }, index);
+  }
   const first = cred.ballots === 0;
   const nextElection: ElectionState = {
     ...withCounts(election, {
@@ -702,13 +962,47 @@ function applyBallot(
     ballots: cred.ballots + 1,
     last: index,
     contests: r.body.contests,
+    ...(sealed ? { sealed } : {}),
   };
   const ballot: BallotState = { election: e, credential: r.signer, index };
   return [
     [stateKey.election(e), nextElection],
     [credKey, nextCred],
     [stateKey.ballot(tracker), ballot],
+    ...sums,
   ];
+}
+
+/**
+ * The encrypted sum of the credential's district after its counted ballot
+ * changes from the one it last cast (if any) to `to` (null: an override,
+ * none counts). Empty for an election without guardians.
+ */
+function moveEncryptedSums(
+  read: StateReader,
+  election: ElectionState,
+  cred: CredentialState,
+  to: { contests: readonly string[]; sealed: { [contest: string]: string } } | null,
+  index: number,
+): Effects {
+  if (election.key === undefined) return [];
+  const key = stateKey.encryptedSum(election.id, cred.district);
+  const before = read(key) as EncryptedSumState | undefined;
+  const contests = { ...before?.contests };
+  const move = (sealed: { [contest: string]: string }, sign: 1 | -1) => {
+    for (const [c, ct] of Object.entries(sealed)) {
+      const was = contests[c];
+      contests[c] = {
+        ballots: (was?.ballots ?? 0) + sign,
+        weight: (was?.weight ?? 0) + sign * cred.weight,
+        sum: addSealed(was?.sum, ct, cred.weight, sign),
+      };
+    }
+  };
+  if (cred.sealed) move(cred.sealed, -1);
+  if (to) move(to.sealed, 1);
+  const value: EncryptedSumState = { contests, changed: index };
+  return [[key, value]];
 }
 
 /**
@@ -781,6 +1075,7 @@ function applyOverride(
   return [
     [stateKey.election(e), nextElection],
     [credKey, nextCred],
+    ...(cred.sealed ? moveEncryptedSums(read, election, cred, null, index) : []),
   ];
 }
 

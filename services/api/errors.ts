@@ -142,6 +142,13 @@ export const RULE_STATUS: { readonly [code in RuleErrorCode]: number } = {
   bad_tree: 422,
   too_many_districts: 422,
   bad_tally_size: 422,
+  already_published: 409,
+  ceremony_incomplete: 409,
+  wrong_quorum: 422,
+  wrong_shares: 422,
+  wrong_key: 422,
+  invalid_proof: 422,
+  wrong_ballot_form: 422,
 };
 
 /** The status of every code the API answers with: its own, the records', the rules'. */

@@ -40,6 +40,7 @@ import {
   type StateReader,
 } from '../../ledger/rules.js';
 import { UrnaError } from '../../ledger/errors.js';
+import { keyCeremony } from './encrypted-election.js';
 
 /** An Ed25519 key pair: the 32-byte seed and the base64 public key used in records. */
 export type TestKey = { seed: Uint8Array; key: string };
@@ -101,7 +102,14 @@ export function protocolHash(label: string): string {
 }
 
 /** Options of {@link buildElection}. */
-export type ElectionOptions = { id?: string; voters?: number; revoting?: Revoting; label?: string };
+export type ElectionOptions = {
+  id?: string;
+  voters?: number;
+  revoting?: Revoting;
+  label?: string;
+  /** An encrypted election: this many guardians (keys derived from the label), `quorum` of whom decrypt. */
+  guardians?: { count: number; quorum: number };
+};
 
 /** A small election and builders of its signed records. */
 export type ElectionFixture = ReturnType<typeof buildElection>;
@@ -121,6 +129,9 @@ export function buildElection(options: ElectionOptions = {}) {
   const counter = k('counter');
   const reporters = { national: k('reporter-se'), north: k('reporter-north'), south: k('reporter-south') };
   const outsider = k('outsider');
+  const guardianKeys = Array.from({ length: options.guardians?.count ?? 0 }, (_, i) =>
+    k(`guardian-${i + 1}`),
+  );
   const voters: Voter[] = Array.from({ length: options.voters ?? 8 }, (_, i) => ({
     ...k(`voter-${i}`),
     district: LEAF_DISTRICTS[i % LEAF_DISTRICTS.length]!,
@@ -169,6 +180,9 @@ export function buildElection(options: ElectionOptions = {}) {
         { key: reporters.north.key, district: 'north' },
         { key: reporters.south.key, district: 'south' },
       ],
+      ...(options.guardians
+        ? { guardians: { keys: guardianKeys.map((g) => g.key), quorum: options.guardians.quorum } }
+        : {}),
     },
     revoting: options.revoting ?? 'last',
   };
@@ -184,6 +198,8 @@ export function buildElection(options: ElectionOptions = {}) {
     reporters,
     outsider,
     voters,
+    /** The guardians' signing keys (guardian i is `guardianKeys[i-1]`); none without `guardians`. */
+    guardianKeys,
     body,
     /** The authorities the fixture's log trusts: this election's authority. */
     authorities: [authority.key],
@@ -404,6 +420,7 @@ export function logAt(fixture: ElectionFixture, phase: 'setup' | Phase = 'setup'
   for (let i = 0; i < fixture.voters.length; i += 400)
     log.accept(fixture.credentials(fixture.voters.slice(i, i + 400)));
   const order: Phase[] = ['open', 'close', 'final'];
+  if (fixture.guardianKeys.length > 0 && phase !== 'setup') log.accept(...keyCeremony(fixture).records());
   for (const p of order.slice(0, order.indexOf(phase as Phase) + 1)) log.accept(fixture.phase(p));
   return log;
 }

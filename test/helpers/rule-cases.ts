@@ -18,6 +18,8 @@ import {
   type ElectionFixture,
   type Voter,
 } from './election.js';
+import { DEFAULT_CHOICES, keyCeremony } from './encrypted-election.js';
+import { decodeElement, encodeElement, G, type Element } from '../../ledger/group.js';
 
 export const f = buildElection();
 export const fNone = buildElection({ id: 'se-none', revoting: 'none' });
@@ -25,6 +27,53 @@ export const north = f.voters[0]!; // north-1
 export const south = f.voters[2]!; // south-1
 export const newVoter: Voter = { ...testKey('new voter'), district: 'north-2' };
 export const RIKSDAG = { s: 40, m: 30, sd: 20, c: 10 };
+/** An encrypted election: three guardians, two of whom decrypt. */
+export const fEnc = buildElection({ id: 'se-enc', guardians: { count: 3, quorum: 2 } });
+export const ceremony = keyCeremony(fEnc);
+export const encNorth = fEnc.voters[0]!; // north-1
+export const encSouth = fEnc.voters[2]!; // south-1
+
+/** `fEnc`'s log in setup with the ceremony's first `steps` records (guardian 1, 2, 3, shares 1, 2, 3, accept 1, 2, 3). */
+export function ceremonyAt(steps: number): RecordLog {
+  const log = logAt(fEnc);
+  log.accept(...ceremony.records().slice(0, steps));
+  return log;
+}
+
+/** Re-signs `bytes` (by `seed`) with its envelope edited, skipping every check. */
+export function editEnvelope(
+  bytes: Uint8Array,
+  seed: Uint8Array,
+  edit: (envelope: { [k: string]: unknown }) => void,
+): Uint8Array {
+  const o = JSON.parse(fromUtf8(bytes)) as { [k: string]: unknown };
+  delete o.sig;
+  delete o.signer;
+  edit(o);
+  return signUnchecked(o, seed);
+}
+
+type EncryptedOption = { option: string; alpha: string; beta: string; proof: unknown };
+type EncryptedBody = { encrypted: Array<{ options: EncryptedOption[] }> };
+
+/** An encrypted ballot of `voter` with `edit` applied to the riksdag contest's options, re-signed. */
+function editedBallot(
+  voter: Voter,
+  edit: (options: EncryptedOption[]) => void,
+  choices = DEFAULT_CHOICES,
+): Uint8Array {
+  return editBody(ceremony.ballot(voter, choices), voter.seed, (b) =>
+    edit((b as unknown as EncryptedBody).encrypted[0]!.options),
+  );
+}
+
+function optionOf(voter: Voter, choices: typeof DEFAULT_CHOICES, option: string): EncryptedOption {
+  const b = ceremony.ballotBody(voter, choices).body as unknown as EncryptedBody;
+  return b.encrypted[0]!.options.find((o) => o.option === option)!;
+}
+
+const element = (e: Element) => toBase64(encodeElement(e));
+const g1 = () => fEnc.guardianKeys[0]!.seed;
 
 /** The HTTP status the API answers a rejection with (services/api/errors.ts). */
 export function statusOf(e: UrnaError): number {
@@ -695,6 +744,168 @@ export const rows: Row[] = [
     setup: () => logAt(f, 'close'),
     record: (log) => f.tally(log, { edit: (b) => (b.contests.senate = b.contests.referendum!) }),
     code: 'unknown_contest',
+    status: 422,
+  },
+  // The key ceremony of an encrypted election.
+  {
+    name: 'guardian record in an election without guardians',
+    setup: () => logAt(f),
+    record: () => editEnvelope(ceremony.guardian(1), g1(), (o) => (o.election = f.id)),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: "guardian record signed by another guardian's key",
+    setup: () => logAt(fEnc),
+    record: () => ceremony.guardian(1, fEnc.guardianKeys[1]!),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'a second guardian record of a guardian',
+    setup: () => ceremonyAt(1),
+    record: () => ceremony.guardian(1),
+    code: 'already_published',
+    status: 409,
+  },
+  {
+    name: 'guardian record with fewer commitments than the quorum',
+    setup: () => logAt(fEnc),
+    record: () => editBody(ceremony.guardian(1), g1(), (b) => (b.commitments as unknown[]).pop()),
+    code: 'wrong_quorum',
+    status: 422,
+  },
+  {
+    name: 'guardian record whose proof of knowledge does not verify',
+    setup: () => logAt(fEnc),
+    record: () =>
+      editBody(ceremony.guardian(1), g1(), (b) => {
+        const c = b.commitments as Array<{ response: string }>;
+        c[0]!.response = c[1]!.response;
+      }),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'guardian record after voting opened',
+    setup: () => logAt(fEnc, 'open'),
+    record: () => ceremony.guardian(1),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'shares before every guardian published its commitments',
+    setup: () => ceremonyAt(2),
+    record: () => ceremony.shares(1),
+    code: 'ceremony_incomplete',
+    status: 409,
+  },
+  {
+    name: 'shares missing a guardian',
+    setup: () => ceremonyAt(3),
+    record: () => editBody(ceremony.shares(1), g1(), (b) => (b.shares as unknown[]).pop()),
+    code: 'wrong_shares',
+    status: 422,
+  },
+  {
+    name: 'accept before every guardian sent its shares',
+    setup: () => ceremonyAt(5),
+    record: () => ceremony.accept(1),
+    code: 'ceremony_incomplete',
+    status: 409,
+  },
+  {
+    name: 'accept of another election key',
+    setup: () => ceremonyAt(6),
+    record: () => ceremony.accept(1, element(G)),
+    code: 'wrong_key',
+    status: 422,
+  },
+  {
+    name: 'open before every guardian accepted the key',
+    setup: () => ceremonyAt(8),
+    record: () => fEnc.phase('open'),
+    code: 'ceremony_incomplete',
+    status: 409,
+  },
+  // Encrypted ballots.
+  {
+    name: 'opaque ballot in an encrypted election',
+    setup: () => logAt(fEnc, 'open'),
+    record: () => fEnc.ballot(encNorth),
+    code: 'wrong_ballot_form',
+    status: 422,
+  },
+  {
+    name: 'encrypted ballot in an election without guardians',
+    setup: () => logAt(f, 'open'),
+    record: () => editEnvelope(ceremony.ballot(north), north.seed, (o) => (o.election = f.id)),
+    code: 'wrong_ballot_form',
+    status: 422,
+  },
+  {
+    name: "encrypted ballot naming another district than the credential's",
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      ceremony.ballot(
+        encNorth,
+        DEFAULT_CHOICES,
+        ceremony.ballotBody(encNorth, DEFAULT_CHOICES, 'north-2').body,
+      ),
+    code: 'district_mismatch',
+    status: 422,
+  },
+  {
+    name: 'encrypted ballot whose option encrypts 2 (a 0/1 option)',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      editedBallot(encNorth, (options) => {
+        const s = options.find((o) => o.option === 's')!;
+        s.beta = element(decodeElement(fromBase64(s.beta)).add(ceremony.key));
+      }),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'encrypted contest over its limit (two options of one, each proof valid)',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      editedBallot(encNorth, (options) => {
+        const m = options.findIndex((o) => o.option === 'm');
+        options[m] = optionOf(encNorth, { riksdag: { m: 1 } }, 'm');
+      }),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'encrypted ballot copied under another credential',
+    setup: () => logAt(fEnc, 'open'),
+    // voters[4] is in north-1 too, so only the proofs can tell.
+    record: () => ceremony.ballot(fEnc.voters[4]!, DEFAULT_CHOICES, ceremony.ballotBody(encNorth).body),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: "encrypted ballot replaying a proof from the voter's other ballot",
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      editedBallot(
+        encNorth,
+        (options) => {
+          const s = options.find((o) => o.option === 's')!;
+          s.proof = optionOf(encNorth, DEFAULT_CHOICES, 's').proof;
+        },
+        { riksdag: { m: 1 }, referendum: { yes: 1 } },
+      ),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'encrypted ballot with a non-canonical element',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      editedBallot(encNorth, (options) => (options[0]!.alpha = toBase64(new Uint8Array(32).fill(0xff)))),
+    code: 'invalid_proof',
     status: 422,
   },
 ];

@@ -1,0 +1,100 @@
+/**
+ * Test fixtures of an encrypted election (docs/DESIGN.md "Encrypted
+ * ballots"): for a fixture built with `guardians`, every guardian's
+ * secrets drawn from a fixed stream (reproducible), the records of the key
+ * ceremony, and encrypted ballots with their nonces.
+ */
+import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import {
+  encryptBallot,
+  guardianBody,
+  sharesBody,
+  type EncryptedBallotBody,
+  type EncryptionContext,
+} from '../../ledger/encrypted-election.js';
+import {
+  communicationKey,
+  electionKey,
+  guardianKey,
+  guardianSecret,
+  type GuardianSecret,
+} from '../../ledger/guardian.js';
+import { encodeElement, hashToScalar, type Element } from '../../ledger/group.js';
+import { leafHash } from '../../ledger/hash.js';
+import { signRecord } from '../../ledger/record.js';
+import type { ElectionFixture, TestKey, Voter } from './election.js';
+
+/** A reproducible stream of scalars for `label`. */
+export function scalarStream(label: string): () => bigint {
+  let i = 0;
+  return () => hashToScalar('test/stream', [utf8(label), utf8(String(i++))]);
+}
+
+/** Votes per option of each contest a ballot answers. */
+export type Choices = { [contest: string]: { [option: string]: number } };
+
+/** The key ceremony of `fixture`'s guardians and encrypted ballots of its election. */
+export function keyCeremony(fixture: ElectionFixture) {
+  const guardians = fixture.body.roles.guardians;
+  if (!guardians) throw new Error('keyCeremony: the fixture has no guardians');
+  const hash = leafHash(fixture.election());
+  const random = scalarStream(`${fixture.id} ceremony`);
+  const secrets: GuardianSecret[] = guardians.keys.map((_, i) =>
+    guardianSecret(i + 1, guardians.quorum, random),
+  );
+  const zetas = secrets.map(() => random());
+  const comms = zetas.map((z, i) => communicationKey(i + 1, z, hash, random));
+  const key: Element = electionKey(secrets.map((s) => guardianKey(s, hash, random)));
+  const signer = (i: number): TestKey => fixture.guardianKeys[i - 1]!;
+  const sign = (type: 'guardian' | 'shares' | 'accept', body: unknown, by: TestKey) =>
+    signRecord({ v: 1, type, election: fixture.id, body } as Parameters<typeof signRecord>[0], by.seed);
+  const ctx: EncryptionContext = { hash, key, contests: fixture.body.contests };
+  let ballots = 0;
+
+  return {
+    hash,
+    secrets,
+    zetas,
+    comms,
+    key,
+    /** The election key as the records state it (base64). */
+    keyB64: toBase64(encodeElement(key)),
+    ctx,
+    /** Guardian `i`'s `guardian` record (signed by `by`, default its own key). */
+    guardian(i: number, by: TestKey = signer(i)): Uint8Array {
+      return sign('guardian', guardianBody(secrets[i - 1]!, zetas[i - 1]!, hash, random), by);
+    },
+    /** Guardian `i`'s `shares` record. */
+    shares(i: number, by: TestKey = signer(i)): Uint8Array {
+      return sign('shares', sharesBody(secrets[i - 1]!, comms, hash, random), by);
+    },
+    /** Guardian `i`'s `accept` record of `key` (default the right one). */
+    accept(i: number, stated: string = toBase64(encodeElement(key))): Uint8Array {
+      return sign('accept', { index: i, key: stated }, signer(i));
+    },
+    /** The whole ceremony: every guardian record, then every shares record, then every accept. */
+    records(): Uint8Array[] {
+      const n = guardians.keys.length;
+      const all = (f: (i: number) => Uint8Array) => Array.from({ length: n }, (_, i) => f(i + 1));
+      return [...all((i) => this.guardian(i)), ...all((i) => this.shares(i)), ...all((i) => this.accept(i))];
+    },
+    /** An encrypted ballot body of `voter` (default: s in riksdag, yes in referendum), and its nonces. */
+    ballotBody(voter: Voter, choices: Choices = DEFAULT_CHOICES, district = voter.district) {
+      return encryptBallot(
+        ctx,
+        district,
+        choices,
+        fromBase64(voter.key),
+        scalarStream(`ballot ${ballots++}`),
+      );
+    },
+    /** A signed `ballot` record of `voter` with `body` (default: a fresh encryption of `choices`). */
+    ballot(voter: Voter, choices: Choices = DEFAULT_CHOICES, body?: EncryptedBallotBody): Uint8Array {
+      const b = body ?? this.ballotBody(voter, choices).body;
+      return signRecord({ v: 1, type: 'ballot', election: fixture.id, body: b }, voter.seed);
+    },
+  };
+}
+
+/** What a fixture voter chooses unless told: `s` for the riksdag, `yes` in the referendum. */
+export const DEFAULT_CHOICES: Choices = { riksdag: { s: 1 }, referendum: { yes: 1 } };
