@@ -57,13 +57,7 @@
  * record keys are strict canonical base64, so equal strings are equal keys.
  */
 import { checkIndex, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
-import {
-  addSealed,
-  guardianKeys,
-  sealedContests,
-  verifyBallotProofs,
-  type EncryptedBallotBody,
-} from './encrypted-election.js';
+import { addSealed, guardianKeys, sealedContests, verifyBallotProofs } from './encrypted-election.js';
 import { decodeElement, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
 import type { Hash } from './hash.js';
