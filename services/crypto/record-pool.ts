@@ -3,13 +3,28 @@
  * threads running ledger/record.ts decodeRecord (the same pure function the
  * verifier runs), so the sequencer's event loop only routes bytes.
  * Submissions arriving in the same turn of the event loop travel to the
- * workers together, one message per worker.
+ * workers together, one message per worker. Encrypted ballots' proofs are
+ * verified there too ({@link RecordPool.verifyProofs}), the ballots of one
+ * turn in one batch per worker.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MalformedError, SignatureError, UrnaError } from '../../ledger/errors.js';
 import { RecordError, type DecodedRecord, type RecordErrorCode } from '../../ledger/record.js';
-import type { WorkerJob, WorkerReply, WorkerResult } from './record-worker.js';
+import type {
+  ProofItem,
+  ProofJob,
+  ProofReply,
+  WorkerJob,
+  WorkerReply,
+  WorkerResult,
+} from './record-worker.js';
+
+interface ProofTask {
+  item: ProofItem;
+  resolve(ok: boolean): void;
+  reject(e: unknown): void;
+}
 
 interface Job {
   bytes: Uint8Array;
@@ -38,13 +53,15 @@ function pack(id: number, jobs: readonly Job[]): WorkerJob {
   jobs.forEach((j, i) => (ends[i] = total += j.bytes.length));
   const packed = new Uint8Array(total);
   jobs.forEach((j, i) => packed.set(j.bytes, i === 0 ? 0 : ends[i - 1]));
-  return { id, packed, ends };
+  return { kind: 'decode', id, packed, ends };
 }
 
 export class RecordPool {
   private readonly workers: Worker[];
   private readonly inflight = new Map<number, Job[]>();
+  private readonly inflightProofs = new Map<number, ProofTask[]>();
   private queue: Job[] = [];
+  private proofQueue: ProofTask[] = [];
   private nextId = 0;
   private next = 0;
   private closed = false;
@@ -54,10 +71,17 @@ export class RecordPool {
     const url = new URL('./record-worker-entry.js', import.meta.url);
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const w = new Worker(url);
-      w.on('message', ({ id, results, hashes }: WorkerReply) => {
+      w.on('message', (reply: WorkerReply | ProofReply) => {
+        if ('verdicts' in reply) {
+          const tasks = this.inflightProofs.get(reply.id)!;
+          this.inflightProofs.delete(reply.id);
+          this.idle();
+          return tasks.forEach((t, i) => t.resolve(reply.verdicts[i]!));
+        }
+        const { id, results, hashes } = reply;
         const jobs = this.inflight.get(id)!;
         this.inflight.delete(id);
-        if (this.inflight.size === 0) for (const x of this.workers) x.unref();
+        this.idle();
         results.forEach((r, i) => {
           const job = jobs[i]!;
           if (!r.ok) return job.reject(rebuildError(r));
@@ -84,10 +108,47 @@ export class RecordPool {
     });
   }
 
+  /**
+   * Whether an encrypted ballot's proofs verify (ledger/encrypted-election.ts
+   * verifyBallotProofs), on a worker; the ballots asked for in one turn of
+   * the event loop are verified in batches, one per worker.
+   */
+  verifyProofs(item: ProofItem): Promise<boolean> {
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(new UrnaError('unavailable', 'record pool closed'));
+    return new Promise((resolve, reject) => {
+      if (this.proofQueue.length === 0) setImmediate(() => this.flushProofs());
+      this.proofQueue.push({ item, resolve, reject });
+    });
+  }
+
+  private flushProofs(): void {
+    const tasks = this.proofQueue;
+    this.proofQueue = [];
+    if (tasks.length) this.busy();
+    const per = Math.ceil(tasks.length / this.workers.length);
+    for (let i = 0; i < tasks.length; i += per) {
+      const chunk = tasks.slice(i, i + per);
+      const id = this.nextId++;
+      this.inflightProofs.set(id, chunk);
+      const job: ProofJob = { kind: 'proofs', id, items: chunk.map((t) => t.item) };
+      this.workers[this.next++ % this.workers.length]!.postMessage(job);
+    }
+  }
+
+  /** Workers with jobs in flight keep the process alive (flush); idle ones do not. */
+  private busy(): void {
+    if (this.inflight.size === 0 && this.inflightProofs.size === 0) for (const x of this.workers) x.ref();
+  }
+
+  private idle(): void {
+    if (this.inflight.size === 0 && this.inflightProofs.size === 0) for (const x of this.workers) x.unref();
+  }
+
   private flush(): void {
     const jobs = this.queue;
     this.queue = [];
-    if (jobs.length && this.inflight.size === 0) for (const x of this.workers) x.ref();
+    if (jobs.length) this.busy();
     const per = Math.ceil(jobs.length / this.workers.length);
     for (let i = 0; i < jobs.length; i += per) {
       const chunk = jobs.slice(i, i + per);
@@ -116,8 +177,11 @@ export class RecordPool {
     );
     for (const jobs of this.inflight.values()) for (const j of jobs) j.reject(this.broken);
     this.inflight.clear();
-    for (const j of this.queue) j.reject(this.broken);
+    for (const tasks of this.inflightProofs.values()) for (const t of tasks) t.reject(this.broken);
+    this.inflightProofs.clear();
+    for (const j of [...this.queue, ...this.proofQueue]) j.reject(this.broken);
     this.queue = [];
+    this.proofQueue = [];
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,24 @@
 /**
  * Worker thread of RecordPool: decodes and signature-checks records
- * (ledger/record.ts decodeRecord) with native Ed25519, off the main event
- * loop. Messages: {@link WorkerJob} in, {@link WorkerReply} out.
+ * (ledger/record.ts decodeRecord) with native Ed25519, and verifies
+ * encrypted ballots' proofs (ledger/encrypted-election.ts
+ * verifyBallotsProofs, a job's ballots in one batch), off the main event
+ * loop. Messages: {@link WorkerJob} or {@link ProofJob} in,
+ * {@link WorkerReply} or {@link ProofReply} out.
  */
 import { parentPort } from 'node:worker_threads';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import { nativeSha256 } from './native-sha256.js';
 import { UrnaError } from '../../ledger/errors.js';
-import { decodeRecord, type DecodedRecord } from '../../ledger/record.js';
+import { decodeRecord, type ContestDef, type DecodedRecord } from '../../ledger/record.js';
+import { fromBase64 } from '../../ledger/bytes.js';
+import {
+  verifyBallotsProofs,
+  type EncryptedBallotBody,
+  type EncryptionContext,
+} from '../../ledger/encrypted-election.js';
+import { decodeElement } from '../../ledger/group.js';
 import { nativeEd25519 } from './native-ed25519.js';
 
 setEd25519Backend(nativeEd25519);
@@ -24,12 +34,44 @@ export type WorkerResult =
  * entries it holds; posting the entries themselves would copy each one's
  * whole backing buffer (an HTTP body's pool slab, a tile bundle, a file).
  */
-export type WorkerJob = { id: number; packed: Uint8Array<ArrayBuffer>; ends: Uint32Array };
+export type WorkerJob = { kind: 'decode'; id: number; packed: Uint8Array<ArrayBuffer>; ends: Uint32Array };
+
+/** An election's encryption context as it travels: its hash and key in base64, its contests. */
+export type WireElection = { hash: string; key: string; contests: ContestDef[] };
+/** One ballot whose proofs to verify: its election, body and credential (base64). */
+export type ProofItem = { election: WireElection; body: EncryptedBallotBody; credential: string };
+/** A job of ballots' proofs, verified together. */
+export type ProofJob = { kind: 'proofs'; id: number; items: ProofItem[] };
+/** Each ballot's verdict, in order. */
+export type ProofReply = { id: number; verdicts: boolean[] };
 
 /** The reply: outcomes in order, and the leaf hashes packed (32 bytes each; zeros for a failed entry). */
 export type WorkerReply = { id: number; results: WorkerResult[]; hashes: Uint8Array };
 
-parentPort!.on('message', ({ id, packed, ends }: WorkerJob) => {
+/** Decoded election keys, by base64 (an election's key is fixed once, so this stays small). */
+const contexts = new Map<string, EncryptionContext>();
+
+function contextOf(e: WireElection): EncryptionContext {
+  const id = `${e.hash} ${e.key}`;
+  let ctx = contexts.get(id);
+  if (!ctx) {
+    ctx = { hash: fromBase64(e.hash), key: decodeElement(fromBase64(e.key)), contests: e.contests };
+    contexts.set(id, ctx);
+  }
+  return ctx;
+}
+
+function proofs({ id, items }: ProofJob): void {
+  const verdicts = verifyBallotsProofs(
+    items.map((x) => ({ ctx: contextOf(x.election), body: x.body, credential: fromBase64(x.credential) })),
+  );
+  const reply: ProofReply = { id, verdicts };
+  parentPort!.postMessage(reply);
+}
+
+parentPort!.on('message', (job: WorkerJob | ProofJob) => {
+  if (job.kind === 'proofs') return proofs(job);
+  const { id, packed, ends } = job;
   const hashes = new Uint8Array(32 * ends.length);
   const results = Array.from(ends, (end, i): WorkerResult => {
     try {

@@ -2,16 +2,28 @@
  * Election admission: the sequencer's Admission hook running the election
  * rules (ledger/rules.ts applyRecord), the same pure function every replayer
  * runs. Per submission, the record is decoded and its signature checked on
- * the worker pool. Per batch, the state entries all its records read are
+ * the worker pool, and so are an encrypted ballot's proofs once its
+ * election's key is committed (the rules take that verdict for the key and
+ * hash it was computed under, and verify the proofs themselves otherwise).
+ * Per batch, the state entries all its records read are
  * fetched in one batched read, and the records are applied in sequence order
  * over an overlay, so a later record sees the earlier ones; the overlay's
  * entries are committed with the batch.
  */
 import type { Hash } from '../../ledger/hash.js';
 import { treeHash } from '../../ledger/merkle.js';
+import { toHex } from '../../ledger/bytes.js';
 import type { DecodedRecord } from '../../ledger/record.js';
-import { applyRecord, stateKeys, type RulesContext, type StateValue } from '../../ledger/rules.js';
+import {
+  applyRecord,
+  stateKey,
+  stateKeys,
+  type ElectionState,
+  type RulesContext,
+  type StateValue,
+} from '../../ledger/rules.js';
 import type { RecordPool } from '../crypto/record-pool.js';
+import type { WireElection } from '../crypto/record-worker.js';
 import { DEFER, type Admission, type BatchAdmission, type Prepared } from '../node/admission.js';
 import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
@@ -29,18 +41,45 @@ export interface ElectionAdmissionOptions {
   log: { key: string; origin: string };
 }
 
-export class ElectionAdmission implements Admission<DecodedRecord> {
+/** A record as prepared: decoded, and for an encrypted ballot the verdict on its proofs (if its election's key was known). */
+export type PreparedRecord = {
+  decoded: DecodedRecord;
+  proven?: { key: string; hash: string; ok: boolean };
+};
+
+export class ElectionAdmission implements Admission<PreparedRecord> {
+  /** Encrypted elections whose key is committed (it never changes once fixed). */
+  private readonly keyed = new Map<string, WireElection>();
+
   constructor(private readonly opts: ElectionAdmissionOptions) {}
 
-  prepare(entry: Uint8Array): Promise<DecodedRecord> {
-    return this.opts.pool.decode(entry);
+  async prepare(entry: Uint8Array): Promise<PreparedRecord> {
+    const decoded = await this.opts.pool.decode(entry);
+    const r = decoded.record;
+    if (r.type !== 'ballot' || !('encrypted' in r.body)) return { decoded };
+    const election = await this.keyOf(r.election);
+    if (election === null) return { decoded };
+    const ok = await this.opts.pool.verifyProofs({ election, body: r.body, credential: r.signer });
+    return { decoded, proven: { key: election.key, hash: election.hash, ok } };
+  }
+
+  /** The committed key, hash and contests of an encrypted election, or null while it has none. */
+  private async keyOf(id: string): Promise<WireElection | null> {
+    const known = this.keyed.get(id);
+    if (known) return known;
+    const key = stateKey.election(id);
+    const e = (await readState(this.opts.store, [key])).get(key) as ElectionState | undefined;
+    if (!e?.key) return null;
+    const wire: WireElection = { hash: e.hash, key: e.key, contests: e.contests };
+    this.keyed.set(id, wire);
+    return wire;
   }
 
   async begin(
-    batch: ReadonlyArray<Prepared<DecodedRecord>>,
+    batch: ReadonlyArray<Prepared<PreparedRecord>>,
     committedSize: number,
-  ): Promise<BatchAdmission<DecodedRecord>> {
-    const records = batch.map((b) => b.prepared);
+  ): Promise<BatchAdmission<PreparedRecord>> {
+    const records = batch.map((b) => b.prepared.decoded);
     const keys = [...new Set(records.flatMap(stateKeys))];
     const committed = await readState(this.opts.store, keys);
     // Tallies bind a tree size: fetch the roots of sizes already committed.
@@ -66,7 +105,7 @@ export class ElectionAdmission implements Admission<DecodedRecord> {
   }
 }
 
-class RulesBatch implements BatchAdmission<DecodedRecord> {
+class RulesBatch implements BatchAdmission<PreparedRecord> {
   private readonly overlay = new Map<string, StateValue>();
 
   constructor(
@@ -77,7 +116,7 @@ class RulesBatch implements BatchAdmission<DecodedRecord> {
     private readonly log: { key: string; origin: string },
   ) {}
 
-  admit(_entry: Uint8Array, decoded: DecodedRecord, index: number) {
+  admit(_entry: Uint8Array, { decoded, proven }: PreparedRecord, index: number) {
     const r = decoded.record;
     // A tally over entries sequenced in this very batch waits for the next
     // one, whose committed tree covers its size (the rule itself only needs
@@ -92,6 +131,13 @@ class RulesBatch implements BatchAdmission<DecodedRecord> {
         if (!root) throw new Error(`root at ${size} was not fetched`);
         return root;
       },
+      provenBallot: (tracker, election) =>
+        proven &&
+        proven.key === election.key &&
+        proven.hash === election.hash &&
+        tracker === toHex(decoded.leafHash)
+          ? proven.ok
+          : undefined,
     };
     const result = applyRecord(
       (key) => {

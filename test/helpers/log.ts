@@ -183,6 +183,7 @@ export async function openElectionLog(opts: { batchPeriodMs?: number; poolSize?:
   return {
     ...log,
     app,
+    pool,
     post,
     projections,
     entries,

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ballotTracker } from '../../ledger/record.js';
 import { buildElection, logAt, RecordLog, TEST_LOG } from '../helpers/election.js';
 import { openElectionLog } from '../helpers/log.js';
-import { rows } from '../helpers/rule-cases.js';
+import { keyCeremony } from '../helpers/encrypted-election.js';
+import { editBody, rows } from '../helpers/rule-cases.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -124,5 +125,46 @@ describe('an election night through the sequencer', () => {
     const { rejected, state } = await log.replayLog();
     expect(rejected).toEqual([]);
     expect(await log.projections()).toEqual(state);
+  });
+});
+
+describe('an encrypted election through the sequencer', () => {
+  const f = buildElection({ id: 'enc-night', voters: 16, guardians: { count: 3, quorum: 2 } });
+  const c = keyCeremony(f);
+
+  it("verifies ballots' proofs on the worker pool, refuses a bad one, and replay by the rules agrees byte for byte", async () => {
+    const log = await electionLog();
+    for (const bytes of logAt(f, 'open').records) expect((await log.post(bytes)).statusCode).toBe(201);
+    const verdicts: boolean[] = [];
+    const verify = log.pool.verifyProofs.bind(log.pool);
+    log.pool.verifyProofs = async (item) => {
+      const ok = await verify(item);
+      verdicts.push(ok);
+      return ok;
+    };
+    const ballots = f.voters.map((v) => c.ballot(v));
+    const revotes = f.voters.slice(0, 4).map((v) => c.ballot(v, { riksdag: { m: 1 } }));
+    // voters[5]'s ballot with its first option's β replaced (by the second option's α): its proofs fail.
+    const forged = editBody(c.ballot(f.voters[5]!), f.voters[5]!.seed, (b) => {
+      const [first, second] = (b as { encrypted: Array<{ options: Array<{ alpha: string; beta: string }> }> })
+        .encrypted[0]!.options;
+      first!.beta = second!.alpha;
+    });
+    const results = await Promise.all([...ballots, forged].map((b) => log.post(b)));
+    for (const r of results.slice(0, -1)) expect(r.statusCode, r.body).toBe(201);
+    expect(results.at(-1)!.statusCode).toBe(422);
+    expect(results.at(-1)!.json().error.code).toBe('invalid_proof');
+    for (const r of await Promise.all(revotes.map((b) => log.post(b))))
+      expect(r.statusCode, r.body).toBe(201);
+    expect((await log.post(f.override(f.voters[9]!, f.reporters.national))).statusCode).toBe(201);
+    // Every ballot was verified on the pool (the forged one too), and only the forged one failed.
+    expect(verdicts.length).toBe(ballots.length + revotes.length + 1);
+    expect(verdicts.filter((ok) => !ok)).toHaveLength(1);
+    const { rejected, state } = await log.replayLog();
+    expect(rejected).toEqual([]);
+    expect(await log.projections()).toEqual(state);
+    expect([...state.keys()].filter((k) => k.startsWith('esum/enc-night/')).sort()).toEqual(
+      ['north-1', 'north-2', 'south-1', 'south-2'].map((d) => `esum/enc-night/${d}`),
+    );
   });
 });
