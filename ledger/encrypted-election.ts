@@ -65,6 +65,18 @@ export type EncryptedBallotBody = {
 /** What an election's ballot proofs are checked against: its hash, its key and its contests. */
 export type EncryptionContext = { hash: Uint8Array; key: Element; contests: readonly ContestDef[] };
 
+/** The same as records and state carry it: hash and key in base64. */
+export type EncodedEncryptionContext = { hash: string; key: string; contests: readonly ContestDef[] };
+
+/** Decodes an {@link EncodedEncryptionContext} (MalformedError for a key that is no element). */
+export function encryptionContext(e: EncodedEncryptionContext): EncryptionContext {
+  return {
+    hash: fromBase64(e.hash),
+    key: decodeElement(fromBase64(e.key), 'election key'),
+    contests: e.contests,
+  };
+}
+
 /** The encrypted answer a contest admits: 0 or 1 per option; at most 1 in all (a plurality contest: its seats). */
 export function contestShape(contest: ContestDef): ContestShape {
   return {

@@ -57,7 +57,13 @@
  * record keys are strict canonical base64, so equal strings are equal keys.
  */
 import { checkIndex, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
-import { addSealed, guardianKeys, sealedContests, verifyBallotProofs } from './encrypted-election.js';
+import {
+  addSealed,
+  encryptionContext,
+  guardianKeys,
+  sealedContests,
+  verifyBallotProofs,
+} from './encrypted-election.js';
 import { decodeElement, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
 import type { Hash } from './hash.js';
@@ -776,16 +782,21 @@ function missingGuardians(election: ElectionState, done: { [index: string]: unkn
   return Array.from({ length: n }, (_, i) => i + 1).filter((i) => !Object.hasOwn(done, String(i)));
 }
 
+/** A step of the key ceremony that must be complete before the next: what it records, and how to say it. */
+type CeremonyPrerequisite = { done: (c: CeremonyState) => { [index: string]: unknown }; missing: string };
+
 /**
  * What the three ceremony records share: the election is encrypted, the
- * signer is the guardian of the stated index, the election is in setup, and
- * the guardian did not publish this kind of record before.
+ * signer is the guardian of the stated index, the election is in setup, the
+ * guardian did not publish this kind of record before (`done`), and every
+ * guardian completed the step before it (`after`, if any).
  */
 function ceremonyStep(
   read: StateReader,
   election: ElectionState,
   r: GuardianRecord | SharesRecord | AcceptRecord,
   done: (c: CeremonyState) => { [index: string]: unknown },
+  after?: CeremonyPrerequisite,
 ): CeremonyState | RuleError {
   const guardians = election.roles.guardians;
   if (guardians === undefined)
@@ -797,6 +808,9 @@ function ceremonyStep(
   const ceremony = read(stateKey.ceremony(election.id)) as CeremonyState;
   if (Object.hasOwn(done(ceremony), String(r.body.index)))
     return reject('already_published', `${r.type}: guardian ${r.body.index} already published one`);
+  const waiting = after ? missingGuardians(election, after.done(ceremony)) : [];
+  if (waiting.length > 0)
+    return reject('ceremony_incomplete', `${r.type}: guardian(s) ${waiting.join(', ')} ${after!.missing}`);
   return ceremony;
 }
 
@@ -842,14 +856,11 @@ function applyShares(
   r: SharesRecord,
   index: number,
 ): Effects | RuleError {
-  const ceremony = ceremonyStep(read, election, r, (c) => c.shares);
+  const ceremony = ceremonyStep(read, election, r, (c) => c.shares, {
+    done: (c) => c.guardians,
+    missing: 'have not published their commitments yet',
+  });
   if (ceremony instanceof RuleError) return ceremony;
-  const waiting = missingGuardians(election, ceremony.guardians);
-  if (waiting.length > 0)
-    return reject(
-      'ceremony_incomplete',
-      `shares: guardian(s) ${waiting.join(', ')} have not published their commitments yet`,
-    );
   const n = election.roles.guardians!.keys.length;
   const others = Array.from({ length: n }, (_, i) => i + 1).filter((i) => i !== r.body.index);
   const to = r.body.shares.map((x) => x.to);
@@ -873,14 +884,11 @@ function applyAccept(
   r: AcceptRecord,
   index: number,
 ): Effects | RuleError {
-  const ceremony = ceremonyStep(read, election, r, (c) => c.accepted);
+  const ceremony = ceremonyStep(read, election, r, (c) => c.accepted, {
+    done: (c) => c.shares,
+    missing: 'have not sent their shares yet',
+  });
   if (ceremony instanceof RuleError) return ceremony;
-  const waiting = missingGuardians(election, ceremony.shares);
-  if (waiting.length > 0)
-    return reject(
-      'ceremony_incomplete',
-      `accept: guardian(s) ${waiting.join(', ')} have not sent their shares yet`,
-    );
   if (r.body.key !== ceremony.key)
     return reject('wrong_key', `accept: the election key is ${ceremony.key}, not ${r.body.key}`);
   const next: CeremonyState = { ...ceremony, accepted: { ...ceremony.accepted, [r.body.index]: index } };
@@ -931,15 +939,11 @@ function applyBallot(
     const key = election.key!;
     const proven =
       ctx.provenBallot?.(tracker, { key, hash: election.hash }) ??
-      verifyBallotProofs(
-        { hash: fromBase64(election.hash), key: decodeElement(fromBase64(key)), contests: election.contests },
-        encrypted,
-        fromBase64(r.signer),
-      );
+      verifyBallotProofs(encryptionContext({ ...election, key }), encrypted, fromBase64(r.signer));
     if (!proven)
       return reject('invalid_proof', 'ballot: its proofs do not verify for this credential and election');
     sealed = sealedContests(encrypted);
-    sums = moveEncryptedSums(read, election, cred, { contests: r.body.contests, sealed }, index);
+    sums = moveEncryptedSums(read, election, cred, sealed, index);
   }
   const first = cred.ballots === 0;
   const nextElection: ElectionState = {
@@ -968,18 +972,17 @@ function applyBallot(
 }
 
 /**
- * The encrypted sum of the credential's district after its counted ballot
- * changes from the one it last cast (if any) to `to` (null: an override,
- * none counts). Empty for an election without guardians.
+ * The encrypted sum of the credential's district (in an encrypted election)
+ * after its counted ballot changes from the one it last cast (if any) to
+ * the sealed contests `to` (null: an override, none counts).
  */
 function moveEncryptedSums(
   read: StateReader,
   election: ElectionState,
   cred: CredentialState,
-  to: { contests: readonly string[]; sealed: { [contest: string]: string } } | null,
+  to: { [contest: string]: string } | null,
   index: number,
 ): Effects {
-  if (election.key === undefined) return [];
   const key = stateKey.encryptedSum(election.id, cred.district);
   const before = read(key) as EncryptedSumState | undefined;
   const contests = { ...before?.contests };
@@ -994,7 +997,7 @@ function moveEncryptedSums(
     }
   };
   if (cred.sealed) move(cred.sealed, -1);
-  if (to) move(to.sealed, 1);
+  if (to) move(to, 1);
   const value: EncryptedSumState = { contests, changed: index };
   return [[key, value]];
 }

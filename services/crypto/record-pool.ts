@@ -56,12 +56,38 @@ function pack(id: number, jobs: readonly Job[]): WorkerJob {
   return { kind: 'decode', id, packed, ends };
 }
 
+/** What every queued task can do: fail. */
+interface Task {
+  reject(e: unknown): void;
+}
+
+/**
+ * One kind of work for the workers: the tasks waiting for the next flush,
+ * those in flight by job id, and the message that carries a chunk of them.
+ */
+interface Lane<T extends Task> {
+  queue: T[];
+  readonly inflight: Map<number, T[]>;
+  /** The job carrying `chunk` as job `id`, and the buffers to transfer with it. */
+  message(id: number, chunk: readonly T[]): { job: WorkerJob | ProofJob; transfer: ArrayBuffer[] };
+}
+
 export class RecordPool {
   private readonly workers: Worker[];
-  private readonly inflight = new Map<number, Job[]>();
-  private readonly inflightProofs = new Map<number, ProofTask[]>();
-  private queue: Job[] = [];
-  private proofQueue: ProofTask[] = [];
+  private readonly decodes: Lane<Job> = {
+    queue: [],
+    inflight: new Map(),
+    message: (id, chunk) => {
+      const job = pack(id, chunk);
+      return { job, transfer: [job.packed.buffer] };
+    },
+  };
+  private readonly proofs: Lane<ProofTask> = {
+    queue: [],
+    inflight: new Map(),
+    message: (id, chunk) => ({ job: { kind: 'proofs', id, items: chunk.map((t) => t.item) }, transfer: [] }),
+  };
+  private readonly lanes: ReadonlyArray<Lane<Task>> = [this.decodes, this.proofs];
   private nextId = 0;
   private next = 0;
   private closed = false;
@@ -72,18 +98,11 @@ export class RecordPool {
     this.workers = Array.from({ length: Math.max(1, size) }, () => {
       const w = new Worker(url);
       w.on('message', (reply: WorkerReply | ProofReply) => {
-        if ('verdicts' in reply) {
-          const tasks = this.inflightProofs.get(reply.id)!;
-          this.inflightProofs.delete(reply.id);
-          this.idle();
-          return tasks.forEach((t, i) => t.resolve(reply.verdicts[i]!));
-        }
+        if ('verdicts' in reply)
+          return this.take(this.proofs, reply.id).forEach((t, i) => t.resolve(reply.verdicts[i]!));
         const { id, results, hashes } = reply;
-        const jobs = this.inflight.get(id)!;
-        this.inflight.delete(id);
-        this.idle();
-        results.forEach((r, i) => {
-          const job = jobs[i]!;
+        this.take(this.decodes, id).forEach((job, i) => {
+          const r = results[i]!;
           if (!r.ok) return job.reject(rebuildError(r));
           job.resolve({ record: r.record, bytes: job.bytes, leafHash: hashes.subarray(32 * i, 32 * i + 32) });
         });
@@ -100,12 +119,7 @@ export class RecordPool {
 
   /** Decodes and verifies a record; rejects with its RecordError, SignatureError or MalformedError. */
   decode(bytes: Uint8Array): Promise<DecodedRecord> {
-    if (this.broken) return Promise.reject(this.broken);
-    if (this.closed) return Promise.reject(new UrnaError('unavailable', 'record pool closed'));
-    return new Promise((resolve, reject) => {
-      if (this.queue.length === 0) setImmediate(() => this.flush());
-      this.queue.push({ bytes, resolve, reject });
-    });
+    return this.submit(this.decodes, (resolve, reject) => ({ bytes, resolve, reject }));
   }
 
   /**
@@ -114,50 +128,49 @@ export class RecordPool {
    * the event loop are verified in batches, one per worker.
    */
   verifyProofs(item: ProofItem): Promise<boolean> {
+    return this.submit(this.proofs, (resolve, reject) => ({ item, resolve, reject }));
+  }
+
+  /** Queues a task; the tasks of one turn of the event loop are flushed together. */
+  private submit<T extends Task, R>(
+    lane: Lane<T>,
+    task: (resolve: (r: R) => void, reject: (e: unknown) => void) => T,
+  ): Promise<R> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new UrnaError('unavailable', 'record pool closed'));
     return new Promise((resolve, reject) => {
-      if (this.proofQueue.length === 0) setImmediate(() => this.flushProofs());
-      this.proofQueue.push({ item, resolve, reject });
+      if (lane.queue.length === 0) setImmediate(() => this.flush(lane));
+      lane.queue.push(task(resolve, reject));
     });
   }
 
-  private flushProofs(): void {
-    const tasks = this.proofQueue;
-    this.proofQueue = [];
-    if (tasks.length) this.busy();
+  /** Sends the lane's queued tasks to the workers, one chunk per worker. */
+  private flush<T extends Task>(lane: Lane<T>): void {
+    const tasks = lane.queue;
+    lane.queue = [];
+    // Workers with jobs in flight keep the process alive; idle ones do not (take).
+    if (tasks.length && this.idle()) for (const x of this.workers) x.ref();
     const per = Math.ceil(tasks.length / this.workers.length);
     for (let i = 0; i < tasks.length; i += per) {
       const chunk = tasks.slice(i, i + per);
       const id = this.nextId++;
-      this.inflightProofs.set(id, chunk);
-      const job: ProofJob = { kind: 'proofs', id, items: chunk.map((t) => t.item) };
-      this.workers[this.next++ % this.workers.length]!.postMessage(job);
+      lane.inflight.set(id, chunk);
+      const { job, transfer } = lane.message(id, chunk);
+      this.workers[this.next++ % this.workers.length]!.postMessage(job, transfer);
     }
   }
 
-  /** Workers with jobs in flight keep the process alive (flush); idle ones do not. */
-  private busy(): void {
-    if (this.inflight.size === 0 && this.inflightProofs.size === 0) for (const x of this.workers) x.ref();
+  /** The tasks of a job a worker answered. */
+  private take<T extends Task>(lane: Lane<T>, id: number): T[] {
+    const tasks = lane.inflight.get(id)!;
+    lane.inflight.delete(id);
+    if (this.idle()) for (const x of this.workers) x.unref();
+    return tasks;
   }
 
-  private idle(): void {
-    if (this.inflight.size === 0 && this.inflightProofs.size === 0) for (const x of this.workers) x.unref();
-  }
-
-  private flush(): void {
-    const jobs = this.queue;
-    this.queue = [];
-    if (jobs.length) this.busy();
-    const per = Math.ceil(jobs.length / this.workers.length);
-    for (let i = 0; i < jobs.length; i += per) {
-      const chunk = jobs.slice(i, i + per);
-      const id = this.nextId++;
-      this.inflight.set(id, chunk);
-      const worker = this.workers[this.next++ % this.workers.length]!;
-      const job = pack(id, chunk);
-      worker.postMessage(job, [job.packed.buffer]);
-    }
+  /** No job is in flight. */
+  private idle(): boolean {
+    return this.lanes.every((l) => l.inflight.size === 0);
   }
 
   /**
@@ -175,13 +188,12 @@ export class RecordPool {
       'unavailable',
       `record pool failed: ${e instanceof Error ? e.message : String(e)}`,
     );
-    for (const jobs of this.inflight.values()) for (const j of jobs) j.reject(this.broken);
-    this.inflight.clear();
-    for (const tasks of this.inflightProofs.values()) for (const t of tasks) t.reject(this.broken);
-    this.inflightProofs.clear();
-    for (const j of [...this.queue, ...this.proofQueue]) j.reject(this.broken);
-    this.queue = [];
-    this.proofQueue = [];
+    for (const lane of this.lanes) {
+      for (const tasks of lane.inflight.values()) for (const t of tasks) t.reject(this.broken);
+      lane.inflight.clear();
+      for (const t of lane.queue) t.reject(this.broken);
+      lane.queue = [];
+    }
   }
 
   async close(): Promise<void> {

@@ -11,14 +11,15 @@ import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import { nativeSha256 } from './native-sha256.js';
 import { UrnaError } from '../../ledger/errors.js';
-import { decodeRecord, type ContestDef, type DecodedRecord } from '../../ledger/record.js';
+import { decodeRecord, type DecodedRecord } from '../../ledger/record.js';
 import { fromBase64 } from '../../ledger/bytes.js';
 import {
+  encryptionContext,
   verifyBallotsProofs,
+  type EncodedEncryptionContext,
   type EncryptedBallotBody,
   type EncryptionContext,
 } from '../../ledger/encrypted-election.js';
-import { decodeElement } from '../../ledger/group.js';
 import { nativeEd25519 } from './native-ed25519.js';
 
 setEd25519Backend(nativeEd25519);
@@ -37,7 +38,7 @@ export type WorkerResult =
 export type WorkerJob = { kind: 'decode'; id: number; packed: Uint8Array<ArrayBuffer>; ends: Uint32Array };
 
 /** An election's encryption context as it travels: its hash and key in base64, its contests. */
-export type WireElection = { hash: string; key: string; contests: ContestDef[] };
+export type WireElection = EncodedEncryptionContext;
 /** One ballot whose proofs to verify: its election, body and credential (base64). */
 export type ProofItem = { election: WireElection; body: EncryptedBallotBody; credential: string };
 /** A job of ballots' proofs, verified together. */
@@ -55,7 +56,7 @@ function contextOf(e: WireElection): EncryptionContext {
   const id = `${e.hash} ${e.key}`;
   let ctx = contexts.get(id);
   if (!ctx) {
-    ctx = { hash: fromBase64(e.hash), key: decodeElement(fromBase64(e.key)), contests: e.contests };
+    ctx = encryptionContext(e);
     contexts.set(id, ctx);
   }
   return ctx;
