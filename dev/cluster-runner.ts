@@ -6,8 +6,9 @@
  * standbys) and read-only mirrors (`urna mirror`), each a child process with
  * its output prefixed by its name and also appended to `<root>/logs/NAME.log`.
  *
- * It waits (bounded) until every node answers /healthz and one sequencer
- * leads, prints where everything is, writes the same as JSON to
+ * It waits (bounded) until every node answers /healthz and serves a signed
+ * checkpoint (a standby or mirror has proven the leader's first one) and one
+ * sequencer leads, prints where everything is, writes the same as JSON to
  * `<root>/cluster.json`, and prints `urna cluster: ready` (or `urna cluster:
  * NOT ready — why`). A node that dies is reported with its last output
  * lines; the rest keep running (kill things: that is what it is for). Lines
@@ -188,22 +189,32 @@ interface UrnaNode {
 }
 
 interface Health {
+  /** The status of GET /healthz (0: no answer). */
   status: number;
+  /** The status of GET /checkpoint (0: no answer): 503 until the node holds a signed checkpoint. */
+  checkpoint: number;
   role?: string;
   error?: string;
 }
 
 async function probe(url: string): Promise<Health> {
   try {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const [res, checkpoint] = await Promise.all([
+      fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }),
+      fetch(`${url}/checkpoint`, { signal: AbortSignal.timeout(2000) }).then(
+        async (r) => (await r.arrayBuffer(), r.status),
+        () => 0,
+      ),
+    ]);
     const body = (await res.json().catch(() => ({}))) as { role?: unknown; error?: unknown };
     return {
       status: res.status,
+      checkpoint,
       ...(typeof body.role === 'string' ? { role: body.role } : {}),
       ...(typeof body.error === 'string' ? { error: body.error } : {}),
     };
   } catch (e) {
-    return { status: 0, error: e instanceof Error ? e.message : String(e) };
+    return { status: 0, checkpoint: 0, error: e instanceof Error ? e.message : String(e) };
   }
 }
 
@@ -457,6 +468,7 @@ class DevCluster {
         const h = health[i]!;
         if (!isRunning(n.proc)) problems.push(`${n.name} exited`);
         else if (h.status !== 200) problems.push(`${n.name} /healthz ${h.status || 'no answer'}`);
+        else if (h.checkpoint !== 200) problems.push(`${n.name} /checkpoint ${h.checkpoint || 'no answer'}`);
       });
       const leaders = this.nodes.filter((n, i) => n.kind === 'sequencer' && health[i]!.role === 'leader');
       if (this.opts.sequencers > 0 && leaders.length !== 1)

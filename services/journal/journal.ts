@@ -58,7 +58,7 @@ import { HASH_SIZE } from '../../ledger/hash.js';
 import { journalStreamName, subjects } from './subjects.js';
 import { errorText } from '../log.js';
 import type { JournalBatch } from '../node/replicator.js';
-import { apiErrCode, JS_ERR } from './jetstream.js';
+import { apiErrCode, JS_ERR, whileSettling } from './jetstream.js';
 
 export { logToken, subjects } from './subjects.js';
 
@@ -337,7 +337,9 @@ export class Journal {
       );
     const stream = journalStreamName(origin);
     const subject = subjects(origin).journal;
-    const jsm = await nc.jetstreamManager();
+    // Right after a node left or returned, JetStream's API (its account check here, the stream's
+    // info below) can time out while the cluster settles: ask again, within a bound.
+    const jsm = await whileSettling(() => nc.jetstreamManager());
     const config: Partial<StreamConfig> = {
       name: stream,
       description: `Urna journal of ${origin}`,
@@ -358,7 +360,7 @@ export class Journal {
     };
     let info: StreamInfo;
     try {
-      info = await jsm.streams.info(stream);
+      info = await whileSettling(() => jsm.streams.info(stream));
     } catch (e) {
       if (apiErrCode(e) !== JS_ERR.streamNotFound) throw e;
       try {

@@ -18,6 +18,7 @@ import {
   JournalUnavailableError,
   type JournalRecord,
 } from '../../services/journal/journal.js';
+import { whileSettling } from '../../services/journal/jetstream.js';
 import { Lease, LEASE_KEY, type LeaseLossReason } from '../../services/journal/lease.js';
 import { leaseBucketName, publishCheckpoint, subjects } from '../../services/journal/subjects.js';
 import { startNatsCluster, startNatsServer, type NatsCluster, type NatsServer } from '../helpers/nats.js';
@@ -410,16 +411,8 @@ describe('journal on a three-node cluster (R3)', () => {
 
     const jsm = await nc.jetstreamManager();
     // Stream info is a JetStream API request: right after a kill it can time out while the cluster settles.
-    const streamLeader = async (): Promise<string> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await jsm.streams.info(journal.stream)).cluster?.leader ?? '';
-        } catch (e) {
-          if (attempt >= 10) throw e;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    };
+    const streamLeader = async (): Promise<string> =>
+      (await whileSettling(() => jsm.streams.info(journal.stream))).cluster?.leader ?? '';
     // Round 1 kills the stream leader; round 2 the node the follower is connected to (or another follower).
     for (const round of [1, 2]) {
       const leader = await streamLeader();
