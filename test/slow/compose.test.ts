@@ -14,7 +14,8 @@
  *    commands — the one-shot `keys`, two sequencers, two mirrors — through
  *    sh as Compose would, volumes mapped to temporary directories, ports to
  *    free ones and the NATS hostnames to a local three-node cluster
- *    (test/helpers/nats.ts): all answer /healthz, one sequencer leads.
+ *    (test/helpers/nats.ts): all answer /healthz and serve a checkpoint, one
+ *    sequencer leads.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -377,12 +378,19 @@ describe('docker-compose.yml', () => {
 
       const nodes = [];
       for (const name of [...SEQUENCERS, ...MIRRORS]) nodes.push({ name, ...(await run(name)) });
+      // /healthz is liveness: a mirror or standby is healthy while it catches up, and serves
+      // /checkpoint once it proved the leader's first one. Ready is both.
       const health = async (listen: string) => {
         try {
-          const res = await fetch(`http://${listen}/healthz`, { signal: AbortSignal.timeout(2000) });
-          return { status: res.status, body: (await res.json()) as { role?: string } };
+          const [res, checkpoint] = await Promise.all([
+            fetch(`http://${listen}/healthz`, { signal: AbortSignal.timeout(2000) }),
+            fetch(`http://${listen}/checkpoint`, { signal: AbortSignal.timeout(2000) }).then(
+              async (r) => (await r.arrayBuffer(), r.status),
+            ),
+          ]);
+          return { status: res.status, checkpoint, body: (await res.json()) as { role?: string } };
         } catch {
-          return { status: 0, body: {} as { role?: string } };
+          return { status: 0, checkpoint: 0, body: {} as { role?: string } };
         }
       };
       const deadline = Date.now() + 60_000;
@@ -395,10 +403,11 @@ describe('docker-compose.yml', () => {
           nodes.map((n, i) => [n.name, answers[i]!.status === 200 ? answers[i]!.body.role : undefined]),
         );
         const leaders = SEQUENCERS.filter((s) => roles[s] === 'leader');
-        if (answers.every((a) => a.status === 200) && leaders.length === 1) break;
+        if (answers.every((a) => a.status === 200 && a.checkpoint === 200) && leaders.length === 1) break;
         if (Date.now() > deadline)
           throw new Error(
-            `not all healthy with one leader in 60 s: ${JSON.stringify(roles)}\n` +
+            `not all healthy and serving a checkpoint, with one leader, in 60 s: ${JSON.stringify(roles)} ` +
+              `${JSON.stringify(answers.map((a) => a.checkpoint))}\n` +
               nodes.map((n) => `--- ${n.name}\n${n.out()}`).join('\n'),
           );
         await new Promise((r) => setTimeout(r, 250));
