@@ -25,22 +25,28 @@ import {
   encryptContest,
   encryptedContestFromJson,
   encryptedContestToJson,
+  openContest,
   type ContestShape,
   type EncryptedContestJson,
 } from './encrypted-contest.js';
 import { MalformedError } from './errors.js';
 import {
+  combine,
   communicationKey,
   decryptShare,
   encryptShare,
   guardianKey,
+  keyShareImage,
+  partialDecrypt,
   shareFor,
+  verifyPartialDecryption,
   verifyShare,
   verifyCommunicationKey,
   verifyGuardianKey,
   type CommunicationKey,
   type GuardianKey,
   type GuardianSecret,
+  type PartialDecryption,
   type Proof,
 } from './guardian.js';
 import {
@@ -53,7 +59,15 @@ import {
   randomScalar,
 } from './group.js';
 import type { Element } from './group.js';
-import type { CommitmentJson, ContestDef, GuardianBody, SharesBody, ShareJson } from './record.js';
+import type {
+  CommitmentJson,
+  ContestDef,
+  DecryptionBody,
+  GuardianBody,
+  PartialDecryptionJson,
+  SharesBody,
+  ShareJson,
+} from './record.js';
 
 /** A ballot body of an encrypted election (ledger/record.ts BallotBody). */
 export type EncryptedBallotBody = {
@@ -352,4 +366,166 @@ export function openShare(
   );
   if (share === null) return 'unreadable';
   return verifyShare(key, to, share) ? share : 'wrong';
+}
+
+// ---- Decryption of the sums ----
+
+/**
+ * Each guardian's public key share image K̂_ℓ = Σ_i Σ_j ℓ^j·K_{i,j} (base64,
+ * by index), from every guardian's commitments (base64, by index, as the
+ * ceremony keeps them): what its partial decryptions are verified with.
+ */
+export function shareImages(commitments: { [index: string]: readonly string[] }): {
+  [index: string]: string;
+} {
+  const keys: GuardianKey[] = Object.entries(commitments).map(([i, list]) => ({
+    index: Number(i),
+    commitments: list.map((k) => decodeElement(fromBase64(k), 'commitment')),
+    proofs: [],
+  }));
+  const out: { [index: string]: string } = {};
+  for (const k of keys) out[k.index] = toBase64(encodeElement(keyShareImage(keys, k.index)));
+  return out;
+}
+
+/**
+ * The body of guardian `index`'s `decryption` record, holding key share
+ * `s`, for `district`'s sealed sums per contest (`sums`) as they stood after
+ * the record at `changed`, in the election of hash `election`.
+ */
+export function decryptionBody(
+  index: number,
+  s: bigint,
+  district: string,
+  changed: number,
+  sums: { readonly [contest: string]: string },
+  election: Uint8Array,
+  random: () => bigint = randomScalar,
+): DecryptionBody {
+  const contests: { [contest: string]: PartialDecryptionJson[] } = {};
+  for (const [c, sum] of Object.entries(sums))
+    contests[c] = sealedCiphertexts(sum).map((ct) => {
+      const d = partialDecrypt(ct, index, s, election, random);
+      return { share: toBase64(encodeElement(d.share)), ...proofJson(d.proof) };
+    });
+  return { index, district, changed, contests };
+}
+
+/**
+ * Where `body` fails as guardian `body.index`'s decryption of the sealed
+ * sums `sums` (per contest) with its share image `image`: the first contest
+ * and option whose share is not canonical or whose proof does not verify,
+ * or null if every one verifies. `body` must answer exactly the contests of
+ * `sums`, each with as many options (the caller checks the shape).
+ */
+export function failedDecryption(
+  body: DecryptionBody,
+  sums: { readonly [contest: string]: string },
+  image: Element,
+  election: Uint8Array,
+): { contest: string; option: number } | null {
+  for (const [c, sum] of Object.entries(sums)) {
+    const cts = sealedCiphertexts(sum);
+    const parts = body.contests[c]!;
+    for (let o = 0; o < cts.length; o++) {
+      let d: PartialDecryption;
+      try {
+        d = { index: body.index, ...parsePartial(parts[o]!, 'share') };
+      } catch (e) {
+        if (e instanceof MalformedError) return { contest: c, option: o };
+        throw e;
+      }
+      if (!verifyPartialDecryption(cts[o]!, d, image, election)) return { contest: c, option: o };
+    }
+  }
+  return null;
+}
+
+function parsePartial(p: PartialDecryptionJson, what: string): { share: Element; proof: Proof } {
+  return {
+    share: decodeElement(fromBase64(p.share), what),
+    proof: {
+      challenge: decodeScalar(fromBase64(p.challenge), what),
+      response: decodeScalar(fromBase64(p.response), what),
+    },
+  };
+}
+
+/**
+ * The counts the sealed sum `sum` (of ballots weighing `weight` in all)
+ * decrypts to, from verified partial decryptions of at least a quorum of
+ * distinct guardians (`shares`: each guardian's shares of this sum, base64,
+ * by index): per option, v in 0 … `weight` with v·K = β − Σ w_ℓ·M_ℓ.
+ * RangeError if an option's count is not there (too few guardians).
+ */
+export function decryptSum(
+  sum: string,
+  weight: number,
+  shares: { readonly [index: string]: readonly string[] },
+  key: Element,
+): number[] {
+  return sealedCiphertexts(sum).map((ct, o) =>
+    combine(
+      ct,
+      Object.entries(shares).map(([i, list]) => ({
+        index: Number(i),
+        share: decodeElement(fromBase64(list[o]!), 'share'),
+      })),
+      key,
+      weight,
+    ),
+  );
+}
+
+// ---- Spoiled ballots (a Benaloh challenge) ----
+
+/** What a spoiled ballot reveals of one contest: its nonces (one per option, in order) and the votes it states. */
+export type ContestOpening = { contest: string; nonces: bigint[]; choices: { [option: string]: number } };
+
+/**
+ * Why a spoiled ballot does not show what it states ({@link checkSpoiledBallot}):
+ * `proofs`: its proofs do not verify for the credential and the election;
+ * `openings`: the openings are not one per contest of the ballot, in order;
+ * `nonces`: a contest's nonces do not open its encryption;
+ * `choices`: they open it to other votes than the stated ones.
+ */
+export type SpoiledFailure =
+  | { code: 'proofs' }
+  | { code: 'openings' }
+  | { code: 'nonces'; contest: string }
+  | { code: 'choices'; contest: string; encrypted: { [option: string]: number } };
+
+/**
+ * Checks a spoiled ballot of `credential` (its 32-byte key) in the election
+ * `ctx`: every proof of `body` verifies, and each contest's opening (in the
+ * order of `body.contests`) opens its ciphertexts to exactly the stated
+ * votes (an option the opening does not state: 0). Returns the votes per
+ * contest, or why not.
+ */
+export function checkSpoiledBallot(
+  ctx: EncryptionContext,
+  body: EncryptedBallotBody,
+  credential: Uint8Array,
+  openings: readonly ContestOpening[],
+):
+  | { ok: true; choices: { [contest: string]: { [option: string]: number } } }
+  | { ok: false; failure: SpoiledFailure } {
+  if (!verifyBallotProofs(ctx, body, credential)) return { ok: false, failure: { code: 'proofs' } };
+  if (openings.length !== body.contests.length || !openings.every((o, i) => o.contest === body.contests[i]))
+    return { ok: false, failure: { code: 'openings' } };
+  const choices: { [contest: string]: { [option: string]: number } } = {};
+  for (const [i, opening] of openings.entries()) {
+    const def = ctx.contests.find((c) => c.id === opening.contest)!; // the proofs verified: a contest of ctx
+    const shape = contestShape(def);
+    const enc = encryptedContestFromJson(body.encrypted[i], `body.encrypted[${i}]`);
+    const encrypted = openContest(shape, enc, opening.nonces, ctx.key);
+    if (encrypted === null) return { ok: false, failure: { code: 'nonces', contest: opening.contest } };
+    const stated = Object.keys(opening.choices);
+    const same =
+      stated.every((o) => shape.options.includes(o)) &&
+      shape.options.every((o) => (opening.choices[o] ?? 0) === encrypted[o]);
+    if (!same) return { ok: false, failure: { code: 'choices', contest: opening.contest, encrypted } };
+    choices[opening.contest] = encrypted;
+  }
+  return { ok: true, choices };
 }

@@ -135,11 +135,28 @@ export function mulPublic(p: Element, s: bigint): Element {
 
 /**
  * The small v in 0 … `max` with v·`base` = `target` (a count recovered
- * from σ·K by search), or -1 if there is none.
+ * from σ·K by search), or -1 if there is none. Up to 256 by walking;
+ * beyond, by baby-step giant-step (Shanks): a table of j·base for
+ * j < m = ⌈√(max+1)⌉, then target − i·m·base for i = 0, 1, … looked up in
+ * it, so about 2√max additions and encodings instead of max.
  */
 export function smallMultiple(target: Element, base: Element, max: number): number {
+  if (!Number.isSafeInteger(max) || max < 0) throw new RangeError('smallMultiple: max must be a count');
+  if (max <= 256) {
+    let acc = IDENTITY;
+    for (let v = 0; v <= max; v++, acc = acc.add(base)) if (acc.equals(target)) return v;
+    return -1;
+  }
+  const m = Math.ceil(Math.sqrt(max + 1));
+  const baby = new Map<string, number>();
   let acc = IDENTITY;
-  for (let v = 0; v <= max; v++, acc = acc.add(base)) if (acc.equals(target)) return v;
+  for (let j = 0; j < m; j++, acc = acc.add(base)) baby.set(acc.toHex(), j);
+  const giant = acc.negate(); // acc is now m·base
+  let probe = target;
+  for (let i = 0; i * m <= max; i++, probe = probe.add(giant)) {
+    const j = baby.get(probe.toHex());
+    if (j !== undefined) return i * m + j <= max ? i * m + j : -1;
+  }
   return -1;
 }
 

@@ -350,7 +350,7 @@ export function lagrange(index: number, indexes: readonly number[]): bigint {
  */
 export function combine(
   ct: Ciphertext,
-  parts: readonly PartialDecryption[],
+  parts: readonly Pick<PartialDecryption, 'index' | 'share'>[],
   key: Element,
   max: number,
 ): number {

@@ -93,6 +93,7 @@ export const RECORD_TYPES = [
   'shares',
   'accept',
   'ballot',
+  'decryption',
   'override',
   'report',
   'tally',
@@ -196,6 +197,20 @@ export type SharesBody = { index: number; shares: ShareJson[] };
  * election key. The election opens only once every guardian accepted it.
  */
 export type AcceptBody = { index: number; key: string };
+/** A partial decryption M_ℓ = s_ℓ·α of one option's sum with its Chaum-Pedersen proof (ledger/guardian.ts), base64. */
+export type PartialDecryptionJson = { share: string } & ProofJson;
+/**
+ * `decryption`: guardian `index`'s partial decryptions of polling district
+ * `district`'s encrypted sums (rules.ts EncryptedSumState) as they stood
+ * after the record at `changed`: per contest of the sums, one per option in
+ * the contest's order. Signed by the guardian, after voting closed.
+ */
+export type DecryptionBody = {
+  index: number;
+  district: string;
+  changed: number;
+  contests: { [contest: string]: PartialDecryptionJson[] };
+};
 
 /**
  * `ballot`: a ballot, signed by the credential key itself. `contests` lists
@@ -243,18 +258,33 @@ export type CountSum = {
 };
 
 /**
+ * The e-ballots of one contest in a tally: how many count (after re-voting
+ * and paper overrides) and their weight; in an encrypted election also
+ * `decrypted`, those of the polling districts whose encrypted sums a quorum
+ * of guardians decrypted, with their votes per option (which `counted`
+ * includes).
+ */
+export type EballotTally = {
+  ballots: number;
+  weight: number;
+  decrypted?: { ballots: number; weight: number; districts: number; votes: { [option: string]: number } };
+};
+
+/**
  * One contest's result in a tally (DESIGN.md "Counting"): the preliminary
  * and the final reports summed, and `counted`, each polling district's final
- * report where it has one and its preliminary one otherwise; the e-ballots
- * counted (after re-voting and paper overrides); how many polling districts
- * (and what electorate) there are; the seats by the contest's method over
- * `counted`, `provisional` until every polling district reported finally.
+ * report where it has one and its preliminary one otherwise, plus (in
+ * `votes`) the decrypted e-ballots' votes; the e-ballots counted (after
+ * re-voting and paper overrides); how many polling districts (and what
+ * electorate) there are; the seats by the contest's method over `counted`,
+ * `provisional` until every polling district reported finally and every
+ * e-ballot counted is decrypted.
  */
 export type ContestTally = {
   preliminary: CountSum;
   final: CountSum;
   counted: CountSum;
-  eballots: { ballots: number; weight: number };
+  eballots: EballotTally;
   polling: number;
   electorate: number;
   provisional: boolean;
@@ -317,6 +347,8 @@ export type GuardianRecord = Envelope<'guardian', GuardianBody>;
 export type SharesRecord = Envelope<'shares', SharesBody>;
 /** An `accept` record (see {@link AcceptBody}). */
 export type AcceptRecord = Envelope<'accept', AcceptBody>;
+/** A `decryption` record (see {@link DecryptionBody}). */
+export type DecryptionRecord = Envelope<'decryption', DecryptionBody>;
 /** A `ballot` record (see {@link BallotBody}). */
 export type BallotRecord = Envelope<'ballot', BallotBody>;
 /** An `override` record (see {@link OverrideBody}). */
@@ -337,6 +369,7 @@ export type Record =
   | SharesRecord
   | AcceptRecord
   | BallotRecord
+  | DecryptionRecord
   | OverrideRecord
   | ReportRecord
   | TallyRecord;
@@ -780,6 +813,19 @@ const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) =>
     if (size > LIMITS.ciphertext) fail('too_large', 'body.ciphertext', `over ${LIMITS.ciphertext} bytes`);
     if (size === 0) fail('bad_value', 'body.ciphertext', 'empty');
   },
+  decryption(body) {
+    const b = object(body, 'body', ['index', 'district', 'changed', 'contests']);
+    integer(b.index, 'body.index', 1, LIMITS.guardians);
+    id(b.district, 'body.district');
+    count(b.changed, 'body.changed');
+    const contests = idMap(b.contests, 'body.contests', 1, LIMITS.contests);
+    for (const [c, list] of Object.entries(contests))
+      array(list, `body.contests.${c}`, 1, LIMITS.options).forEach((x, i) => {
+        const p = `body.contests.${c}[${i}]`;
+        const o = object(x, p, ['share', 'challenge', 'response']);
+        for (const k of ['share', 'challenge', 'response']) bytes32(o[k], `${p}.${k}`);
+      });
+  },
   override(body) {
     const b = object(body, 'body', ['credential', 'district']);
     key(b.credential, 'body.credential');
@@ -903,9 +949,14 @@ function validateContestTally(v: unknown, path: string): void {
     'seats',
   ]);
   for (const k of ['preliminary', 'final', 'counted']) validateCountSum(o[k], `${path}.${k}`);
-  const e = object(o.eballots, `${path}.eballots`, ['ballots', 'weight']);
+  const e = object(o.eballots, `${path}.eballots`, ['ballots', 'weight'], ['decrypted']);
   count(e.ballots, `${path}.eballots.ballots`);
   count(e.weight, `${path}.eballots.weight`);
+  if (Object.hasOwn(e, 'decrypted')) {
+    const d = object(e.decrypted, `${path}.eballots.decrypted`, ['ballots', 'weight', 'districts', 'votes']);
+    for (const k of ['ballots', 'weight', 'districts']) count(d[k], `${path}.eballots.decrypted.${k}`);
+    countMap(d.votes, `${path}.eballots.decrypted.votes`, LIMITS.options);
+  }
   count(o.polling, `${path}.polling`);
   count(o.electorate, `${path}.electorate`);
   if (typeof o.provisional !== 'boolean') fail('bad_type', `${path}.provisional`, 'expected a boolean');

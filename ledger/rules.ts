@@ -23,6 +23,9 @@
  * | `report/<election>/<district>/<contest>/<stage>` | {@link ReportState}: current report and every index | `report` |
  * | `count/<election>/<contest>` | tally.ts ContestCountState: the contest's report sums per unit | `report` |
  * | `tally/<election>` | {@link TallyState}: the latest tally | `tally` |
+ * | `ceremony/<election>` | {@link CeremonyState}: the guardians' key ceremony | `guardian`, `shares`, `accept` |
+ * | `esum/<election>/<district>` | {@link EncryptedSumState}: a polling district's encrypted sums and their decryption | `ballot`, `override`, `decryption` |
+ * | `evotes/<election>` | tally.ts EncryptedVotesState: the decrypted e-ballots per contest and unit | `decryption`, `override` |
  *
  * Phases: an election starts in `setup`; the authority that defined it moves
  * it `setup → open → close → final`, one step at a time, never back.
@@ -34,10 +37,12 @@
  * | districts | the election's authority | setup | election, the new districts, their parents (which gain a child) |
  * | credentials | the registrar | setup, open | election, each credential, each district |
  * | phase | the election's authority | the one before | election, log |
- * | ballot | an issued credential | open | election, credential, tracker |
- * | override | a reporter over the credential's district | open, close | election, credential, district |
+ * | guardian, shares, accept | a guardian of the election | setup | election, ceremony |
+ * | ballot | an issued credential | open | election, credential, tracker (encrypted: the district's sums) |
+ * | override | a reporter over the credential's district | open, close | election, credential, district (encrypted: its sums, the decrypted votes) |
+ * | decryption | a guardian of the election | close, final | election, ceremony, the district and its sums, the decrypted votes |
  * | report | a reporter over the district, a polling district (a leaf) | close (preliminary: only until a final report exists for the same district and contest) | election, district, both stages' reports, the contest's count |
- * | tally | the counter | close, final | election, tally, every contest's count |
+ * | tally | the counter | close, final | election, tally, every contest's count, the decrypted votes |
  *
  * Each rule checks in the same order, and the first failure is the answer:
  * the election exists, the signer has the role, the phase allows the record,
@@ -59,16 +64,27 @@
 import { checkIndex, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
 import {
   addSealed,
+  decryptSum,
   encryptionContext,
+  failedDecryption,
   guardianKeys,
   sealedContests,
+  shareImages,
   verifyBallotProofs,
 } from './encrypted-election.js';
 import { decodeElement, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
 import type { Hash } from './hash.js';
 import { canonicalize, type JsonValue } from './jcs.js';
-import { countAfterReport, tallyBody, unitOf, type ContestCountState } from './tally.js';
+import {
+  countAfterReport,
+  moveEncryptedVotes,
+  tallyBody,
+  unitOf,
+  type ContestCountState,
+  type EncryptedVotesState,
+  type TallyPoint,
+} from './tally.js';
 import {
   decodeRecord,
   resolveDistrictPaths,
@@ -79,6 +95,7 @@ import {
   type CredentialsRecord,
   type DecodedRecord,
   type DistrictDef,
+  type DecryptionRecord,
   type DistrictsRecord,
   type ElectionRecord,
   type GuardianRecord,
@@ -91,6 +108,7 @@ import {
   type Revoting,
   type Roles,
   type Stage,
+  type TallyBody,
   type TallyRecord,
 } from './record.js';
 
@@ -198,6 +216,8 @@ export type CeremonyState = {
   shares: { [index: string]: number };
   accepted: { [index: string]: number };
   key: string;
+  /** Once every guardian accepted: each guardian's share image K̂_ℓ (base64), which its decryptions are verified with. */
+  images?: { [index: string]: string };
 };
 
 /**
@@ -209,6 +229,10 @@ export type CeremonyState = {
 export type EncryptedSumState = {
   contests: { [contest: string]: { ballots: number; weight: number; sum: string } };
   changed: number;
+  /** The guardians' verified partial decryptions of these sums (base64 shares per contest, by guardian index). */
+  decryptions?: { [index: string]: { record: number; shares: { [contest: string]: string[] } } };
+  /** Once a quorum decrypted them: the counts per contest and option. */
+  votes?: { [contest: string]: { [option: string]: number } };
 };
 
 /** State entry `district/<election>/<district>`. */
@@ -280,6 +304,7 @@ export const stateKey = {
   count: (election: string, contest: string): string => `count/${election}/${contest}`,
   ceremony: (election: string): string => `ceremony/${election}`,
   encryptedSum: (election: string, district: string): string => `esum/${election}/${district}`,
+  encryptedVotes: (election: string): string => `evotes/${election}`,
 };
 
 /** Most districts one election may have (over all `election` and `districts` records). */
@@ -329,6 +354,9 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  * | wrong_key | an accepted key that is not the sum of the guardians' first commitments |
  * | invalid_proof | a guardian's proof of knowledge, or a ballot's range proofs, do not verify (or hold a non-canonical element) |
  * | wrong_ballot_form | an opaque ballot in an encrypted election, or an encrypted one in an election without guardians |
+ * | nothing_to_decrypt | a decryption for a district without encrypted sums |
+ * | stale_decryption | a decryption of a district's sums as they were before a later change (decrypt again) |
+ * | wrong_decryption | a decryption whose contests or options are not those of the district's sums |
  */
 export const RULE_ERROR_CODES = [
   'wrong_role',
@@ -369,6 +397,9 @@ export const RULE_ERROR_CODES = [
   'wrong_key',
   'invalid_proof',
   'wrong_ballot_form',
+  'nothing_to_decrypt',
+  'stale_decryption',
+  'wrong_decryption',
 ] as const;
 
 /** A {@link RuleError} code. */
@@ -427,6 +458,15 @@ export function stateKeys(decoded: DecodedRecord): string[] {
         stateKey.credential(e, r.body.credential),
         stateKey.district(e, r.body.district),
         stateKey.encryptedSum(e, r.body.district),
+        stateKey.encryptedVotes(e),
+      );
+      break;
+    case 'decryption':
+      keys.push(
+        stateKey.ceremony(e),
+        stateKey.district(e, r.body.district),
+        stateKey.encryptedSum(e, r.body.district),
+        stateKey.encryptedVotes(e),
       );
       break;
     case 'report': {
@@ -440,7 +480,7 @@ export function stateKeys(decoded: DecodedRecord): string[] {
       break;
     }
     case 'tally':
-      keys.push(stateKey.tally(e));
+      keys.push(stateKey.tally(e), stateKey.encryptedVotes(e));
       for (const c of Object.keys(r.body.contests)) keys.push(stateKey.count(e, c));
       break;
   }
@@ -488,6 +528,8 @@ export function applyRecord(
       return applyBallot(read, election, r, trackerOf(decoded), index, ctx);
     case 'override':
       return applyOverride(read, election, r, index);
+    case 'decryption':
+      return applyDecryption(read, election, r, index);
     case 'report':
       return applyReport(read, election, r, index);
     case 'tally':
@@ -893,9 +935,12 @@ function applyAccept(
     return reject('wrong_key', `accept: the election key is ${ceremony.key}, not ${r.body.key}`);
   const next: CeremonyState = { ...ceremony, accepted: { ...ceremony.accepted, [r.body.index]: index } };
   const complete = missingGuardians(election, next.accepted).length === 0;
-  const effects: Effects = [[stateKey.ceremony(election.id), next]];
-  if (complete) effects.push([stateKey.election(election.id), { ...election, key: ceremony.key }]);
-  return effects;
+  if (!complete) return [[stateKey.ceremony(election.id), next]];
+  const commitments = Object.fromEntries(Object.entries(next.guardians).map(([i, g]) => [i, g.commitments]));
+  return [
+    [stateKey.ceremony(election.id), { ...next, images: shareImages(commitments) }],
+    [stateKey.election(election.id), { ...election, key: ceremony.key }],
+  ];
 }
 
 // ---- ballot ----
@@ -998,8 +1043,140 @@ function moveEncryptedSums(
   };
   if (cred.sealed) move(cred.sealed, -1);
   if (to) move(to, 1);
+  // The sums changed: a decryption of them before is void, and so are the
+  // votes it gave (only an override meets one: ballots are cast while open,
+  // decryptions come after close).
   const value: EncryptedSumState = { contests, changed: index };
-  return [[key, value]];
+  const effects: Effects = [[key, value]];
+  if (before?.votes) {
+    const district = read(stateKey.district(election.id, cred.district)) as DistrictState;
+    const votes = read(stateKey.encryptedVotes(election.id)) as EncryptedVotesState;
+    effects.push([
+      stateKey.encryptedVotes(election.id),
+      moveEncryptedVotes(votes, decryptedDistrict(before), unitIn(election, district), -1),
+    ]);
+  }
+  return effects;
+}
+
+/** A decrypted district's counts per contest, as tally.ts moveEncryptedVotes takes them. */
+function decryptedDistrict(sums: EncryptedSumState): Parameters<typeof moveEncryptedVotes>[1] {
+  const out: Parameters<typeof moveEncryptedVotes>[1] = {};
+  for (const [c, x] of Object.entries(sums.contests))
+    out[c] = { ballots: x.ballots, weight: x.weight, votes: sums.votes![c]! };
+  return out;
+}
+
+/** The unit (tally.ts unitOf) of `district` for each contest of `election`, by contest id. */
+function unitIn(election: ElectionState, district: DistrictState): (contest: string) => string {
+  return (c) =>
+    unitOf(
+      election.contests.find((x) => x.id === c)!,
+      district.path,
+      election.root,
+    );
+}
+
+// ---- decryption ----
+
+/**
+ * A guardian's partial decryption of one polling district's sums. After
+ * voting closed; of the sums as they are now (`changed`); once per guardian
+ * and state of the sums; every share proven against the guardian's share
+ * image. When a quorum of guardians has decrypted the sums, their counts are
+ * recovered and join the decrypted votes (which the tally counts).
+ */
+function applyDecryption(
+  read: StateReader,
+  election: ElectionState,
+  r: DecryptionRecord,
+  index: number,
+): Effects | RuleError {
+  const e = election.id;
+  const b = r.body;
+  const guardians = election.roles.guardians;
+  if (guardians === undefined) return reject('wrong_role', `decryption: election ${e} has no guardians`);
+  if (guardians.keys[b.index - 1] !== r.signer)
+    return reject('wrong_role', `decryption: signer is not guardian ${b.index} of the election`);
+  if (election.phase !== 'close' && election.phase !== 'final')
+    return reject('wrong_phase', `decryption: only after voting closes (${election.phase})`);
+  const district = read(stateKey.district(e, b.district)) as DistrictState | undefined;
+  if (district === undefined) return reject('unknown_district', `decryption: unknown district ${b.district}`);
+  const key = stateKey.encryptedSum(e, b.district);
+  const sums = read(key) as EncryptedSumState | undefined;
+  if (sums === undefined)
+    return reject('nothing_to_decrypt', `decryption: district ${b.district} has no encrypted ballots`);
+  if (b.changed !== sums.changed)
+    return reject(
+      'stale_decryption',
+      `decryption: district ${b.district}'s sums are as of record ${sums.changed}, not ${b.changed}; decrypt again`,
+    );
+  if (sums.decryptions && Object.hasOwn(sums.decryptions, String(b.index)))
+    return reject(
+      'already_published',
+      `decryption: guardian ${b.index} already decrypted district ${b.district}'s sums`,
+    );
+  const wanted = Object.keys(sums.contests).sort();
+  const given = Object.keys(b.contests).sort();
+  if (wanted.join() !== given.join())
+    return reject(
+      'wrong_decryption',
+      `decryption: district ${b.district}'s sums are of contest(s) ${wanted.join(', ')}, not ${given.join(', ')}`,
+    );
+  const sealed: { [contest: string]: string } = {};
+  for (const c of wanted) {
+    const options = election.contests.find((x) => x.id === c)!.options.length;
+    if (b.contests[c]!.length !== options)
+      return reject('wrong_decryption', `decryption: contest ${c} has ${options} options`);
+    sealed[c] = sums.contests[c]!.sum;
+  }
+  const ceremony = read(stateKey.ceremony(e)) as CeremonyState;
+  const image = decodeElement(fromBase64(ceremony.images![b.index]!));
+  const failed = failedDecryption(b, sealed, image, fromBase64(election.hash));
+  if (failed !== null) {
+    const option = election.contests.find((x) => x.id === failed.contest)!.options[failed.option]!.id;
+    return reject(
+      'invalid_proof',
+      `decryption: guardian ${b.index}'s share for district ${b.district}, contest ${failed.contest}, option ${option} does not verify`,
+    );
+  }
+  const shares: { [contest: string]: string[] } = {};
+  for (const c of wanted) shares[c] = b.contests[c]!.map((x) => x.share);
+  const decryptions: NonNullable<EncryptedSumState['decryptions']> = {
+    ...sums.decryptions,
+    [b.index]: { record: index, shares },
+  };
+  const next: EncryptedSumState = { ...sums, decryptions };
+  if (sums.votes !== undefined || Object.keys(decryptions).length < guardians.quorum) return [[key, next]];
+  // A quorum: recover the counts (any quorum of verified shares gives the same).
+  const electionKey = decodeElement(fromBase64(election.key!));
+  const votes: { [contest: string]: { [option: string]: number } } = {};
+  for (const c of wanted) {
+    const contest = election.contests.find((x) => x.id === c)!;
+    const byGuardian = Object.fromEntries(Object.entries(decryptions).map(([i, d]) => [i, d.shares[c]!]));
+    let counts: number[];
+    try {
+      counts = decryptSum(sealed[c]!, sums.contests[c]!.weight, byGuardian, electionKey);
+    } catch (err) {
+      if (err instanceof RangeError)
+        return reject(
+          'invalid_proof',
+          `decryption: district ${b.district}'s contest ${c} does not decrypt to counts`,
+        );
+      throw err;
+    }
+    votes[c] = Object.fromEntries(contest.options.map((o, i) => [o.id, counts[i]!]));
+  }
+  const decrypted: EncryptedSumState = { ...next, votes };
+  const before = read(stateKey.encryptedVotes(e)) as EncryptedVotesState | undefined;
+  return [
+    [key, decrypted],
+    [
+      stateKey.encryptedVotes(e),
+      moveEncryptedVotes(before, decryptedDistrict(decrypted), unitIn(election, district), 1),
+    ],
+    [stateKey.election(e), { ...election, changed: index }],
+  ];
 }
 
 /**
@@ -1205,7 +1382,7 @@ function applyTally(
     return reject('stale_tally_root', `tally: root is not the log's root at size ${b.size}`);
   if (!equalBytes(fromBase64(b.seed.root), ctx.rootAt(b.seed.size)))
     return reject('wrong_tally', `tally: the lot seed is not the log's root at size ${b.seed.size}`);
-  const expected = tallyBody(election, (c) => read(stateKey.count(e, c)) as ContestCountState | undefined, b);
+  const expected = tallyOfState(read, election, b);
   const difference = firstDifference(expected, b, 'body');
   if (difference !== null)
     return reject('wrong_tally', `tally: not what counting the log gives: ${difference}`);
@@ -1214,6 +1391,21 @@ function applyTally(
     [stateKey.election(e), withCounts(election, { tallies: election.counts.tallies + 1 })],
     [key, value],
   ];
+}
+
+/**
+ * tally.ts tallyBody over `point` for `election` from the state its counting
+ * reads (each contest's count, the decrypted e-ballots): what the rules admit,
+ * and what the counter and the verifier compute.
+ */
+export function tallyOfState(read: StateReader, election: ElectionState, point: TallyPoint): TallyBody {
+  const e = election.id;
+  return tallyBody(
+    election,
+    (c) => read(stateKey.count(e, c)) as ContestCountState | undefined,
+    point,
+    read(stateKey.encryptedVotes(e)) as EncryptedVotesState | undefined,
+  );
 }
 
 /** Where two JSON values first differ (`path: expected X, got Y`), or null if they are equal. */

@@ -33,6 +33,51 @@ export type UnitCount = { preliminary: CountSum; final: CountSum; counted: Count
 /** State entry `count/<election>/<contest>`: the contest's sums per unit, by unit id. */
 export type ContestCountState = { units: { [unit: string]: UnitCount } };
 
+/** Decrypted e-ballots of one unit: the polling districts whose sums a quorum decrypted, their ballots, weight and votes. */
+export type EncryptedUnitVotes = {
+  districts: number;
+  ballots: number;
+  weight: number;
+  votes: { [option: string]: number };
+};
+
+/**
+ * State entry `evotes/<election>` of an encrypted election: per contest and
+ * unit (as for the report sums), the decrypted e-ballots, kept by the rules
+ * as each polling district's sums are decrypted (and withdrawn when an
+ * override changes a decrypted district's sums).
+ */
+export type EncryptedVotesState = { contests: { [contest: string]: { [unit: string]: EncryptedUnitVotes } } };
+
+/**
+ * `state` with one polling district's decrypted votes (per contest: its
+ * ballots, weight and votes per option) added (`sign` 1) or withdrawn
+ * (`sign` -1), each contest in its unit (`unit(contest)`). A new object.
+ */
+export function moveEncryptedVotes(
+  state: EncryptedVotesState | undefined,
+  district: { [contest: string]: { ballots: number; weight: number; votes: { [option: string]: number } } },
+  unit: (contest: string) => string,
+  sign: 1 | -1,
+): EncryptedVotesState {
+  const contests = { ...state?.contests };
+  for (const [c, d] of Object.entries(district)) {
+    const units = { ...contests[c] };
+    const u = unit(c);
+    const was = units[u] ?? { districts: 0, ballots: 0, weight: 0, votes: {} };
+    const votes = { ...was.votes };
+    for (const [o, n] of Object.entries(d.votes)) votes[o] = (votes[o] ?? 0) + sign * n;
+    units[u] = {
+      districts: was.districts + sign,
+      ballots: was.ballots + sign * d.ballots,
+      weight: was.weight + sign * d.weight,
+      votes,
+    };
+    contests[c] = units;
+  }
+  return { contests };
+}
+
 /** A sum of nothing over `contest`'s options. */
 export function emptySum(contest: ContestDef): CountSum {
   const votes: { [option: string]: number } = {};
@@ -124,15 +169,18 @@ export type TallyPoint = {
 };
 
 /**
- * One contest's tally from its aggregate (undefined before any report).
- * Seats are allocated by the contest's method over `counted` (per
- * constituency for two tiers), with lots drawn from `seed`.
+ * One contest's tally from its aggregate (undefined before any report) and,
+ * in an encrypted election, its decrypted e-ballots per unit (`evotes`).
+ * Seats are allocated by the contest's method over `counted`, reports and
+ * decrypted e-ballots together (per constituency for two tiers), with lots
+ * drawn from `seed`.
  */
 export function contestTally(
   election: ElectionState,
   contest: ContestDef,
   count: ContestCountState | undefined,
   seed: Uint8Array,
+  evotes?: { [unit: string]: EncryptedUnitVotes },
 ): ContestTally {
   const units = Object.keys(count?.units ?? {}).sort();
   const sumOf = (k: keyof UnitCount) =>
@@ -140,25 +188,49 @@ export function contestTally(
       contest,
       units.map((u) => count!.units[u]![k]),
     );
-  const counted = sumOf('counted');
+  // A unit's counted votes: its reports', plus its decrypted e-ballots'.
+  const countedVotes = (unit: string | undefined): { [option: string]: number } => {
+    const votes: { [option: string]: number } = {};
+    const paper = unit === undefined ? undefined : count?.units[unit]?.counted.votes;
+    const e = unit === undefined ? undefined : evotes?.[unit]?.votes;
+    for (const o of contest.options) votes[o.id] = (paper?.[o.id] ?? 0) + (e?.[o.id] ?? 0);
+    return votes;
+  };
+  const encrypted = election.roles.guardians !== undefined;
+  const decrypted = { ballots: 0, weight: 0, districts: 0, votes: emptySum(contest).votes };
+  for (const u of Object.keys(evotes ?? {}).sort()) {
+    const x = evotes![u]!;
+    decrypted.ballots += x.ballots;
+    decrypted.weight += x.weight;
+    decrypted.districts += x.districts;
+    for (const o of contest.options) decrypted.votes[o.id]! += x.votes[o.id] ?? 0;
+  }
+  const paper = sumOf('counted');
+  const votes: { [option: string]: number } = {};
+  for (const o of contest.options) votes[o.id] = paper.votes[o.id]! + decrypted.votes[o.id]!;
+  const counted = { ...paper, votes };
   const final = sumOf('final');
   const method = contest.method;
   const constituencies = method.name === 'plurality' ? undefined : method.constituencies;
   let constituencyVotes: { [district: string]: { [option: string]: number } } | undefined;
   if (constituencies) {
     constituencyVotes = {};
-    for (const d of Object.keys(constituencies).sort())
-      constituencyVotes[d] = count?.units[d]?.counted.votes ?? emptySum(contest).votes;
+    for (const d of Object.keys(constituencies).sort()) constituencyVotes[d] = countedVotes(d);
   }
   const eballots = election.eballots[contest.id] ?? { ballots: 0, weight: 0 };
   return {
     preliminary: sumOf('preliminary'),
     final,
     counted,
-    eballots: { ballots: eballots.ballots, weight: eballots.weight },
+    eballots: {
+      ballots: eballots.ballots,
+      weight: eballots.weight,
+      ...(encrypted ? { decrypted } : {}),
+    },
     polling: election.counts.polling,
     electorate: election.counts.electorate,
-    provisional: final.districts < election.counts.polling,
+    provisional:
+      final.districts < election.counts.polling || (encrypted && decrypted.ballots < eballots.ballots),
     seats: allocateSeats({
       contest: contest.id,
       method,
@@ -173,19 +245,22 @@ export function contestTally(
 
 /**
  * The body a `tally` record over `point` must have, given the election's
- * state then and each contest's aggregate (`count(contestId)`). Throws
+ * state then, each contest's aggregate (`count(contestId)`) and, in an
+ * encrypted election, the decrypted e-ballots (`evotes`). Throws
  * RangeError if the election has not closed (there is no lot seed).
  */
 export function tallyBody(
   election: ElectionState,
   count: (contest: string) => ContestCountState | undefined,
   point: TallyPoint,
+  evotes?: EncryptedVotesState,
 ): TallyBody {
   if (election.phase !== 'close' && election.phase !== 'final')
     throw new RangeError(`tallyBody: election ${election.id} has not closed`);
   const seed = fromBase64(point.seed.root);
   const contests: { [contest: string]: ContestTally } = {};
-  for (const c of election.contests) contests[c.id] = contestTally(election, c, count(c.id), seed);
+  for (const c of election.contests)
+    contests[c.id] = contestTally(election, c, count(c.id), seed, evotes?.contests[c.id]);
   return {
     size: point.size,
     root: point.root,

@@ -9,8 +9,7 @@ import { UrnaError } from '../ledger/errors.js';
 import type { TreeHead } from '../ledger/merkle.js';
 import type { TallyBody } from '../ledger/record.js';
 import { electionResults, type ElectionResults } from '../ledger/results.js';
-import { electionSummary, stateKey, type ElectionSummary } from '../ledger/rules.js';
-import { tallyBody, type ContestCountState } from '../ledger/tally.js';
+import { electionSummary, stateKey, tallyOfState, type ElectionSummary } from '../ledger/rules.js';
 import type { Replayer } from './replayer.js';
 
 /** What the counter publishes for one count: the results at one checkpoint. */
@@ -54,7 +53,7 @@ export function countSnapshot(
   let tally: TallyBody | null = null;
   if (election.phase === 'close' || election.phase === 'final') {
     const seedSize = election.phases.close! + 1;
-    tally = tallyBody(election, (c) => read(stateKey.count(id, c)) as ContestCountState | undefined, {
+    tally = tallyOfState(read, election, {
       size: head.size,
       root: toBase64(head.root),
       seed: { size: seedSize, root: toBase64(replayer.rootAt(seedSize)) },

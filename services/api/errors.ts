@@ -149,6 +149,9 @@ export const RULE_STATUS: { readonly [code in RuleErrorCode]: number } = {
   wrong_key: 422,
   invalid_proof: 422,
   wrong_ballot_form: 422,
+  nothing_to_decrypt: 422,
+  stale_decryption: 409,
+  wrong_decryption: 422,
 };
 
 /** The status of every code the API answers with: its own, the records', the rules'. */

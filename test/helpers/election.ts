@@ -15,7 +15,6 @@ import { concat, toBase64, toHex, utf8 } from '../../ledger/bytes.js';
 import { ed25519 } from '../../ledger/ed25519.js';
 import { hash, type Hash } from '../../ledger/hash.js';
 import { canonicalBytes } from '../../ledger/jcs.js';
-import { tallyBody, type ContestCountState } from '../../ledger/tally.js';
 import { MemoryHashStore, treeHash } from '../../ledger/merkle.js';
 import {
   decodeRecord,
@@ -34,6 +33,7 @@ import {
   RuleError,
   stateKey,
   stateKeys,
+  tallyOfState,
   type ElectionState,
   type Rejection,
   type RulesContext,
@@ -331,11 +331,7 @@ export function countedTally(log: RecordLog, election: string, size: number): Ta
   };
   const closed =
     state.phase === 'close' || state.phase === 'final' ? state : { ...state, phase: 'close' as const };
-  return tallyBody(
-    closed,
-    (c) => log.state.read(stateKey.count(election, c)) as ContestCountState | undefined,
-    point,
-  );
+  return tallyOfState(log.state.read, closed, point);
 }
 
 /** The result of {@link RecordLog.submit}. */

@@ -6,6 +6,7 @@
  */
 import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
 import {
+  decryptionBody,
   encryptBallot,
   guardianBody,
   sharesBody,
@@ -17,11 +18,14 @@ import {
   electionKey,
   guardianKey,
   guardianSecret,
+  keyShare,
+  shareFor,
   type GuardianSecret,
 } from '../../ledger/guardian.js';
 import { encodeElement, hashToScalar, type Element } from '../../ledger/group.js';
 import { leafHash } from '../../ledger/hash.js';
-import { signRecord } from '../../ledger/record.js';
+import { signRecord, type DecryptionBody } from '../../ledger/record.js';
+import type { EncryptedSumState } from '../../ledger/rules.js';
 import type { ElectionFixture, TestKey, Voter } from './election.js';
 
 /** A reproducible stream of scalars for `label`. */
@@ -46,7 +50,7 @@ export function keyCeremony(fixture: ElectionFixture) {
   const comms = zetas.map((z, i) => communicationKey(i + 1, z, hash, random));
   const key: Element = electionKey(secrets.map((s) => guardianKey(s, hash, random)));
   const signer = (i: number): TestKey => fixture.guardianKeys[i - 1]!;
-  const sign = (type: 'guardian' | 'shares' | 'accept', body: unknown, by: TestKey) =>
+  const sign = (type: 'guardian' | 'shares' | 'accept' | 'decryption', body: unknown, by: TestKey) =>
     signRecord({ v: 1, type, election: fixture.id, body } as Parameters<typeof signRecord>[0], by.seed);
   const ctx: EncryptionContext = { hash, key, contests: fixture.body.contests };
   let ballots = 0;
@@ -77,6 +81,19 @@ export function keyCeremony(fixture: ElectionFixture) {
       const n = guardians.keys.length;
       const all = (f: (i: number) => Uint8Array) => Array.from({ length: n }, (_, i) => f(i + 1));
       return [...all((i) => this.guardian(i)), ...all((i) => this.shares(i)), ...all((i) => this.accept(i))];
+    },
+    /** Guardian `i`'s key share s_i = Σ_j P_j(i), from the shares the others sent it. */
+    keyShare(i: number): bigint {
+      return keyShare(secrets.map((secret) => shareFor(secret, i)));
+    },
+    /** Guardian `i`'s decryption body of `district`'s sums as they stand in `sums`. */
+    decryptionBody(i: number, district: string, sums: EncryptedSumState): DecryptionBody {
+      const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
+      return decryptionBody(i, this.keyShare(i), district, sums.changed, sealed, hash, random);
+    },
+    /** Guardian `i`'s signed `decryption` record with `body` (default: an honest one of `sums`). */
+    decryption(i: number, district: string, sums: EncryptedSumState, body?: DecryptionBody, by = signer(i)) {
+      return sign('decryption', body ?? this.decryptionBody(i, district, sums), by);
     },
     /** An encrypted ballot body of `voter` (default: s in riksdag, yes in referendum), and its nonces. */
     ballotBody(voter: Voter, choices: Choices = DEFAULT_CHOICES, district = voter.district) {

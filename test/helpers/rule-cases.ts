@@ -5,8 +5,14 @@
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../../ledger/bytes.js';
 import type { UrnaError } from '../../ledger/errors.js';
 import { canonicalBytes } from '../../ledger/jcs.js';
-import { LIMITS } from '../../ledger/record.js';
-import { MAX_ELECTION_DISTRICTS, stateKey, type ElectionState } from '../../ledger/rules.js';
+import { decryptionBody } from '../../ledger/encrypted-election.js';
+import { LIMITS, type DecryptionBody } from '../../ledger/record.js';
+import {
+  MAX_ELECTION_DISTRICTS,
+  stateKey,
+  type ElectionState,
+  type EncryptedSumState,
+} from '../../ledger/rules.js';
 import { statusFor } from '../../services/api/errors.js';
 import {
   buildElection,
@@ -70,6 +76,25 @@ function editedBallot(
 function optionOf(voter: Voter, choices: typeof DEFAULT_CHOICES, option: string): EncryptedOption {
   const b = ceremony.ballotBody(voter, choices).body as unknown as EncryptedBody;
   return b.encrypted[0]!.options.find((o) => o.option === option)!;
+}
+
+/** `fEnc`'s log after voting closed, with e-ballots in north-1 and south-1 (north-2 and south-2 have none). */
+export function encClosed(): RecordLog {
+  const log = logAt(fEnc, 'open');
+  log.accept(ceremony.ballot(encNorth), ceremony.ballot(encSouth), fEnc.phase('close'));
+  return log;
+}
+
+/** north-1's encrypted sums in `log`. */
+function northSums(log: RecordLog): EncryptedSumState {
+  return log.state.read(stateKey.encryptedSum(fEnc.id, 'north-1')) as EncryptedSumState;
+}
+
+/** Guardian `i`'s decryption of north-1's sums in `log`, with `edit` applied to its body, re-signed. */
+function editedDecryption(log: RecordLog, i: number, edit: (body: DecryptionBody) => void): Uint8Array {
+  return editBody(ceremony.decryption(i, 'north-1', northSums(log)), fEnc.guardianKeys[i - 1]!.seed, (b) =>
+    edit(b as unknown as DecryptionBody),
+  );
 }
 
 const element = (e: Element) => toBase64(encodeElement(e));
@@ -905,6 +930,129 @@ export const rows: Row[] = [
     setup: () => logAt(fEnc, 'open'),
     record: () =>
       editedBallot(encNorth, (options) => (options[0]!.alpha = toBase64(new Uint8Array(32).fill(0xff)))),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  // Decryptions of the encrypted sums.
+  {
+    name: 'decryption not signed by the guardian it names',
+    setup: encClosed,
+    record: (log) => ceremony.decryption(1, 'north-1', northSums(log), undefined, fEnc.guardianKeys[1]!),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'decryption in an election without guardians',
+    setup: () => logAt(f, 'close'),
+    record: () =>
+      editEnvelope(
+        ceremony.decryption(1, 'north-1', northSums(encClosed())),
+        g1(),
+        (o) => (o.election = f.id),
+      ),
+    code: 'wrong_role',
+    status: 403,
+  },
+  {
+    name: 'decryption while voting is open',
+    setup: () => {
+      const log = logAt(fEnc, 'open');
+      log.accept(ceremony.ballot(encNorth));
+      return log;
+    },
+    record: (log) => ceremony.decryption(1, 'north-1', northSums(log)),
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'decryption for an unknown district',
+    setup: encClosed,
+    record: (log) => editedDecryption(log, 1, (b) => (b.district = 'nowhere')),
+    code: 'unknown_district',
+    status: 422,
+  },
+  {
+    name: 'decryption for a district without e-ballots',
+    setup: encClosed,
+    record: (log) => editedDecryption(log, 1, (b) => (b.district = 'north-2')),
+    code: 'nothing_to_decrypt',
+    status: 422,
+  },
+  {
+    name: 'decryption of the sums as they were before a later change',
+    setup: encClosed,
+    record: (log) => editedDecryption(log, 1, (b) => (b.changed -= 1)),
+    code: 'stale_decryption',
+    status: 409,
+  },
+  {
+    name: "a guardian's second decryption of the same sums",
+    setup: () => {
+      const log = encClosed();
+      log.accept(ceremony.decryption(1, 'north-1', northSums(log)));
+      return log;
+    },
+    record: (log) => {
+      const sums = { ...northSums(log) };
+      delete sums.decryptions;
+      return ceremony.decryption(1, 'north-1', sums);
+    },
+    code: 'already_published',
+    status: 409,
+  },
+  {
+    name: 'decryption missing a contest of the sums',
+    setup: encClosed,
+    record: (log) => editedDecryption(log, 1, (b) => delete b.contests.referendum),
+    code: 'wrong_decryption',
+    status: 422,
+  },
+  {
+    name: 'decryption missing an option',
+    setup: encClosed,
+    record: (log) => editedDecryption(log, 1, (b) => b.contests.riksdag!.pop()),
+    code: 'wrong_decryption',
+    status: 422,
+  },
+  {
+    name: 'decryption by a cheating guardian (a wrong key share)',
+    setup: encClosed,
+    record: (log) => {
+      const sums = northSums(log);
+      const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
+      const body = decryptionBody(
+        2,
+        ceremony.keyShare(2) + 1n,
+        'north-1',
+        sums.changed,
+        sealed,
+        ceremony.hash,
+      );
+      return ceremony.decryption(2, 'north-1', sums, body);
+    },
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: "decryption with one option's share swapped for another's",
+    setup: encClosed,
+    record: (log) =>
+      editedDecryption(log, 1, (b) => {
+        const r = b.contests.riksdag!;
+        [r[0], r[1]] = [r[1]!, r[0]!];
+      }),
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'decryption with a non-canonical share',
+    setup: encClosed,
+    record: (log) =>
+      editedDecryption(
+        log,
+        1,
+        (b) => (b.contests.riksdag![0]!.share = toBase64(new Uint8Array(32).fill(0xff))),
+      ),
     code: 'invalid_proof',
     status: 422,
   },

@@ -32,6 +32,7 @@ import {
   type ElectionState,
   type EncryptedSumState,
 } from '../../ledger/rules.js';
+import { allocateSeats } from '../../ledger/seats.js';
 import { buildElection, logAt, type Voter } from '../helpers/election.js';
 import { keyCeremony, type Choices } from '../helpers/encrypted-election.js';
 
@@ -152,5 +153,127 @@ describe('encrypted ballots', () => {
     expect(stateKeys(decoded)).toContain(stateKey.encryptedSum(f.id, 'north-1'));
     expect(JSON.parse(fromUtf8(bytes)).body.district).toBe('north-1');
     expect(fromBase64(election.hash)).toEqual(c.hash);
+  });
+});
+
+describe('the homomorphic tally', () => {
+  const DISTRICTS = ['north-1', 'north-2', 'south-1', 'south-2'];
+  const PARTIES = ['s', 'm', 'sd', 'c'];
+  const sumsOf = (log: ReturnType<typeof logAt>, d: string) =>
+    log.state.read(stateKey.encryptedSum(f.id, d)) as EncryptedSumState | undefined;
+  const electionOf = (log: ReturnType<typeof logAt>) =>
+    log.state.read(stateKey.election(f.id)) as ElectionState;
+
+  /** An election night: every voter votes, two re-vote, one votes on paper; voting closes; paper reports per district. */
+  function night() {
+    const log = logAt(f, 'open');
+    const truth = new Map<string, Choices>();
+    const cast = (v: Voter, choices: Choices) => {
+      log.accept(c.ballot(v, choices));
+      truth.set(v.key, choices);
+    };
+    f.voters.forEach((v, i) => cast(v, { riksdag: { [PARTIES[i % 4]!]: 1 }, referendum: { yes: i % 2 } }));
+    cast(f.voters[0]!, { riksdag: { m: 1 }, referendum: { no: 1 } });
+    cast(f.voters[5]!, { riksdag: { sd: 1 } });
+    log.accept(f.override(f.voters[1]!));
+    truth.delete(f.voters[1]!.key);
+    log.accept(f.phase('close'));
+    for (const d of DISTRICTS) {
+      log.accept(f.report(d, 'riksdag', 'final', { s: 10, m: 5, sd: 3, c: 2 }));
+      log.accept(f.report(d, 'referendum', 'final', { yes: 7, no: 9 }));
+    }
+    return { log, truth };
+  }
+
+  /** E-votes per option of `contest` among the counted voters of `districts` (all by default). */
+  function expected(truth: Map<string, Choices>, contest: string, options: string[], districts = DISTRICTS) {
+    const voters = f.voters.filter((v) => districts.includes(v.district) && truth.has(v.key));
+    return Object.fromEntries(
+      options.map((o) => [o, voters.filter((v) => (truth.get(v.key)![contest]?.[o] ?? 0) === 1).length]),
+    );
+  }
+
+  const decryptAll = (log: ReturnType<typeof logAt>, guardians: number[]) => {
+    for (const d of DISTRICTS)
+      for (const g of guardians) {
+        const sums = sumsOf(log, d);
+        if (sums && !sums.decryptions?.[g]) log.accept(c.decryption(g, d, sums));
+      }
+  };
+
+  it('is decrypted by any quorum of guardians (one absent), and joins the paper counts in the tally and the seats', () => {
+    const { log, truth } = night();
+    // One guardian's decryption is not enough.
+    log.accept(c.decryption(1, 'north-1', sumsOf(log, 'north-1')!));
+    expect(sumsOf(log, 'north-1')!.votes).toBeUndefined();
+    // The tally still counts paper alone, provisionally.
+    let tally = JSON.parse(fromUtf8(f.tally(log))).body;
+    expect(tally.contests.riksdag.eballots.decrypted.ballots).toBe(0);
+    expect(tally.contests.riksdag.provisional).toBe(true);
+    // Guardian 3 completes the quorum; guardian 2 is absent.
+    log.accept(c.decryption(3, 'north-1', sumsOf(log, 'north-1')!));
+    expect(sumsOf(log, 'north-1')!.votes!.riksdag).toEqual(expected(truth, 'riksdag', PARTIES, ['north-1']));
+    expect(electionOf(log).changed).toBe(log.size - 1);
+    for (const d of DISTRICTS.slice(1))
+      for (const g of [3, 1]) log.accept(c.decryption(g, d, sumsOf(log, d)!));
+    for (const d of DISTRICTS) {
+      expect(sumsOf(log, d)!.votes!.riksdag, d).toEqual(expected(truth, 'riksdag', PARTIES, [d]));
+      expect(sumsOf(log, d)!.votes!.referendum, d).toEqual(expected(truth, 'referendum', ['yes', 'no'], [d]));
+    }
+    // Guardian 2, late, decrypts too: admitted, and nothing counted changes.
+    const votes = log.state.read(stateKey.encryptedVotes(f.id));
+    log.accept(c.decryption(2, 'south-2', sumsOf(log, 'south-2')!));
+    expect(log.state.read(stateKey.encryptedVotes(f.id))).toEqual(votes);
+
+    log.accept(f.tally(log)); // the rules admit exactly this tally
+    tally = JSON.parse(fromUtf8(f.tally(log))).body;
+    const riksdag = tally.contests.riksdag;
+    const e = expected(truth, 'riksdag', PARTIES);
+    expect(riksdag.eballots.decrypted).toEqual({ ballots: 11, weight: 11, districts: 4, votes: e });
+    expect(riksdag.eballots.ballots).toBe(11);
+    for (const p of PARTIES) {
+      expect(riksdag.final.votes[p]).toBe(4 * { s: 10, m: 5, sd: 3, c: 2 }[p]!);
+      expect(riksdag.counted.votes[p]).toBe(riksdag.final.votes[p] + e[p]!);
+    }
+    expect(riksdag.provisional).toBe(false);
+    const referendum = tally.contests.referendum;
+    const r = expected(truth, 'referendum', ['yes', 'no']);
+    expect(referendum.counted.votes).toEqual({ yes: 28 + r.yes!, no: 36 + r.no! });
+    // The seats are allocated over paper and e-votes together.
+    const contest = f.body.contests[0]!;
+    expect(riksdag.seats).toEqual(
+      allocateSeats({
+        contest: 'riksdag',
+        method: contest.method,
+        seats: contest.seats,
+        options: PARTIES,
+        votes: riksdag.counted.votes,
+        seed: fromBase64(tally.seed.root),
+      }),
+    );
+  });
+
+  it('voids a decryption when an override changes the sums after it; the guardians decrypt again', () => {
+    const { log, truth } = night();
+    decryptAll(log, [1, 2]);
+    const old = sumsOf(log, 'north-2')!;
+    expect(old.votes).toBeDefined();
+    const late = f.voters.find((v) => v.district === 'north-2' && truth.has(v.key))!;
+    log.accept(f.override(late));
+    truth.delete(late.key);
+    const now = sumsOf(log, 'north-2')!;
+    expect(now.votes).toBeUndefined();
+    expect(now.decryptions).toBeUndefined();
+    let tally = JSON.parse(fromUtf8(f.tally(log))).body;
+    expect(tally.contests.riksdag.eballots.decrypted.districts).toBe(3);
+    expect(tally.contests.riksdag.provisional).toBe(true);
+    // A decryption of the sums as they were is refused; of the sums as they are, counted.
+    const stale = log.submit(c.decryption(3, 'north-2', old));
+    expect('error' in stale && stale.error.code).toBe('stale_decryption');
+    decryptAll(log, [2, 3]);
+    tally = JSON.parse(fromUtf8(f.tally(log))).body;
+    expect(tally.contests.riksdag.eballots.decrypted.votes).toEqual(expected(truth, 'riksdag', PARTIES));
+    expect(tally.contests.riksdag.eballots.decrypted.ballots).toBe(10);
+    expect(tally.contests.riksdag.provisional).toBe(false);
   });
 });

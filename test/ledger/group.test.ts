@@ -20,6 +20,7 @@ import {
   L,
   mul,
   mulPublic,
+  smallMultiple,
   wideScalar,
 } from '../../ledger/group.js';
 
@@ -85,5 +86,18 @@ describe('hashToScalar', () => {
     expect(hashToScalar('test/v2', [utf8('ab'), utf8('c')])).not.toBe(a);
     expect(hashToScalar('test/v1', [utf8('abc')])).not.toBe(a);
     expect(a).toBeLessThan(L);
+  });
+});
+
+describe('smallMultiple', () => {
+  const K = mul(G, 987654321n);
+  it.each([0, 1, 255, 256, 257, 1000, 4095, 65_536, 99_999, 100_000])('finds %i·K by search', (v) => {
+    expect(smallMultiple(mul(K, BigInt(v)), K, 100_000)).toBe(v);
+  });
+  it('answers -1 beyond max, and for what is no small multiple', () => {
+    expect(smallMultiple(mul(K, 1001n), K, 1000)).toBe(-1);
+    expect(smallMultiple(mul(K, 300n), K, 299)).toBe(-1);
+    expect(smallMultiple(mul(K, 12n), K, 11)).toBe(-1);
+    expect(smallMultiple(G, K, 10_000)).toBe(-1);
   });
 });
