@@ -415,8 +415,8 @@ export function decryptionBody(
  * Where `body` fails as guardian `body.index`'s decryption of the sealed
  * sums `sums` (per contest) with its share image `image`: the first contest
  * and option whose share is not canonical or whose proof does not verify,
- * or null if every one verifies. `body` must answer exactly the contests of
- * `sums`, each with as many options (the caller checks the shape).
+ * or null if every one verifies (a contest or option of `sums` that `body`
+ * lacks fails too; the rules check the shape first, to say so).
  */
 export function failedDecryption(
   body: DecryptionBody,
@@ -426,11 +426,13 @@ export function failedDecryption(
 ): { contest: string; option: number } | null {
   for (const [c, sum] of Object.entries(sums)) {
     const cts = sealedCiphertexts(sum);
-    const parts = body.contests[c]!;
+    const parts = body.contests[c];
     for (let o = 0; o < cts.length; o++) {
+      const part = parts?.[o];
+      if (part === undefined) return { contest: c, option: o };
       let d: PartialDecryption;
       try {
-        d = { index: body.index, ...parsePartial(parts[o]!, 'share') };
+        d = { index: body.index, ...parsePartial(part, 'share') };
       } catch (e) {
         if (e instanceof MalformedError) return { contest: c, option: o };
         throw e;

@@ -4,7 +4,9 @@
  * runs. Per submission, the record is decoded and its signature checked on
  * the worker pool, and so are an encrypted ballot's proofs once its
  * election's key is committed (the rules take that verdict for the key and
- * hash it was computed under, and verify the proofs themselves otherwise).
+ * hash it was computed under, and verify the proofs themselves otherwise),
+ * and a guardian's decryption's shares against the sums it names as
+ * committed.
  * Per batch, the state entries all its records read are
  * fetched in one batched read, and the records are applied in sequence order
  * over an overlay, so a later record sees the earlier ones; the overlay's
@@ -13,12 +15,14 @@
 import type { Hash } from '../../ledger/hash.js';
 import { treeHash } from '../../ledger/merkle.js';
 import { toHex } from '../../ledger/bytes.js';
-import type { DecodedRecord } from '../../ledger/record.js';
+import type { DecodedRecord, DecryptionRecord } from '../../ledger/record.js';
 import {
   applyRecord,
   stateKey,
   stateKeys,
+  type CeremonyState,
   type ElectionState,
+  type EncryptedSumState,
   type RulesContext,
   type StateValue,
 } from '../../ledger/rules.js';
@@ -41,10 +45,15 @@ export interface ElectionAdmissionOptions {
   log: { key: string; origin: string };
 }
 
-/** A record as prepared: decoded, and for an encrypted ballot the verdict on its proofs (if its election's key was known). */
+/**
+ * A record as prepared: decoded, and for an encrypted ballot the verdict on
+ * its proofs (if its election's key was known), for a decryption the verdict
+ * on its shares (if the sums it names were committed as it states them).
+ */
 export type PreparedRecord = {
   decoded: DecodedRecord;
   proven?: { key: string; hash: string; ok: boolean };
+  decrypted?: { changed: number; hash: string; ok: boolean };
 };
 
 export class ElectionAdmission implements Admission<PreparedRecord> {
@@ -56,11 +65,34 @@ export class ElectionAdmission implements Admission<PreparedRecord> {
   async prepare(entry: Uint8Array): Promise<PreparedRecord> {
     const decoded = await this.opts.pool.decode(entry);
     const r = decoded.record;
+    if (r.type === 'decryption') return { decoded, ...(await this.proveDecryption(r)) };
     if (r.type !== 'ballot' || !('encrypted' in r.body)) return { decoded };
     const election = await this.keyOf(r.election);
     if (election === null) return { decoded };
     const ok = await this.opts.pool.verifyProofs({ election, body: r.body, credential: r.signer });
     return { decoded, proven: { key: election.key, hash: election.hash, ok } };
+  }
+
+  /**
+   * The verdict on a decryption's shares, computed on the pool, if the sums
+   * it names are committed as it states them and the guardian's share image
+   * is fixed; else nothing (the rules refuse it, or check it themselves).
+   */
+  private async proveDecryption(r: DecryptionRecord): Promise<Pick<PreparedRecord, 'decrypted'>> {
+    const b = r.body;
+    const keys = [
+      stateKey.election(r.election),
+      stateKey.ceremony(r.election),
+      stateKey.encryptedSum(r.election, b.district),
+    ];
+    const state = await readState(this.opts.store, keys);
+    const election = state.get(keys[0]!) as ElectionState | undefined;
+    const image = (state.get(keys[1]!) as CeremonyState | undefined)?.images?.[b.index];
+    const sums = state.get(keys[2]!) as EncryptedSumState | undefined;
+    if (!election || image === undefined || sums?.changed !== b.changed) return {};
+    const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
+    const ok = await this.opts.pool.verifyProofs({ decryption: b, hash: election.hash, image, sums: sealed });
+    return { decrypted: { changed: b.changed, hash: election.hash, ok } };
   }
 
   /** The committed key, hash and contests of an encrypted election, or null while it has none. */
@@ -116,7 +148,7 @@ class RulesBatch implements BatchAdmission<PreparedRecord> {
     private readonly log: { key: string; origin: string },
   ) {}
 
-  admit(_entry: Uint8Array, { decoded, proven }: PreparedRecord, index: number) {
+  admit(_entry: Uint8Array, { decoded, proven, decrypted }: PreparedRecord, index: number) {
     const r = decoded.record;
     // A tally over entries sequenced in this very batch waits for the next
     // one, whose committed tree covers its size (the rule itself only needs
@@ -137,6 +169,15 @@ class RulesBatch implements BatchAdmission<PreparedRecord> {
         proven.hash === election.hash &&
         tracker === toHex(decoded.leafHash)
           ? proven.ok
+          : undefined,
+      provenDecryption: (d) =>
+        decrypted &&
+        r.type === 'decryption' &&
+        d.index === r.body.index &&
+        d.district === r.body.district &&
+        d.changed === decrypted.changed &&
+        d.hash === decrypted.hash
+          ? decrypted.ok
           : undefined,
     };
     const result = applyRecord(
