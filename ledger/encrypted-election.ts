@@ -531,3 +531,51 @@ export function checkSpoiledBallot(
   }
   return { ok: true, choices };
 }
+
+// ---- Proofs verified ahead of the rules ----
+
+/** An encrypted ballot whose proofs to verify: its election (hash, key, contests), body and credential (base64). */
+export type BallotProofItem = {
+  election: EncodedEncryptionContext;
+  body: EncryptedBallotBody;
+  credential: string;
+};
+/**
+ * A guardian's decryption to verify: its body, the election's hash, the
+ * guardian's share image (base64) and the sealed sums it decrypts.
+ */
+export type DecryptionProofItem = {
+  decryption: DecryptionBody;
+  hash: string;
+  image: string;
+  sums: { [contest: string]: string };
+};
+/** Proofs a record carries that can be verified apart from applying it (rules.ts proofAhead), e.g. on a worker. */
+export type ProofItem = BallotProofItem | DecryptionProofItem;
+
+/**
+ * The verdict on each item, in order: the ballots' proofs all in one batch
+ * ({@link verifyBallotsProofs}), each decryption's shares one by one
+ * ({@link failedDecryption} finds none failing). Each election's context is
+ * decoded once.
+ */
+export function verifyProofItems(items: readonly ProofItem[]): boolean[] {
+  const contexts = new Map<string, EncryptionContext>();
+  const contextOf = (e: EncodedEncryptionContext) => {
+    const id = `${e.hash} ${e.key}`;
+    let ctx = contexts.get(id);
+    if (!ctx) contexts.set(id, (ctx = encryptionContext(e)));
+    return ctx;
+  };
+  const ballots = items.filter((x): x is BallotProofItem => 'credential' in x);
+  const verdicts = verifyBallotsProofs(
+    ballots.map((x) => ({ ctx: contextOf(x.election), body: x.body, credential: fromBase64(x.credential) })),
+  );
+  let b = 0;
+  return items.map((x) =>
+    'credential' in x
+      ? verdicts[b++]!
+      : failedDecryption(x.decryption, x.sums, decodeElement(fromBase64(x.image)), fromBase64(x.hash)) ===
+        null,
+  );
+}

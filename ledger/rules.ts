@@ -71,6 +71,7 @@ import {
   sealedContests,
   shareImages,
   verifyBallotProofs,
+  type ProofItem,
 } from './encrypted-election.js';
 import { decodeElement, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
@@ -1413,6 +1414,84 @@ function applyTally(
     [stateKey.election(e), withCounts(election, { tallies: election.counts.tallies + 1 })],
     [key, value],
   ];
+}
+
+// ---- proofs verified ahead ----
+
+/**
+ * The state keys {@link proofAhead} reads for `decoded` (none: it carries no
+ * proof to verify ahead). A function of the record alone.
+ */
+export function proofAheadKeys(decoded: DecodedRecord): string[] {
+  const r = decoded.record;
+  if (r.type === 'ballot' && 'encrypted' in r.body) return [stateKey.election(r.election)];
+  if (r.type === 'decryption')
+    return [
+      stateKey.election(r.election),
+      stateKey.ceremony(r.election),
+      stateKey.encryptedSum(r.election, r.body.district),
+    ];
+  return [];
+}
+
+/**
+ * The proofs `decoded` carries that can be verified before it is applied,
+ * from the state before it (read through `read`, the keys of
+ * {@link proofAheadKeys}): an encrypted ballot's, once its election's key is
+ * fixed; a decryption's shares, when the sums it names are as it states them
+ * and the guardian's share image is fixed. Null otherwise (the rules refuse
+ * the record, or verify it themselves). A verifier (encrypted-election.ts
+ * verifyProofItems, e.g. on a worker, many at once) gives the verdict, and
+ * {@link provenAhead} hands it to the rules.
+ */
+export function proofAhead(decoded: DecodedRecord, read: StateReader): ProofItem | null {
+  const r = decoded.record;
+  if (r.type === 'ballot' && 'encrypted' in r.body) {
+    const e = read(stateKey.election(r.election)) as ElectionState | undefined;
+    if (!e?.key) return null;
+    return {
+      election: { hash: e.hash, key: e.key, contests: e.contests },
+      body: r.body,
+      credential: r.signer,
+    };
+  }
+  if (r.type === 'decryption') {
+    const e = read(stateKey.election(r.election)) as ElectionState | undefined;
+    const image = (read(stateKey.ceremony(r.election)) as CeremonyState | undefined)?.images?.[r.body.index];
+    const sums = read(stateKey.encryptedSum(r.election, r.body.district)) as EncryptedSumState | undefined;
+    if (!e || image === undefined || sums?.changed !== r.body.changed) return null;
+    const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
+    return { decryption: r.body, hash: e.hash, image, sums: sealed };
+  }
+  return null;
+}
+
+/**
+ * The rules' verdict hooks (RulesContext `provenBallot`, `provenDecryption`)
+ * answering `ok` for `item` (what {@link proofAhead} gave for `decoded`), and
+ * only for what it names: the ballot's tracker under its election's key and
+ * hash; the decryption's guardian, district and state of the sums under its
+ * election's hash. Anything else is undefined, and the rules verify it.
+ */
+export function provenAhead(
+  decoded: DecodedRecord,
+  item: ProofItem,
+  ok: boolean,
+): Pick<RulesContext, 'provenBallot' | 'provenDecryption'> {
+  if ('credential' in item) {
+    const tracker = toHex(decoded.leafHash);
+    return {
+      provenBallot: (t, e) =>
+        t === tracker && e.key === item.election.key && e.hash === item.election.hash ? ok : undefined,
+    };
+  }
+  const b = item.decryption;
+  return {
+    provenDecryption: (d) =>
+      d.index === b.index && d.district === b.district && d.changed === b.changed && d.hash === item.hash
+        ? ok
+        : undefined,
+  };
 }
 
 /**

@@ -17,7 +17,14 @@ import type { Discrepancy } from '../ledger/results.js';
 import { stateKey, type ElectionCounts, type ElectionPhase, type TallyState } from '../ledger/rules.js';
 import type { TallyBody } from '../ledger/record.js';
 import type { LogReader } from './reader.js';
-import { ReplayError, Replayer, type Decoder, type ReplaySnapshot } from './replayer.js';
+import {
+  ReplayError,
+  Replayer,
+  replayWork,
+  type Decoder,
+  type Prover,
+  type ReplaySnapshot,
+} from './replayer.js';
 import { countSnapshot } from './snapshot.js';
 import { NotVerifiedError, verifiedCheckpoint, type CheckpointVerdict, type Trust } from './verify.js';
 
@@ -50,6 +57,8 @@ export interface AuditReport {
 export interface AuditOptions {
   /** How entries are decoded and signature-checked (default: inline; a service passes its worker pool). */
   decode?: Decoder;
+  /** How proofs are verified ahead of the rules (default: inline, in batches; a service passes its worker pool). */
+  prove?: Prover;
   /** A saved replay to continue from (see {@link Replayer.save}). */
   resume?: ReplaySnapshot;
   /** After each chunk: entries replayed, of the checkpoint's size. */
@@ -76,7 +85,7 @@ export async function auditLog(
   opts: AuditOptions = {},
 ): Promise<AuditReport> {
   const cp = opts.checkpoint ?? (await verifiedCheckpoint(reader, trust));
-  const replayerOpts = { logKey: trust.logKey, ...(opts.decode ? { decode: opts.decode } : {}) };
+  const replayerOpts = { logKey: trust.logKey, ...replayWork(opts) };
   const replayer = opts.resume ? Replayer.resume(replayerOpts, opts.resume) : new Replayer(replayerOpts);
   const resumedFrom = replayer.size;
   if (resumedFrom > cp.checkpoint.size)

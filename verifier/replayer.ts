@@ -16,7 +16,16 @@ import { leafHash } from '../ledger/hash.js';
 import { MemoryHashStore, storedHashIndex, treeHash, type TreeHead } from '../ledger/merkle.js';
 import { parseVerifierKey } from '../ledger/note.js';
 import { decodeRecord, type DecodedRecord } from '../ledger/record.js';
-import { applyRecord, MemoryState, RuleError, type Effects, type RulesContext } from '../ledger/rules.js';
+import { verifyProofItems, type ProofItem } from '../ledger/encrypted-election.js';
+import {
+  applyRecord,
+  MemoryState,
+  proofAhead,
+  provenAhead,
+  RuleError,
+  type Effects,
+  type RulesContext,
+} from '../ledger/rules.js';
 import { TileAuthError } from '../ledger/tile-auth.js';
 import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH, type Tile } from '../ledger/tile.js';
 import type { LogReader } from './reader.js';
@@ -33,11 +42,28 @@ export class ReplayError extends UrnaError {
   }
 }
 
+/**
+ * Verifies proofs records carry (ledger/rules.ts proofAhead), many at once:
+ * each item's verdict, in order.
+ */
+export type Prover = (items: readonly ProofItem[]) => Promise<boolean[]>;
+
+/** The portable prover: encrypted-election.ts verifyProofItems on this thread (the ballots in one batch). */
+export const proveInline: Prover = async (items) => verifyProofItems(items);
+
 /** Decodes and verifies entries (in order); rejects with the ledger's error of the first bad one. */
 export type Decoder = (entries: readonly Uint8Array[]) => Promise<DecodedRecord[]>;
 
 /** The portable decoder: ledger/record.ts decodeRecord, one after another. */
 export const decodeInline: Decoder = async (entries) => entries.map((e) => decodeRecord(e));
+
+/** How a replay's heavy work is done: decoding and signatures, and proofs (a service passes its worker pool). */
+export type ReplayWork = { decode?: Decoder; prove?: Prover };
+
+/** `work` without its absent members, to spread into options. */
+export function replayWork(work: ReplayWork): ReplayWork {
+  return { ...(work.decode ? { decode: work.decode } : {}), ...(work.prove ? { prove: work.prove } : {}) };
+}
 
 export interface ReplayerOptions {
   /** The log's verifier key (note format): its name is the origin, its key signs `log` records. */
@@ -46,6 +72,8 @@ export interface ReplayerOptions {
   decode?: Decoder;
   /** Entries decoded and applied at once (default 4096). */
   chunk?: number;
+  /** How a chunk's proofs are verified ahead of the rules (default {@link proveInline}; a service passes its worker pool). */
+  prove?: Prover;
 }
 
 /** A replay's progress, to resume from (see {@link Replayer.save}). */
@@ -63,6 +91,7 @@ export class Replayer {
   readonly #tree = new MemoryHashStore();
   readonly #ctx: RulesContext;
   readonly #decode: Decoder;
+  readonly #prove: Prover;
   readonly #chunk: number;
   /** The tree head of the last checkpoint checked. */
   #checked: TreeHead | null = null;
@@ -76,6 +105,7 @@ export class Replayer {
       rootAt: (size) => treeHash(size, this.#tree),
     };
     this.#decode = opts.decode ?? decodeInline;
+    this.#prove = opts.prove ?? proveInline;
     this.#chunk = Math.max(1, opts.chunk ?? 4096);
   }
 
@@ -180,10 +210,18 @@ export class Replayer {
   }
 
   async #applyAll(decoded: readonly DecodedRecord[], start: number): Promise<void> {
+    // The chunk's proofs that the state before it can check, verified at once;
+    // the rules verify the others (a ballot cast just after its key was fixed).
+    const items = decoded.map((d, i) => (start + i < this.size ? null : proofAhead(d, this.state.read)));
+    const asked = items.filter((x) => x !== null);
+    const verdicts = asked.length ? await this.#prove(asked) : [];
+    let v = 0;
     for (const [i, d] of decoded.entries()) {
       const index = start + i;
       if (index < this.size) continue; // applied before a decode failure
-      const outcome = applyRecord(this.state.read, d, index, this.#ctx);
+      const item = items[i];
+      const ctx = item ? { ...this.#ctx, ...provenAhead(d, item, verdicts[v++]!) } : this.#ctx;
+      const outcome = applyRecord(this.state.read, d, index, ctx);
       if (outcome instanceof RuleError)
         throw new ReplayError(
           index,

@@ -165,7 +165,7 @@ async function runCount(p: Parsed): Promise<number> {
     source,
     logKey,
     election,
-    decode: (entries) => pool.decodeAll(entries),
+    ...pool.replayWork(),
     ...(signer ? { signer } : {}),
     ...(submit ? { submit } : {}),
     ...(out ? { out } : {}),

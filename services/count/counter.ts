@@ -18,7 +18,7 @@ import { canonicalBytes } from '../../ledger/jcs.js';
 import type { TreeHead } from '../../ledger/merkle.js';
 import { signRecord } from '../../ledger/record.js';
 import { LogError, type LogClient } from '../../verifier/client.js';
-import { Replayer, type Decoder } from '../../verifier/replayer.js';
+import { Replayer, replayWork, type Decoder, type Prover } from '../../verifier/replayer.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { CountSource } from './sources.js';
 import { CountError, countSnapshot, type ResultSnapshot } from '../../verifier/snapshot.js';
@@ -33,6 +33,8 @@ export interface CounterOptions {
   election: string;
   /** Decodes entries (a service passes its worker pool). */
   decode?: Decoder;
+  /** Verifies proofs ahead of the rules (a service passes its worker pool). */
+  prove?: Prover;
   /** The counter's signing key: with it, tally records are appended through `submit`. */
   signer?: { seed: Uint8Array; key: string };
   /** Where tally records go (the log's write API). */
@@ -60,7 +62,7 @@ export class Counter {
 
   constructor(opts: CounterOptions) {
     this.#opts = opts;
-    this.replayer = new Replayer({ logKey: opts.logKey, ...(opts.decode ? { decode: opts.decode } : {}) });
+    this.replayer = new Replayer({ logKey: opts.logKey, ...replayWork(opts) });
   }
 
   /** The newest snapshot and its JSON bytes, or null before the first count. */

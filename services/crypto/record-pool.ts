@@ -11,14 +11,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { MalformedError, SignatureError, UrnaError } from '../../ledger/errors.js';
 import { RecordError, type DecodedRecord, type RecordErrorCode } from '../../ledger/record.js';
-import type {
-  ProofItem,
-  ProofJob,
-  ProofReply,
-  WorkerJob,
-  WorkerReply,
-  WorkerResult,
-} from './record-worker.js';
+import type { ProofItem } from '../../ledger/encrypted-election.js';
+import type { ProofJob, ProofReply, WorkerJob, WorkerReply, WorkerResult } from './record-worker.js';
 
 interface ProofTask {
   item: ProofItem;
@@ -180,6 +174,19 @@ export class RecordPool {
    */
   decodeAll(entries: readonly Uint8Array[]): Promise<DecodedRecord[]> {
     return Promise.all(entries.map((e) => this.decode(e)));
+  }
+
+  /** Verdicts on many proof items, in order ({@link verifyProofs}: in batches, one per worker). */
+  verifyAllProofs(items: readonly ProofItem[]): Promise<boolean[]> {
+    return Promise.all(items.map((x) => this.verifyProofs(x)));
+  }
+
+  /** The replay work (verifier/replayer.ts ReplayWork) done on this pool: decoding and proofs. */
+  replayWork(): {
+    decode: (entries: readonly Uint8Array[]) => Promise<DecodedRecord[]>;
+    prove: (items: readonly ProofItem[]) => Promise<boolean[]>;
+  } {
+    return { decode: (entries) => this.decodeAll(entries), prove: (items) => this.verifyAllProofs(items) };
   }
 
   /** A worker died: the pool is unusable; every job, queued or in flight, fails. */

@@ -1,10 +1,9 @@
 /**
  * Worker thread of RecordPool: decodes and signature-checks records
  * (ledger/record.ts decodeRecord) with native Ed25519, and verifies
- * encrypted ballots' proofs (ledger/encrypted-election.ts
- * verifyBallotsProofs, a job's ballots in one batch) and guardians'
- * decryptions (failedDecryption), off the main event
- * loop. Messages: {@link WorkerJob} or {@link ProofJob} in,
+ * the proofs of encrypted ballots and guardians' decryptions
+ * (ledger/encrypted-election.ts verifyProofItems: a job's ballots in one
+ * batch), off the main event loop. Messages: {@link WorkerJob} or {@link ProofJob} in,
  * {@link WorkerReply} or {@link ProofReply} out.
  */
 import { parentPort } from 'node:worker_threads';
@@ -12,17 +11,8 @@ import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { setSha256Backend } from '../../ledger/hash.js';
 import { nativeSha256 } from './native-sha256.js';
 import { UrnaError } from '../../ledger/errors.js';
-import { decodeRecord, type DecodedRecord, type DecryptionBody } from '../../ledger/record.js';
-import { fromBase64 } from '../../ledger/bytes.js';
-import { decodeElement } from '../../ledger/group.js';
-import {
-  encryptionContext,
-  failedDecryption,
-  verifyBallotsProofs,
-  type EncodedEncryptionContext,
-  type EncryptedBallotBody,
-  type EncryptionContext,
-} from '../../ledger/encrypted-election.js';
+import { decodeRecord, type DecodedRecord } from '../../ledger/record.js';
+import { verifyProofItems, type ProofItem } from '../../ledger/encrypted-election.js';
 import { nativeEd25519 } from './native-ed25519.js';
 
 setEd25519Backend(nativeEd25519);
@@ -40,56 +30,16 @@ export type WorkerResult =
  */
 export type WorkerJob = { kind: 'decode'; id: number; packed: Uint8Array<ArrayBuffer>; ends: Uint32Array };
 
-/** An election's encryption context as it travels: its hash and key in base64, its contests. */
-export type WireElection = EncodedEncryptionContext;
-/** One ballot whose proofs to verify: its election, body and credential (base64). */
-export type BallotProofItem = { election: WireElection; body: EncryptedBallotBody; credential: string };
-/**
- * One guardian's decryption to verify: the election's hash, the guardian's
- * share image (base64), the decryption's body and the sealed sums it decrypts.
- */
-export type DecryptionProofItem = {
-  decryption: DecryptionBody;
-  hash: string;
-  image: string;
-  sums: { [contest: string]: string };
-};
-/** A proof to verify on a worker. */
-export type ProofItem = BallotProofItem | DecryptionProofItem;
-/** A job of proofs: its ballots verified together in one batch, its decryptions one by one. */
+/** A job of proofs (ledger/encrypted-election.ts ProofItem): its ballots verified together in one batch, its decryptions one by one. */
 export type ProofJob = { kind: 'proofs'; id: number; items: ProofItem[] };
-/** Each ballot's verdict, in order. */
+/** Each item's verdict, in order. */
 export type ProofReply = { id: number; verdicts: boolean[] };
 
 /** The reply: outcomes in order, and the leaf hashes packed (32 bytes each; zeros for a failed entry). */
 export type WorkerReply = { id: number; results: WorkerResult[]; hashes: Uint8Array };
 
-/** Decoded election keys, by base64 (an election's key is fixed once, so this stays small). */
-const contexts = new Map<string, EncryptionContext>();
-
-function contextOf(e: WireElection): EncryptionContext {
-  const id = `${e.hash} ${e.key}`;
-  let ctx = contexts.get(id);
-  if (!ctx) {
-    ctx = encryptionContext(e);
-    contexts.set(id, ctx);
-  }
-  return ctx;
-}
-
 function proofs({ id, items }: ProofJob): void {
-  const ballots = items.filter((x): x is BallotProofItem => 'credential' in x);
-  const ballotVerdicts = verifyBallotsProofs(
-    ballots.map((x) => ({ ctx: contextOf(x.election), body: x.body, credential: fromBase64(x.credential) })),
-  );
-  let b = 0;
-  const verdicts = items.map((x) =>
-    'credential' in x
-      ? ballotVerdicts[b++]!
-      : failedDecryption(x.decryption, x.sums, decodeElement(fromBase64(x.image)), fromBase64(x.hash)) ===
-        null,
-  );
-  const reply: ProofReply = { id, verdicts };
+  const reply: ProofReply = { id, verdicts: verifyProofItems(items) };
   parentPort!.postMessage(reply);
 }
 

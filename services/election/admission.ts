@@ -2,32 +2,30 @@
  * Election admission: the sequencer's Admission hook running the election
  * rules (ledger/rules.ts applyRecord), the same pure function every replayer
  * runs. Per submission, the record is decoded and its signature checked on
- * the worker pool, and so are an encrypted ballot's proofs once its
- * election's key is committed (the rules take that verdict for the key and
- * hash it was computed under, and verify the proofs themselves otherwise),
- * and a guardian's decryption's shares against the sums it names as
- * committed.
- * Per batch, the state entries all its records read are
+ * the worker pool, and so are the proofs it carries that can be checked
+ * against the committed state (rules.ts proofAhead: an encrypted ballot's
+ * once its election's key is fixed, a guardian's decryption's against the
+ * sums it names); the rules take that verdict only for what it was computed
+ * for, and verify the proofs themselves otherwise. Per batch, the state entries all its records read are
  * fetched in one batched read, and the records are applied in sequence order
  * over an overlay, so a later record sees the earlier ones; the overlay's
  * entries are committed with the batch.
  */
 import type { Hash } from '../../ledger/hash.js';
 import { treeHash } from '../../ledger/merkle.js';
-import { toHex } from '../../ledger/bytes.js';
-import type { DecodedRecord, DecryptionRecord } from '../../ledger/record.js';
+import type { DecodedRecord } from '../../ledger/record.js';
+import type { ProofItem } from '../../ledger/encrypted-election.js';
 import {
   applyRecord,
-  stateKey,
+  proofAhead,
+  proofAheadKeys,
+  provenAhead,
   stateKeys,
-  type CeremonyState,
   type ElectionState,
-  type EncryptedSumState,
   type RulesContext,
   type StateValue,
 } from '../../ledger/rules.js';
 import type { RecordPool } from '../crypto/record-pool.js';
-import type { WireElection } from '../crypto/record-worker.js';
 import { DEFER, type Admission, type BatchAdmission, type Prepared } from '../node/admission.js';
 import type { TileCache } from '../node/tile-cache.js';
 import type { LogStore } from '../storage/store.js';
@@ -45,66 +43,35 @@ export interface ElectionAdmissionOptions {
   log: { key: string; origin: string };
 }
 
-/**
- * A record as prepared: decoded, and for an encrypted ballot the verdict on
- * its proofs (if its election's key was known), for a decryption the verdict
- * on its shares (if the sums it names were committed as it states them).
- */
-export type PreparedRecord = {
-  decoded: DecodedRecord;
-  proven?: { key: string; hash: string; ok: boolean };
-  decrypted?: { changed: number; hash: string; ok: boolean };
-};
+/** A record as prepared: decoded, and the verdict on the proofs it carries that were verified ahead (rules.ts proofAhead). */
+export type PreparedRecord = { decoded: DecodedRecord; ahead?: { item: ProofItem; ok: boolean } };
 
 export class ElectionAdmission implements Admission<PreparedRecord> {
-  /** Encrypted elections whose key is committed (it never changes once fixed). */
-  private readonly keyed = new Map<string, WireElection>();
+  /** Encrypted elections whose key is committed (it never changes once fixed), as the rules keep them. */
+  private readonly keyed = new Map<string, ElectionState>();
 
   constructor(private readonly opts: ElectionAdmissionOptions) {}
 
   async prepare(entry: Uint8Array): Promise<PreparedRecord> {
     const decoded = await this.opts.pool.decode(entry);
-    const r = decoded.record;
-    if (r.type === 'decryption') return { decoded, ...(await this.proveDecryption(r)) };
-    if (r.type !== 'ballot' || !('encrypted' in r.body)) return { decoded };
-    const election = await this.keyOf(r.election);
-    if (election === null) return { decoded };
-    const ok = await this.opts.pool.verifyProofs({ election, body: r.body, credential: r.signer });
-    return { decoded, proven: { key: election.key, hash: election.hash, ok } };
+    const keys = proofAheadKeys(decoded);
+    if (keys.length === 0) return { decoded };
+    const state = await this.committed(keys);
+    const item = proofAhead(decoded, (key) => state.get(key));
+    if (item === null) return { decoded };
+    return { decoded, ahead: { item, ok: await this.opts.pool.verifyProofs(item) } };
   }
 
-  /**
-   * The verdict on a decryption's shares, computed on the pool, if the sums
-   * it names are committed as it states them and the guardian's share image
-   * is fixed; else nothing (the rules refuse it, or check it themselves).
-   */
-  private async proveDecryption(r: DecryptionRecord): Promise<Pick<PreparedRecord, 'decrypted'>> {
-    const b = r.body;
-    const keys = [
-      stateKey.election(r.election),
-      stateKey.ceremony(r.election),
-      stateKey.encryptedSum(r.election, b.district),
-    ];
+  /** Committed state entries; an election whose key is fixed is read once (it is all a ballot's proofs need of it). */
+  private async committed(keys: readonly string[]): Promise<Map<string, StateValue>> {
+    const known = keys.length === 1 ? this.keyed.get(keys[0]!) : undefined;
+    if (known) return new Map([[keys[0]!, known]]);
     const state = await readState(this.opts.store, keys);
-    const election = state.get(keys[0]!) as ElectionState | undefined;
-    const image = (state.get(keys[1]!) as CeremonyState | undefined)?.images?.[b.index];
-    const sums = state.get(keys[2]!) as EncryptedSumState | undefined;
-    if (!election || image === undefined || sums?.changed !== b.changed) return {};
-    const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
-    const ok = await this.opts.pool.verifyProofs({ decryption: b, hash: election.hash, image, sums: sealed });
-    return { decrypted: { changed: b.changed, hash: election.hash, ok } };
-  }
-
-  /** The committed key, hash and contests of an encrypted election, or null while it has none. */
-  private async keyOf(id: string): Promise<WireElection | null> {
-    const known = this.keyed.get(id);
-    if (known) return known;
-    const key = stateKey.election(id);
-    const e = (await readState(this.opts.store, [key])).get(key) as ElectionState | undefined;
-    if (!e?.key) return null;
-    const wire: WireElection = { hash: e.hash, key: e.key, contests: e.contests };
-    this.keyed.set(id, wire);
-    return wire;
+    for (const key of keys) {
+      const e = state.get(key) as ElectionState | undefined;
+      if (key.startsWith('election/') && e?.key) this.keyed.set(key, e);
+    }
+    return state;
   }
 
   async begin(
@@ -148,7 +115,7 @@ class RulesBatch implements BatchAdmission<PreparedRecord> {
     private readonly log: { key: string; origin: string },
   ) {}
 
-  admit(_entry: Uint8Array, { decoded, proven, decrypted }: PreparedRecord, index: number) {
+  admit(_entry: Uint8Array, { decoded, ahead }: PreparedRecord, index: number) {
     const r = decoded.record;
     // A tally over entries sequenced in this very batch waits for the next
     // one, whose committed tree covers its size (the rule itself only needs
@@ -163,22 +130,7 @@ class RulesBatch implements BatchAdmission<PreparedRecord> {
         if (!root) throw new Error(`root at ${size} was not fetched`);
         return root;
       },
-      provenBallot: (tracker, election) =>
-        proven &&
-        proven.key === election.key &&
-        proven.hash === election.hash &&
-        tracker === toHex(decoded.leafHash)
-          ? proven.ok
-          : undefined,
-      provenDecryption: (d) =>
-        decrypted &&
-        r.type === 'decryption' &&
-        d.index === r.body.index &&
-        d.district === r.body.district &&
-        d.changed === decrypted.changed &&
-        d.hash === decrypted.hash
-          ? decrypted.ok
-          : undefined,
+      ...(ahead ? provenAhead(decoded, ahead.item, ahead.ok) : {}),
     };
     const result = applyRecord(
       (key) => {

@@ -13,8 +13,12 @@ import { canonicalBytes } from '../../ledger/jcs.js';
 import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { decodeRecord } from '../../ledger/record.js';
 import { RecordPool } from '../../services/crypto/record-pool.js';
-import { ReplayError, Replayer } from '../../verifier/replayer.js';
+import { decryptionBody, type ProofItem } from '../../ledger/encrypted-election.js';
+import { stateKey, type EncryptedSumState } from '../../ledger/rules.js';
+import { ReplayError, Replayer, type Prover } from '../../verifier/replayer.js';
 import { buildElection, logAt, TEST_LOG } from '../helpers/election.js';
+import { keyCeremony } from '../helpers/encrypted-election.js';
+import { editBody } from '../helpers/rule-cases.js';
 
 const LOG_KEY = formatVerifierKey(TEST_LOG.origin, ED25519_TYPE, fromBase64(TEST_LOG.signer.key));
 const pool = new RecordPool(2);
@@ -102,5 +106,75 @@ describe('RecordPool.decodeAll', () => {
   it('rejects with the first bad entry’s error class', async () => {
     const bad = tampered(entries[entries.length - 5]!);
     await expect(pool.decodeAll([entries[4]!, bad, entries[6]!])).rejects.toBeInstanceOf(SignatureError);
+  });
+});
+
+describe('an encrypted night: proofs verified ahead of the rules', () => {
+  const f = buildElection({ id: 'replay-enc', voters: 12, guardians: { count: 3, quorum: 2 } });
+  const c = keyCeremony(f);
+  const model = logAt(f, 'open');
+  model.accept(...f.voters.map((v) => c.ballot(v, { riksdag: { m: 1 }, referendum: { no: 1 } })));
+  model.accept(f.phase('close'));
+  const honestSize = model.size;
+  for (const d of ['north-1', 'north-2', 'south-1', 'south-2'])
+    for (const g of [2, 3])
+      model.accept(c.decryption(g, d, model.state.read(stateKey.encryptedSum(f.id, d)) as EncryptedSumState));
+  const entries = model.records;
+  const counting = (inner: Prover) => {
+    const asked: ProofItem[] = [];
+    const prove: Prover = (items) => (asked.push(...items), inner(items));
+    return { asked, prove };
+  };
+
+  it('gives the same state with the proofs verified ahead on the pool, inline, or by the rules alone', async () => {
+    const pooled = counting((items) => pool.verifyAllProofs(items));
+    const a = new Replayer({ logKey: LOG_KEY, ...pool.replayWork(), prove: pooled.prove, chunk: 8 });
+    await a.appendAll(chunks(entries, 8));
+    const b = new Replayer({ logKey: LOG_KEY, chunk: 8 });
+    await b.appendAll(chunks(entries, 8));
+    const none = new Replayer({
+      logKey: LOG_KEY,
+      prove: async (items) => items.map(() => undefined as never),
+    });
+    for (const e of entries) await none.append([e]);
+    expect(a.state.snapshot()).toBe(b.state.snapshot());
+    expect(none.state.snapshot()).toBe(a.state.snapshot());
+    // Every ballot cast after its election's key was fixed in an earlier chunk, and every decryption, was asked.
+    expect(pooled.asked.filter((x) => 'decryption' in x)).toHaveLength(8);
+    expect(pooled.asked.filter((x) => 'credential' in x).length).toBeGreaterThanOrEqual(f.voters.length - 8);
+  });
+
+  it("stops at a cheating guardian's decryption and at a ballot whose proofs fail, whatever proves them", async () => {
+    const sums = model.state.read(stateKey.encryptedSum(f.id, 'south-2')) as EncryptedSumState;
+    const sealed = Object.fromEntries(Object.entries(sums.contests).map(([k, x]) => [k, x.sum]));
+    const cheat = c.decryption(
+      1,
+      'south-2',
+      sums,
+      decryptionBody(1, c.keyShare(1) + 1n, 'south-2', sums.changed, sealed, c.hash),
+    );
+    const forgedBallot = editBody(c.ballot(f.voters[3]!), f.voters[3]!.seed, (body) => {
+      const [first, second] = (
+        body as { encrypted: Array<{ options: Array<{ alpha: string; beta: string }> }> }
+      ).encrypted[0]!.options;
+      first!.beta = second!.alpha;
+    });
+    const lies: Array<[string, Uint8Array[], number, RegExp]> = [
+      ['cheating decryption', [...entries, cheat], entries.length, /invalid_proof: decryption: guardian 1/],
+      [
+        'forged ballot proof',
+        [...entries.slice(0, honestSize - 1), forgedBallot],
+        honestSize - 1,
+        /invalid_proof/,
+      ],
+    ];
+    for (const [name, list, at, why] of lies)
+      for (const work of [pool.replayWork(), {}]) {
+        const r = new Replayer({ logKey: LOG_KEY, ...work, chunk: 64 });
+        const err = await r.appendAll(chunks(list, 64)).catch((e: unknown) => e);
+        expect(err, name).toBeInstanceOf(ReplayError);
+        expect((err as ReplayError).index, name).toBe(at);
+        expect((err as ReplayError).message, name).toMatch(why);
+      }
   });
 });
