@@ -93,6 +93,7 @@ export const RECORD_TYPES = [
   'shares',
   'accept',
   'ballot',
+  'spoiled',
   'decryption',
   'override',
   'report',
@@ -224,6 +225,20 @@ export type DecryptionBody = {
 export type BallotBody =
   | { contests: string[]; ciphertext: string }
   | { contests: string[]; district: string; encrypted: EncryptedContestJson[] };
+/** What a spoiled ballot reveals of one contest: its nonces (base64 scalars, one per option in order) and the votes it states. */
+export type OpeningJson = { contest: string; nonces: string[]; choices: { [option: string]: number } };
+/**
+ * `spoiled`: an encrypted ballot spoiled by a Benaloh challenge, published
+ * by its credential: the ballot's body and signature (so the ballot record,
+ * and its tracker, are exactly the one the voting client showed) and, per
+ * contest in the ballot's order, its opening. A spoiled ballot is never
+ * counted, and the ballot itself is refused afterwards.
+ */
+export type SpoiledBody = {
+  ballot: { contests: string[]; district: string; encrypted: EncryptedContestJson[] };
+  sig: string;
+  openings: OpeningJson[];
+};
 /**
  * `override`: the credential voted on paper, so its e-ballots do not count.
  * Signed by a reporter whose subtree holds the credential's district.
@@ -347,6 +362,8 @@ export type GuardianRecord = Envelope<'guardian', GuardianBody>;
 export type SharesRecord = Envelope<'shares', SharesBody>;
 /** An `accept` record (see {@link AcceptBody}). */
 export type AcceptRecord = Envelope<'accept', AcceptBody>;
+/** A `spoiled` record (see {@link SpoiledBody}). */
+export type SpoiledRecord = Envelope<'spoiled', SpoiledBody>;
 /** A `decryption` record (see {@link DecryptionBody}). */
 export type DecryptionRecord = Envelope<'decryption', DecryptionBody>;
 /** A `ballot` record (see {@link BallotBody}). */
@@ -369,6 +386,7 @@ export type Record =
   | SharesRecord
   | AcceptRecord
   | BallotRecord
+  | SpoiledRecord
   | DecryptionRecord
   | OverrideRecord
   | ReportRecord
@@ -812,6 +830,23 @@ const BODY_VALIDATORS: { [T in RecordType]: (body: unknown, election: string) =>
     if (size < 0) fail('bad_value', 'body.ciphertext', 'expected canonical padded base64');
     if (size > LIMITS.ciphertext) fail('too_large', 'body.ciphertext', `over ${LIMITS.ciphertext} bytes`);
     if (size === 0) fail('bad_value', 'body.ciphertext', 'empty');
+  },
+  spoiled(body, election) {
+    const b = object(body, 'body', ['ballot', 'sig', 'openings']);
+    const ballot = object(b.ballot, 'body.ballot', ['contests', 'district', 'encrypted']);
+    BODY_VALIDATORS.ballot(ballot, election);
+    const sig = str(b.sig, 'body.sig');
+    if (sig.length !== 88 || !decodes(sig, 64))
+      fail('bad_value', 'body.sig', 'expected the base64 of a 64-byte Ed25519 signature');
+    const contests = ballot.contests as string[];
+    array(b.openings, 'body.openings', contests.length, contests.length).forEach((x, i) => {
+      const p = `body.openings[${i}]`;
+      const o = object(x, p, ['contest', 'nonces', 'choices']);
+      if (id(o.contest, `${p}.contest`) !== contests[i])
+        fail('bad_value', `${p}.contest`, `expected contest ${show(contests[i]!)}, as the ballot's order`);
+      array(o.nonces, `${p}.nonces`, 1, LIMITS.options).forEach((n, j) => bytes32(n, `${p}.nonces[${j}]`));
+      countMap(o.choices, `${p}.choices`, LIMITS.options);
+    });
   },
   decryption(body) {
     const b = object(body, 'body', ['index', 'district', 'changed', 'contests']);

@@ -40,6 +40,7 @@
  * | guardian, shares, accept | a guardian of the election | setup | election, ceremony |
  * | ballot | an issued credential | open | election, credential, tracker (encrypted: the district's sums) |
  * | override | a reporter over the credential's district | open, close | election, credential, district (encrypted: its sums, the decrypted votes) |
+ * | spoiled | an issued credential (encrypted election) | open | election, credential, the spoiled ballot's tracker |
  * | decryption | a guardian of the election | close, final | election, ceremony, the district and its sums, the decrypted votes |
  * | report | a reporter over the district, a polling district (a leaf) | close (preliminary: only until a final report exists for the same district and contest) | election, district, both stages' reports, the contest's count |
  * | tally | the counter | close, final | election, tally, every contest's count, the decrypted votes |
@@ -61,21 +62,23 @@
  * key to know what the log trusts. Keys are compared as base64 strings:
  * record keys are strict canonical base64, so equal strings are equal keys.
  */
-import { checkIndex, equalBytes, fromBase64, toBase64, toHex } from './bytes.js';
+import { checkIndex, equalBytes, fromBase64, toBase64, toHex, utf8 } from './bytes.js';
 import {
   addSealed,
   decryptSum,
   encryptionContext,
   failedDecryption,
   guardianKeys,
+  checkSpoiledBallot,
   sealedContests,
   shareImages,
+  type ContestOpening,
   verifyBallotProofs,
   type ProofItem,
 } from './encrypted-election.js';
-import { decodeElement, encodeElement, IDENTITY } from './group.js';
+import { decodeElement, decodeScalar, encodeElement, IDENTITY } from './group.js';
 import { MalformedError, UrnaError, type SignatureError } from './errors.js';
-import type { Hash } from './hash.js';
+import { leafHash, type Hash } from './hash.js';
 import { canonicalize, type JsonValue } from './jcs.js';
 import {
   countAfterReport,
@@ -101,6 +104,7 @@ import {
   type ElectionRecord,
   type GuardianRecord,
   type SharesRecord,
+  type SpoiledRecord,
   type LogRecord,
   type OverrideRecord,
   type Phase,
@@ -283,7 +287,13 @@ export type CredentialState = {
 };
 
 /** State entry `ballot/<tracker>`. */
-export type BallotState = { election: string; credential: string; index: number };
+export type BallotState = {
+  election: string;
+  credential: string;
+  index: number;
+  /** The ballot was spoiled (a Benaloh challenge; `index` is the `spoiled` record): it never counts. */
+  spoiled?: true;
+};
 
 /** State entry `report/<election>/<district>/<contest>/<stage>`: the current report and its history. */
 export type ReportState = {
@@ -370,6 +380,8 @@ export const MAX_ELECTION_DISTRICTS = 1_000_000;
  * | wrong_key | an accepted key that is not the sum of the guardians' first commitments |
  * | invalid_proof | a guardian's proof of knowledge, or a ballot's range proofs, do not verify (or hold a non-canonical element) |
  * | wrong_ballot_form | an opaque ballot in an encrypted election, or an encrypted one in an election without guardians |
+ * | spoiled_ballot | a ballot that was spoiled (its tracker is marked by a `spoiled` record) |
+ * | wrong_opening | a spoiled ballot whose nonces do not open its ciphertexts to the stated votes |
  * | nothing_to_decrypt | a decryption for a district without encrypted sums |
  * | stale_decryption | a decryption of a district's sums as they were before a later change (decrypt again) |
  * | wrong_decryption | a decryption whose contests or options are not those of the district's sums |
@@ -413,6 +425,8 @@ export const RULE_ERROR_CODES = [
   'wrong_key',
   'invalid_proof',
   'wrong_ballot_form',
+  'spoiled_ballot',
+  'wrong_opening',
   'nothing_to_decrypt',
   'stale_decryption',
   'wrong_decryption',
@@ -476,6 +490,9 @@ export function stateKeys(decoded: DecodedRecord): string[] {
         stateKey.encryptedSum(e, r.body.district),
         stateKey.encryptedVotes(e),
       );
+      break;
+    case 'spoiled':
+      keys.push(stateKey.credential(e, r.signer), stateKey.ballot(spoiledTracker(r)));
       break;
     case 'decryption':
       keys.push(
@@ -542,6 +559,8 @@ export function applyRecord(
       return applyAccept(read, election, r, index);
     case 'ballot':
       return applyBallot(read, election, r, trackerOf(decoded), index, ctx);
+    case 'spoiled':
+      return applySpoiled(read, election, r, index);
     case 'override':
       return applyOverride(read, election, r, index);
     case 'decryption':
@@ -982,7 +1001,13 @@ function applyBallot(
     return reject('overridden', `ballot: the credential voted on paper (override at ${cred.overridden})`);
   if (election.revoting === 'none' && cred.ballots > 0)
     return reject('already_voted', `ballot: re-voting is not allowed (ballot at ${cred.last})`);
-  if (read(stateKey.ballot(tracker)) !== undefined)
+  const seen = read(stateKey.ballot(tracker)) as BallotState | undefined;
+  if (seen?.spoiled)
+    return reject(
+      'spoiled_ballot',
+      `ballot: ballot ${tracker} was spoiled (at ${seen.index}); it never counts`,
+    );
+  if (seen !== undefined)
     return reject('duplicate_record', `ballot: ballot ${tracker} is already in the log`);
   const encrypted = 'encrypted' in r.body ? r.body : null;
   if ((election.key !== undefined) !== (encrypted !== null))
@@ -1223,6 +1248,81 @@ function moveEballots(
   add(from, -1);
   add(to, 1);
   return next;
+}
+
+// ---- spoiled ----
+
+/** The tracker of the ballot a `spoiled` record spoils: the leaf hash (hex) of that ballot record. */
+export function spoiledTracker(r: SpoiledRecord): string {
+  const ballot = {
+    v: 1,
+    type: 'ballot',
+    election: r.election,
+    body: r.body.ballot,
+    signer: r.signer,
+    sig: r.body.sig,
+  };
+  return toHex(leafHash(utf8(canonicalize(ballot as unknown as JsonValue))));
+}
+
+/**
+ * A spoiled ballot, published by its credential while voting is open: the
+ * proofs of the ballot it spoils verify, and each contest's nonces open its
+ * ciphertexts to exactly the stated votes. The ballot's tracker is marked
+ * spoiled; nothing is counted.
+ */
+function applySpoiled(
+  read: StateReader,
+  election: ElectionState,
+  r: SpoiledRecord,
+  index: number,
+): Effects | RuleError {
+  const e = election.id;
+  const cred = read(stateKey.credential(e, r.signer)) as CredentialState | undefined;
+  if (cred === undefined) return reject('unknown_credential', `spoiled: signer is not a credential of ${e}`);
+  if (election.phase !== 'open')
+    return reject('wrong_phase', `spoiled: ballots are spoiled while voting is open (${election.phase})`);
+  if (!election.key) return reject('wrong_ballot_form', `spoiled: election ${e} has no guardians`);
+  const ballot = r.body.ballot;
+  for (const c of ballot.contests)
+    if (!election.contests.some((x) => x.id === c))
+      return reject('unknown_contest', `spoiled: unknown contest ${c}`);
+  if (ballot.district !== cred.district)
+    return reject('district_mismatch', `spoiled: the credential's district is not ${ballot.district}`);
+  const tracker = spoiledTracker(r);
+  if (read(stateKey.ballot(tracker)) !== undefined)
+    return reject('duplicate_record', `spoiled: ballot ${tracker} is already in the log`);
+  let openings: ContestOpening[];
+  try {
+    openings = r.body.openings.map((o) => ({
+      contest: o.contest,
+      nonces: o.nonces.map((n) => decodeScalar(fromBase64(n), 'nonce')),
+      choices: o.choices,
+    }));
+  } catch (err) {
+    if (!(err instanceof MalformedError)) throw err;
+    return reject('wrong_opening', `spoiled: a nonce is not a scalar: ${err.message}`);
+  }
+  const ctx = encryptionContext({ ...election, key: election.key });
+  const checked = checkSpoiledBallot(ctx, ballot, fromBase64(r.signer), openings);
+  if (!checked.ok) {
+    const f = checked.failure;
+    if (f.code === 'proofs')
+      return reject(
+        'invalid_proof',
+        "spoiled: the ballot's proofs do not verify for this credential and election",
+      );
+    return reject(
+      'wrong_opening',
+      f.code === 'nonces'
+        ? `spoiled: the nonces of contest ${f.contest} do not open its ciphertexts`
+        : f.code === 'choices'
+          ? `spoiled: contest ${f.contest} encrypts ${JSON.stringify(f.encrypted)}, not the stated votes`
+          : 'spoiled: the openings are not one per contest of the ballot',
+    );
+  }
+  const state: BallotState = { election: e, credential: r.signer, index, spoiled: true };
+  return [[stateKey.ballot(tracker), state]];
 }
 
 // ---- override ----

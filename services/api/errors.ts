@@ -149,6 +149,8 @@ export const RULE_STATUS: { readonly [code in RuleErrorCode]: number } = {
   wrong_key: 422,
   invalid_proof: 422,
   wrong_ballot_form: 422,
+  spoiled_ballot: 409,
+  wrong_opening: 422,
   nothing_to_decrypt: 422,
   stale_decryption: 409,
   wrong_decryption: 422,

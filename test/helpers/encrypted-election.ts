@@ -4,7 +4,7 @@
  * secrets drawn from a fixed stream (reproducible), the records of the key
  * ceremony, and encrypted ballots with their nonces.
  */
-import { fromBase64, toBase64, utf8 } from '../../ledger/bytes.js';
+import { fromBase64, fromUtf8, toBase64, utf8 } from '../../ledger/bytes.js';
 import {
   decryptionBody,
   encryptBallot,
@@ -22,9 +22,9 @@ import {
   shareFor,
   type GuardianSecret,
 } from '../../ledger/guardian.js';
-import { encodeElement, hashToScalar, type Element } from '../../ledger/group.js';
+import { encodeElement, encodeScalar, hashToScalar, type Element } from '../../ledger/group.js';
 import { leafHash } from '../../ledger/hash.js';
-import { signRecord, type DecryptionBody } from '../../ledger/record.js';
+import { signRecord, type DecryptionBody, type SpoiledBody } from '../../ledger/record.js';
 import type { EncryptedSumState } from '../../ledger/rules.js';
 import type { ElectionFixture, TestKey, Voter } from './election.js';
 
@@ -104,6 +104,30 @@ export function keyCeremony(fixture: ElectionFixture) {
         fromBase64(voter.key),
         scalarStream(`ballot ${ballots++}`),
       );
+    },
+    /**
+     * A Benaloh challenge: `voter`'s signed ballot of `choices` (never to be
+     * counted) and the signed `spoiled` record that opens it, with `edit`
+     * applied to the spoiled body before signing.
+     */
+    spoil(voter: Voter, choices: Choices = DEFAULT_CHOICES, edit?: (body: SpoiledBody) => void) {
+      const { body, nonces } = this.ballotBody(voter, choices);
+      const ballot = signRecord({ v: 1, type: 'ballot', election: fixture.id, body }, voter.seed);
+      const spoiledBody: SpoiledBody = {
+        ballot: body,
+        sig: (JSON.parse(fromUtf8(ballot)) as { sig: string }).sig,
+        openings: body.contests.map((c) => ({
+          contest: c,
+          nonces: nonces[c]!.map((n) => toBase64(encodeScalar(n))),
+          choices: choices[c]!,
+        })),
+      };
+      edit?.(spoiledBody);
+      const spoiled = signRecord(
+        { v: 1, type: 'spoiled', election: fixture.id, body: spoiledBody },
+        voter.seed,
+      );
+      return { ballot, spoiled };
     },
     /** A signed `ballot` record of `voter` with `body` (default: a fresh encryption of `choices`). */
     ballot(voter: Voter, choices: Choices = DEFAULT_CHOICES, body?: EncryptedBallotBody): Uint8Array {

@@ -78,6 +78,9 @@ function optionOf(voter: Voter, choices: typeof DEFAULT_CHOICES, option: string)
   return b.encrypted[0]!.options.find((o) => o.option === option)!;
 }
 
+/** A Benaloh challenge of encNorth: its ballot and the `spoiled` record opening it. */
+const spoiledNorth = ceremony.spoil(encNorth);
+
 /** `fEnc`'s log after voting closed, with e-ballots in north-1 and south-1 (north-2 and south-2 have none). */
 export function encClosed(): RecordLog {
   const log = logAt(fEnc, 'open');
@@ -931,6 +934,80 @@ export const rows: Row[] = [
     record: () =>
       editedBallot(encNorth, (options) => (options[0]!.alpha = toBase64(new Uint8Array(32).fill(0xff)))),
     code: 'invalid_proof',
+    status: 422,
+  },
+  // Spoiled ballots (a Benaloh challenge).
+  {
+    name: 'a spoiled ballot submitted for counting',
+    setup: () => {
+      const log = logAt(fEnc, 'open');
+      log.accept(spoiledNorth.spoiled);
+      return log;
+    },
+    record: () => spoiledNorth.ballot,
+    code: 'spoiled_ballot',
+    status: 409,
+  },
+  {
+    name: 'spoiling a ballot that was cast',
+    setup: () => {
+      const log = logAt(fEnc, 'open');
+      log.accept(spoiledNorth.ballot);
+      return log;
+    },
+    record: () => spoiledNorth.spoiled,
+    code: 'duplicate_record',
+    status: 409,
+  },
+  {
+    name: 'spoiled ballot whose opening states other votes than it encrypts',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      ceremony.spoil(encNorth, DEFAULT_CHOICES, (b) => (b.openings[0]!.choices = { m: 1 })).spoiled,
+    code: 'wrong_opening',
+    status: 422,
+  },
+  {
+    name: 'spoiled ballot whose nonces do not open its ciphertexts',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      ceremony.spoil(encNorth, DEFAULT_CHOICES, (b) => {
+        const n = b.openings[1]!.nonces;
+        [n[0], n[1]] = [n[1]!, n[0]!];
+      }).spoiled,
+    code: 'wrong_opening',
+    status: 422,
+  },
+  {
+    name: 'spoiled ballot whose proofs do not verify',
+    setup: () => logAt(fEnc, 'open'),
+    record: () =>
+      ceremony.spoil(encNorth, DEFAULT_CHOICES, (b) => {
+        const [first, second] = b.ballot.encrypted[0]!.options;
+        first!.beta = second!.alpha;
+      }).spoiled,
+    code: 'invalid_proof',
+    status: 422,
+  },
+  {
+    name: 'spoiled ballot by a voter of another district',
+    setup: () => logAt(fEnc, 'open'),
+    record: () => ceremony.spoil(encNorth, DEFAULT_CHOICES, (b) => (b.ballot.district = 'south-1')).spoiled,
+    code: 'district_mismatch',
+    status: 422,
+  },
+  {
+    name: 'spoiled ballot after voting closed',
+    setup: () => logAt(fEnc, 'close'),
+    record: () => spoiledNorth.spoiled,
+    code: 'wrong_phase',
+    status: 409,
+  },
+  {
+    name: 'spoiled ballot in an election without guardians',
+    setup: () => logAt(f, 'open'),
+    record: () => editEnvelope(spoiledNorth.spoiled, north.seed, (o) => (o.election = f.id)),
+    code: 'wrong_ballot_form',
     status: 422,
   },
   // Decryptions of the encrypted sums.

@@ -10,7 +10,7 @@
  * table, test/helpers/rule-cases.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { fromBase64, fromUtf8 } from '../../ledger/bytes.js';
+import { fromBase64, fromUtf8, toHex } from '../../ledger/bytes.js';
 import { openShare, sealedCiphertexts } from '../../ledger/encrypted-election.js';
 import {
   combine,
@@ -275,5 +275,31 @@ describe('the homomorphic tally', () => {
     expect(tally.contests.riksdag.eballots.decrypted.votes).toEqual(expected(truth, 'riksdag', PARTIES));
     expect(tally.contests.riksdag.eballots.decrypted.ballots).toBe(10);
     expect(tally.contests.riksdag.provisional).toBe(false);
+  });
+});
+
+describe('a Benaloh challenge', () => {
+  it('publishes the spoiled ballot under its tracker, counts nothing, and the voter then votes', () => {
+    const log = logAt(f, 'open');
+    const v = f.voters[0]!;
+    const { ballot, spoiled } = c.spoil(v, { riksdag: { sd: 1 }, referendum: { no: 1 } });
+    const before = log.state.read(stateKey.election(f.id));
+    log.accept(spoiled);
+    const tracker = toHex(decodeRecord(ballot).leafHash);
+    expect(log.state.read(stateKey.ballot(tracker))).toEqual({
+      election: f.id,
+      credential: v.key,
+      index: log.size - 1,
+      spoiled: true,
+    });
+    expect(log.state.read(stateKey.election(f.id))).toEqual(before);
+    expect(log.state.read(stateKey.encryptedSum(f.id, v.district))).toBeUndefined();
+    const again = log.submit(ballot);
+    expect('error' in again && again.error.code).toBe('spoiled_ballot');
+    log.accept(c.ballot(v, { riksdag: { s: 1 } }));
+    expect(
+      (log.state.read(stateKey.encryptedSum(f.id, v.district)) as EncryptedSumState).contests.riksdag!
+        .ballots,
+    ).toBe(1);
   });
 });
