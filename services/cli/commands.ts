@@ -14,6 +14,7 @@ import {
   phaseCommand,
   reportCommand,
 } from './election.js';
+import { guardianCeremonyCommand, guardianKeygenCommand } from './guardian.js';
 import { keygenCommand } from './keygen.js';
 import { restoreCommand } from './restore.js';
 import { mirrorCommand, serveCommand } from './serve.js';
@@ -25,6 +26,7 @@ import {
   verifyInclusionCommand,
   verifyProofsCommand,
   verifyReceiptCommand,
+  verifySpoiledCommand,
 } from './verify.js';
 import { witnessCommand } from './witness.js';
 import { monitorCommand } from './monitor.js';
@@ -45,9 +47,12 @@ export const COMMANDS: Command[] = [
   verifyAuditCommand,
   verifyProofsCommand,
   verifyAlarmCommand,
+  verifySpoiledCommand,
   electionCreateCommand,
   credentialsIssueCommand,
   phaseCommand,
+  guardianKeygenCommand,
+  guardianCeremonyCommand,
   castCommand,
   reportCommand,
   countCommand,

@@ -205,6 +205,9 @@ export function normalizeRoles(body: ElectionBody): ElectionBody {
       registrar: recordKey(body.roles.registrar),
       counter: recordKey(body.roles.counter),
       reporters: body.roles.reporters.map((r) => ({ ...r, key: recordKey(r.key) })),
+      ...(body.roles.guardians
+        ? { guardians: { ...body.roles.guardians, keys: body.roles.guardians.keys.map(recordKey) } }
+        : {}),
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The election clients of the `urna` command: `election create`,
  * `credentials issue`, `phase`, `cast` and `report`. Each signs records with
- * a key file and submits them to a log (verifier/client.ts).
+ * a key file and submits them to a log (verifier/client.ts). `cast` in an
+ * encrypted election encrypts and proves the ballot here
+ * (services/cli/encrypted-ballot.ts), or spoils it (a Benaloh challenge).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,17 +12,30 @@ import { ed25519, randomSeed } from '../../ledger/ed25519.js';
 import { hash } from '../../ledger/hash.js';
 import { ED25519_TYPE, formatSignerKey } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
+import { encryptBallot } from '../../ledger/encrypted-election.js';
 import {
   ballotTracker,
+  decodeRecord,
   signRecord,
   type CredentialDef,
   type ElectionBody,
   type Phase,
   type Stage,
 } from '../../ledger/record.js';
-import type { SubmitAnswer } from '../../verifier/client.js';
-import { LOG_FLAG, logClient, readSigningKey, say, type SigningKey } from './client-common.js';
-import { parseInteger, type Command, type Flag } from './command.js';
+import type { ElectionSummary } from '../../ledger/rules.js';
+import { KeyNotFixedError } from '../../verifier/ceremony.js';
+import { LogError, type LogClient, type SubmitAnswer } from '../../verifier/client.js';
+import { LogReader } from '../../verifier/reader.js';
+import {
+  LOG_FLAG,
+  logClient,
+  readSigningKey,
+  readVerifierKeyArg,
+  say,
+  type SigningKey,
+} from './client-common.js';
+import { parseInteger, type Command, type Flag, type Parsed } from './command.js';
+import { choicesText, electionContext, formatSpoiled, parseChoices } from './encrypted-ballot.js';
 import { credentialRecords, normalizeRoles, planElection, recordKey, signAll } from './election-records.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
@@ -226,15 +241,114 @@ export const phaseCommand: Command = {
   },
 };
 
+/** Submits a signed ballot and saves its receipt (verified with --log-key when given), as `urna cast` prints it. */
+async function submitBallot(p: Parsed, client: LogClient, bytes: Uint8Array, tracker: string): Promise<void> {
+  const result = await client.submit(bytes);
+  const out = p.string('receipt-out') ?? `${tracker}.receipt`;
+  await writeFile(out, result.receipt);
+  say(`index ${result.index}${dup(result)}`, `receipt ${out}`);
+  if (client.verifier) {
+    // LogClient.submit verified it already; say what was checked.
+    const { checkpoint } = verifyReceipt(result.receipt, { entry: bytes }, client.verifier);
+    say(`verified inclusion in ${checkpoint.origin} at size ${checkpoint.size}`);
+  }
+}
+
+/**
+ * `urna cast --choices`: encrypts and proves the ballot here, under the
+ * election's key (from authenticated records with --log-key), prints its
+ * tracker, then submits it, or with --challenge spoils it: writes its
+ * opening and submits nothing.
+ */
+async function castEncrypted(p: Parsed, credential: SigningKey, election: string): Promise<number> {
+  for (const f of ['contests', 'ciphertext-file', 'ciphertext-base64'])
+    if (p.string(f) !== undefined)
+      throw new UsageError(`--${f} is for an election without guardians; --choices names the contests`);
+  const district = p.string('district');
+  if (district === undefined)
+    throw new UsageError("--district D (the credential's district) is required with --choices");
+  const log = p.required('log');
+  const logKey = p.string('log-key');
+  const client = await logClient(log, logKey);
+  let summary: ElectionSummary;
+  try {
+    summary = await client.election(election);
+  } catch (e) {
+    if (e instanceof LogError && e.status === 404) throw new Error(`the log has no election ${election}`);
+    throw e;
+  }
+  if (summary.key === undefined)
+    throw new UsageError(
+      `election ${election} has no guardians: its ballots are opaque (--contests with --ciphertext-file or --ciphertext-base64)`,
+    );
+  parseChoices(p.list('choices'), summary.contests); // a usage error before anything is read or signed
+  const reader =
+    logKey === undefined
+      ? undefined
+      : new LogReader(log, {
+          logKey: await readVerifierKeyArg(logKey),
+          http: { maxRetries: 4, maxDelayMs: 2000 },
+        });
+  let source;
+  try {
+    source = await electionContext(summary, reader);
+  } catch (e) {
+    if (e instanceof KeyNotFixedError) throw new Error(`${e.message}: nothing submitted`);
+    throw e;
+  }
+  const choices = parseChoices(p.list('choices'), source.ctx.contests);
+  let encrypted;
+  try {
+    encrypted = encryptBallot(source.ctx, district, choices, fromBase64(credential.key));
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--choices: ${e.message}`);
+    throw e;
+  }
+  const bytes = signRecord({ v: 1, type: 'ballot', election, body: encrypted.body }, credential.seed);
+  const tracker = ballotTracker(bytes);
+  // The voter keeps the tracker even if the submission fails; a challenge compares it with the opening.
+  say(`tracker ${tracker}`);
+  if (source.authenticated)
+    say(
+      `encrypted under the key all ${source.view.guardians.size} guardians accepted, read from the log at size ${source.view.head.size}`,
+    );
+  if (p.bool('challenge')) {
+    const out = p.string('spoiled-out') ?? `${tracker}.spoiled.json`;
+    const text = formatSpoiled(decodeRecord(bytes).record, tracker, encrypted.nonces, choices);
+    await writeFile(out, text, { mode: 0o600, flag: 'wx' });
+    say(
+      `spoiled: not submitted (${choicesText(choices)})`,
+      `opening ${out} (urna verify spoiled ${out} checks it)`,
+    );
+    return 0;
+  }
+  await submitBallot(p, client, bytes, tracker);
+  return 0;
+}
+
 export const castCommand: Command = {
   name: 'cast',
   summary:
     'casts a ballot: prints its tracker first, then submits it and saves (with --log-key, verifies) the receipt',
-  description: `Signs a ballot record (the contests it answers and the encrypted ballot) with the credential's key,
-    prints "tracker TRACKER" (the record's leaf hash, which the voter keeps even if the submission fails), submits it,
-    and saves the receipt (a c2sp.org/tlog-proof) to --receipt-out; with --log-key it also verifies the receipt's
-    inclusion proof and checkpoint signature and says so. A later ballot of the same credential supersedes this one
-    (when the election allows re-voting).`,
+  description: `Signs a ballot record with the credential's key, prints "tracker TRACKER" (the record's leaf hash,
+    which the voter keeps even if the submission fails), submits it, and saves the receipt (a c2sp.org/tlog-proof) to
+    --receipt-out; with --log-key it also verifies the receipt's inclusion proof and checkpoint signature and says so.
+    A later ballot of the same credential supersedes this one (when the election allows re-voting).
+
+    In an election without guardians the ballot is opaque: the contests it answers (--contests) and the bytes of
+    --ciphertext-file or --ciphertext-base64. In an encrypted election (with guardians) give --choices
+    CONTEST=OPTION,... and --district D (the credential's district): the ballot is encrypted and proven here under
+    the election's key, once every guardian accepted it (else nothing is submitted, exit 1). With --log-key the key,
+    the election's hash and its contests come from the election and ceremony records, authenticated against a
+    checkpoint signed by the log's key; without it they are the log's word. A contest not named is not on the
+    ballot (it is not answered; CONTEST= answers it blank); a contest of several seats takes several options. An
+    unknown contest or option, or too many votes in a contest, is a usage error (exit 2) before anything is signed.
+
+    --challenge spoils the ballot instead (a Benaloh challenge): it is encrypted and its tracker printed, but not
+    submitted; its opening (the signed ballot, and per contest the nonces and the choices) is written to
+    --spoiled-out (mode 0600), for urna verify spoiled to check that the ballot with that tracker encrypts those
+    choices. Cast again to vote: a spoiled ballot's secrecy is gone. The file holds the signed ballot, so whoever
+    holds it could still submit it: keep it, or give it only to whom you ask to check it.`,
   flags: [
     {
       name: 'credential',
@@ -246,20 +360,39 @@ export const castCommand: Command = {
     {
       name: 'contests',
       value: 'A,B',
-      required: true,
-      help: 'the ids of the contests the ballot answers, comma-separated',
+      help: 'the ids of the contests the ballot answers, comma-separated (an opaque ballot: required with --ciphertext-*)',
     },
     {
       name: 'ciphertext-file',
       value: 'FILE',
-      oneOf: 'ciphertext',
-      help: 'the encrypted ballot: the bytes of FILE',
+      oneOf: 'ballot',
+      help: 'the encrypted ballot: the bytes of FILE (an election without guardians)',
     },
     {
       name: 'ciphertext-base64',
       value: 'B64',
-      oneOf: 'ciphertext',
-      help: 'the encrypted ballot, base64',
+      oneOf: 'ballot',
+      help: 'the encrypted ballot, base64 (an election without guardians)',
+    },
+    {
+      name: 'choices',
+      value: 'C=O,...',
+      oneOf: 'ballot',
+      help: 'an encrypted election: the option chosen in each contest answered (CONTEST= : blank), comma-separated',
+    },
+    {
+      name: 'district',
+      value: 'D',
+      help: "the credential's district, which an encrypted ballot states (required with --choices)",
+    },
+    {
+      name: 'challenge',
+      help: 'with --choices: spoil the ballot (a Benaloh challenge) instead of casting it; write its opening',
+    },
+    {
+      name: 'spoiled-out',
+      value: 'FILE',
+      help: 'with --challenge: where to write the opening (default: TRACKER.spoiled.json in the working directory)',
     },
     {
       name: 'receipt-out',
@@ -270,14 +403,19 @@ export const castCommand: Command = {
     {
       name: 'log-key',
       value: 'VKEY',
-      help: "the log's verifier key (text, or a file holding it): verify the receipt with it",
+      help: "the log's verifier key (text, or a file holding it): verify the receipt with it (and read an encrypted election's key authenticated)",
     },
   ],
   async run(p) {
     const credential = await readSigningKey(p.required('credential'), '--credential');
     const election = p.required('election');
+    if (p.string('choices') !== undefined) return castEncrypted(p, credential, election);
+    for (const f of ['district', 'challenge', 'spoiled-out'])
+      if (p.string(f) !== undefined || (f === 'challenge' && p.bool(f)))
+        throw new UsageError(`--${f} is for an encrypted ballot (--choices)`);
     const contests = p.list('contests');
-    if (contests.length === 0) throw new UsageError('--contests is empty');
+    if (contests.length === 0)
+      throw new UsageError('--contests A,B is required with --ciphertext-file or --ciphertext-base64');
     const file = p.string('ciphertext-file');
     const ciphertext = file !== undefined ? toBase64(await readFile(file)) : p.string('ciphertext-base64')!;
     const client = await logClient(p.required('log'), p.string('log-key'));
@@ -288,15 +426,7 @@ export const castCommand: Command = {
     const tracker = ballotTracker(bytes);
     // The voter keeps the tracker even if the submission fails.
     say(`tracker ${tracker}`);
-    const result = await client.submit(bytes);
-    const out = p.string('receipt-out') ?? `${tracker}.receipt`;
-    await writeFile(out, result.receipt);
-    say(`index ${result.index}${dup(result)}`, `receipt ${out}`);
-    if (client.verifier) {
-      // LogClient.submit verified it already; say what was checked.
-      const { checkpoint } = verifyReceipt(result.receipt, { entry: bytes }, client.verifier);
-      say(`verified inclusion in ${checkpoint.origin} at size ${checkpoint.size}`);
-    }
+    await submitBallot(p, client, bytes, tracker);
     return 0;
   },
 };

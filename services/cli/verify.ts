@@ -8,7 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Presets, SingleBar } from 'cli-progress';
 import { createInterface } from 'node:readline';
 import { EvidenceError, formatAlarm, parseAlarm, verifySplitView } from '../../ledger/alarm.js';
-import { fromBase64, toBase64 } from '../../ledger/bytes.js';
+import { fromBase64, toBase64, toHex } from '../../ledger/bytes.js';
+import { verifiedAhead } from '../../ledger/ed25519.js';
+import { checkSpoiledBallot, type SpoiledFailure } from '../../ledger/encrypted-election.js';
+import { decodeRecord } from '../../ledger/record.js';
+import { CeremonyRecordError, KeyNotFixedError, readEncryptionContext } from '../../verifier/ceremony.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { parsePolicy } from '../../ledger/policy.js';
 import type { ReceiptSubject } from '../../ledger/receipt.js';
@@ -23,6 +27,7 @@ import { MARGIN_FLAG, parseShare } from './count.js';
 import {
   NotVerifiedError,
   trackerSubject,
+  verifiedCheckpoint,
   verifyBallot,
   verifyCheckpoint,
   verifyConsistency,
@@ -31,7 +36,8 @@ import {
   type CheckpointVerdict,
   type Trust,
 } from '../../verifier/verify.js';
-import { LOG_KEY_FLAG, readVerifierKeyArg } from './client-common.js';
+import { LOG_KEY_FLAG, readVerifierKeyArg, say } from './client-common.js';
+import { choicesText, parseSpoiled } from './encrypted-ballot.js';
 import type { Command, Flag, Parsed } from './command.js';
 import { UsageError } from './usage-error.js';
 
@@ -536,7 +542,7 @@ export const verifyAuditCommand: Command = {
         p,
         async () => {
           const report = await auditLog(reader, trust, {
-            decode: (entries) => pool.decodeAll(entries),
+            ...pool.replayWork(),
             margin,
             onProgress: (size, of) => progress.update(size, of),
             ...(resume ? { resume } : {}),
@@ -554,6 +560,156 @@ export const verifyAuditCommand: Command = {
     } finally {
       progress.stop();
       await pool.close();
+    }
+  },
+};
+
+// ---- spoiled ballots (urna cast --challenge) ----
+
+/** Why a spoiled ballot did not verify: `code` for scripts, the message for people. */
+class SpoiledNotVerified extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const SPOILED_FAILURE: { [code in SpoiledFailure['code']]: string } = {
+  proofs: 'its proofs do not verify for its credential under the election key',
+  openings: "its openings are not one per contest of the ballot, in the ballot's order",
+  nonces: 'the nonces of contest %s do not open its ciphertexts',
+  choices: 'contest %s encrypts other choices than the file states',
+};
+
+export const verifySpoiledCommand: Command = {
+  name: 'verify spoiled',
+  args: 'FILE',
+  summary:
+    'checks a spoiled ballot (urna cast --challenge): its tracker, its proofs, and that it encrypts the stated choices',
+  description: `Checks a spoiled ballot's file (urna/spoiled-ballot/v1, as urna cast --challenge writes it) against the
+    election on --log (any source of the log with its API): the ballot record is validly signed by its credential and
+    its leaf hash is the tracker the file states (the one urna cast printed), its proofs verify under the election's
+    key, and each contest's nonces open its ciphertexts to exactly the choices the file states. The election's hash,
+    contests and key come from its election record and every guardian's guardian and accept records, read through
+    tiles authenticated against the latest checkpoint signed by --log-key (with --witness-policy, cosigned by its
+    quorum). Also says whether the log holds a ballot with this tracker (the log's word: a spoiled ballot should never
+    be cast). Exit 0 verified, 1 not verified (with why), 2 usage, an unreadable file or an unreachable source.`,
+  flags: [
+    LOG_KEY_FLAG,
+    WITNESS_POLICY_FLAG,
+    { ...SOURCE_FLAG, required: true },
+    {
+      name: 'election',
+      value: 'ID',
+      help: 'the election the ballot must be of (default: the one the file names)',
+    },
+    JSON_FLAG,
+  ],
+  async run(p) {
+    const [file] = p.positionals as [string];
+    const { file: spoiled, bytes, openings } = parseSpoiled(await readInput(file, 'spoiled ballot'), file);
+    const trust = await readTrust(p);
+    const reader = sourceReader(p, trust);
+    const asJson = p.bool('json');
+    try {
+      const id = spoiled.election;
+      const wanted = p.string('election');
+      if (wanted !== undefined && wanted !== id)
+        throw new SpoiledNotVerified(
+          'wrong_election',
+          `the spoiled ballot is of election ${id}, not ${wanted}`,
+        );
+      let decoded;
+      try {
+        decoded = await verifiedAhead(() => decodeRecord(bytes));
+      } catch (e) {
+        throw new SpoiledNotVerified(
+          'bad_record',
+          `the ballot is not a valid signed record: ${e instanceof Error ? e.message : e}`,
+        );
+      }
+      const record = decoded.record;
+      if (record.type !== 'ballot' || record.election !== id || !('encrypted' in record.body))
+        throw new SpoiledNotVerified(
+          'bad_record',
+          `the file's record is not an encrypted ballot of election ${id}`,
+        );
+      const tracker = toHex(decoded.leafHash);
+      if (tracker !== spoiled.tracker.toLowerCase())
+        throw new SpoiledNotVerified(
+          'wrong_tracker',
+          `the ballot's tracker is ${tracker}, not ${spoiled.tracker} as the file states`,
+        );
+      const cp = await verifiedCheckpoint(reader, trust).catch((e: unknown) => {
+        if (e instanceof NotVerifiedError) throw new SpoiledNotVerified(e.reason.code, e.message);
+        throw e;
+      });
+      let summary;
+      try {
+        summary = await reader.client.election(id);
+      } catch (e) {
+        if (e instanceof LogError && e.status === 404)
+          throw new SpoiledNotVerified('no_election', `the log has no election ${id}`);
+        throw e;
+      }
+      let source;
+      try {
+        source = await readEncryptionContext(reader, summary, { head: cp.head });
+      } catch (e) {
+        if (e instanceof KeyNotFixedError || e instanceof CeremonyRecordError)
+          throw new SpoiledNotVerified(e.code, e.message);
+        throw e;
+      }
+      const verdict = checkSpoiledBallot(source.ctx, record.body, fromBase64(record.signer), openings);
+      if (!verdict.ok) {
+        const f = verdict.failure;
+        throw new SpoiledNotVerified(
+          `spoiled_${f.code}`,
+          SPOILED_FAILURE[f.code].replace('%s', 'contest' in f ? f.contest : '') +
+            (f.code === 'choices' ? ` (it encrypts ${choicesText({ [f.contest]: f.encrypted })})` : ''),
+        );
+      }
+      let cast: number | null = null;
+      try {
+        cast = (await reader.client.ballot(tracker)).index;
+      } catch (e) {
+        if (!(e instanceof LogError && e.status === 404)) throw e;
+      }
+      const size = source.view.head.size;
+      if (asJson)
+        process.stdout.write(
+          JSON.stringify({
+            verified: true,
+            election: id,
+            tracker,
+            credential: record.signer,
+            choices: verdict.choices,
+            size,
+            cast,
+          }) + '\n',
+        );
+      else
+        say(
+          `verified: spoiled ballot ${tracker} of election ${id} encrypts ${choicesText(verdict.choices)}`,
+          `  signed by credential ${record.signer}; its proofs verify under the key all ${source.view.guardians.size} guardians accepted (log size ${size})`,
+          cast === null
+            ? "  the log holds no ballot with this tracker (the log's word): it was not cast"
+            : `  warning: the log holds this ballot at index ${cast}: it was cast after all`,
+        );
+      return 0;
+    } catch (e) {
+      if (e instanceof SpoiledNotVerified) {
+        process.stdout.write(
+          asJson
+            ? JSON.stringify({ verified: false, code: e.code, reason: e.message }) + '\n'
+            : `not verified: ${e.message}\n`,
+        );
+        return 1;
+      }
+      if (e instanceof LogError) throw new UsageError(`the source does not answer: ${e.message}`);
+      throw e;
     }
   },
 };

@@ -6,7 +6,9 @@
  * byte-identical projections; the election read API.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { decryptionBody } from '../../ledger/encrypted-election.js';
 import { ballotTracker } from '../../ledger/record.js';
+import { stateKey, type EncryptedSumState } from '../../ledger/rules.js';
 import { buildElection, logAt, RecordLog, TEST_LOG } from '../helpers/election.js';
 import { openElectionLog } from '../helpers/log.js';
 import { keyCeremony } from '../helpers/encrypted-election.js';
@@ -166,5 +168,91 @@ describe('an encrypted election through the sequencer', () => {
     expect([...state.keys()].filter((k) => k.startsWith('esum/enc-night/')).sort()).toEqual(
       ['north-1', 'north-2', 'south-1', 'south-2'].map((d) => `esum/enc-night/${d}`),
     );
+  });
+
+  it("verifies guardians' decryptions on the worker pool, refuses a cheater's naming it, and counts once a quorum decrypted", async () => {
+    const log = await electionLog();
+    const model = logAt(f, 'open');
+    model.accept(...f.voters.map((v) => c.ballot(v)), f.phase('close'));
+    for (const bytes of model.records) expect((await log.post(bytes)).statusCode).toBe(201);
+    await log.sequencer.tick();
+    const items: unknown[] = [];
+    const verify = log.pool.verifyProofs.bind(log.pool);
+    log.pool.verifyProofs = async (item) => (items.push(item), await verify(item));
+    const districts = ['north-1', 'north-2', 'south-1', 'south-2'];
+    const sumsOf = (d: string) => model.state.read(stateKey.encryptedSum(f.id, d)) as EncryptedSumState;
+    // Guardian 2 decrypts with a wrong key share: refused, named, and the log unchanged.
+    const sealed = Object.fromEntries(Object.entries(sumsOf('north-1').contests).map(([k, x]) => [k, x.sum]));
+    const cheat = c.decryption(
+      2,
+      'north-1',
+      sumsOf('north-1'),
+      decryptionBody(2, c.keyShare(2) + 1n, 'north-1', sumsOf('north-1').changed, sealed, c.hash),
+    );
+    const size = log.sequencer.head.size;
+    const refused = await log.post(cheat);
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error).toMatchObject({
+      code: 'invalid_proof',
+      message: expect.stringMatching(/guardian 2/),
+    });
+    await log.sequencer.tick();
+    expect(log.sequencer.head.size).toBe(size);
+    // Guardians 1 and 3 decrypt every district, all at once.
+    const decryptions = districts.flatMap((d) => [1, 3].map((g) => c.decryption(g, d, sumsOf(d))));
+    for (const r of await Promise.all(decryptions.map((b) => log.post(b))))
+      expect(r.statusCode, r.body).toBe(201);
+    expect(items).toHaveLength(1 + decryptions.length); // every decryption verified on the pool
+    const { rejected, state } = await log.replayLog();
+    expect(rejected).toEqual([]);
+    expect(await log.projections()).toEqual(state);
+    for (const d of districts) {
+      const sums = JSON.parse(state.get(stateKey.encryptedSum(f.id, d))!) as EncryptedSumState;
+      const voters = f.voters.filter((v) => v.district === d).length;
+      expect(sums.votes, d).toEqual({
+        riksdag: { s: voters, m: 0, sd: 0, c: 0 },
+        referendum: { yes: voters, no: 0 },
+      });
+    }
+  });
+});
+
+describe('GET /elections/<id>/ceremony', () => {
+  const f = buildElection({ id: 'enc-ceremony', voters: 4, guardians: { count: 3, quorum: 2 } });
+  const plain = buildElection({ id: 'plain-ceremony', voters: 4, label: 'enc-ceremony' }); // the same authority
+
+  it("serves an encrypted election's ceremony state as the records make it, and 404 otherwise", async () => {
+    const log = await electionLog();
+    const model = logAt(f, 'setup');
+    for (const bytes of model.records) expect((await log.post(bytes)).statusCode).toBe(201);
+    const at = model.records.length;
+    const c = keyCeremony(f);
+    const get = () => log.app.inject('/elections/enc-ceremony/ceremony');
+    expect((await get()).json()).toEqual({
+      guardians: {},
+      shares: {},
+      accepted: {},
+      key: expect.any(String),
+    });
+    const records = c.records();
+    for (const bytes of records) expect((await log.post(bytes)).statusCode).toBe(201);
+    const state = (await get()).json();
+    expect(Object.values(state.guardians).map((g) => (g as { record: number }).record)).toEqual([
+      at,
+      at + 1,
+      at + 2,
+    ]);
+    expect(state.shares).toEqual({ 1: at + 3, 2: at + 4, 3: at + 5 });
+    expect(state.accepted).toEqual({ 1: at + 6, 2: at + 7, 3: at + 8 });
+    expect(state.key).toBe(c.keyB64);
+    expect((await log.app.inject('/elections/enc-ceremony')).json().key).toBe(c.keyB64);
+
+    expect((await log.post(plain.election())).statusCode).toBe(201);
+    const unencrypted = await log.app.inject('/elections/plain-ceremony/ceremony');
+    expect(unencrypted.statusCode).toBe(404);
+    expect(unencrypted.json().error.message).toMatch(/no guardians/);
+    const unknown = await log.app.inject('/elections/nowhere/ceremony');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.message).toMatch(/no election nowhere/);
   });
 });

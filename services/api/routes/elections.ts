@@ -1,7 +1,8 @@
 /**
  * The election read API, derived from the committed state by the same pure
  * functions a verifier runs (ledger/rules.ts): GET /elections/<id> (manifest,
- * phase, counts, latest tally), GET /ballots/<tracker> (included at index,
+ * phase, counts, latest tally), GET /elections/<id>/ceremony (an encrypted
+ * election's key ceremony: where its records are), GET /ballots/<tracker> (included at index,
  * superseded by a later ballot, or overridden), GET /records/<index> (a
  * decoded log entry) and GET /authorities (what the log trusts, from its
  * `log` records).
@@ -10,7 +11,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { toBase64, toHex } from '../../../ledger/bytes.js';
 import { leafHash } from '../../../ledger/hash.js';
 import { decodeRecord } from '../../../ledger/record.js';
-import { ballotStatus, electionSummary, stateKey, type LogState } from '../../../ledger/rules.js';
+import {
+  ballotStatus,
+  electionSummary,
+  stateKey,
+  type CeremonyState,
+  type LogState,
+} from '../../../ledger/rules.js';
 import { ENTRIES_LEVEL, parseEntryBundle, TILE_WIDTH } from '../../../ledger/tile.js';
 import { UrnaError } from '../../../ledger/errors.js';
 import { withState } from '../../election/state.js';
@@ -22,6 +29,26 @@ export const electionRoutes: FastifyPluginAsync<RouteOptions> = async (app, { no
     const summary = await withState(store, (read) => electionSummary(read, request.params.id));
     if (!summary) throw new HttpError(404, 'not_found', `no election ${request.params.id}`);
     return summary;
+  });
+
+  // An encrypted election's key ceremony as the rules keep it: per guardian the
+  // index of its guardian record (with its commitments and communication key),
+  // of its shares and accept records, and the running sum of the keys. A
+  // claim: readers fetch each record by index and check it (verifier/ceremony.ts).
+  app.get<{ Params: { id: string } }>('/elections/:id/ceremony', async (request) => {
+    const { id } = request.params;
+    const ceremony = await withState(store, (read) => {
+      if (read(stateKey.election(id)) === undefined) return undefined;
+      return (read(stateKey.ceremony(id)) as CeremonyState | undefined) ?? null;
+    });
+    if (ceremony === undefined) throw new HttpError(404, 'not_found', `no election ${id}`);
+    if (ceremony === null)
+      throw new HttpError(
+        404,
+        'not_found',
+        `election ${id} has no guardians (its ballots are not encrypted)`,
+      );
+    return ceremony;
   });
 
   // The log's origin, the authorities it trusts, the indexes of its log
