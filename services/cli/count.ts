@@ -270,6 +270,15 @@ export function summary(s: ResultSnapshot): string[] {
       `${id}: ${c.final.districts} of ${c.polling} polling districts final, ${c.preliminary.districts} preliminary; ` +
         `counted ${c.counted.electorate} of ${c.electorate} electorate`,
       `  votes: ${votes}; blank ${c.counted.blank}, invalid ${c.counted.invalid}; e-ballots ${c.eballots.ballots}`,
+      ...(c.eballots.decrypted
+        ? [
+            `  e-votes (in the votes; ${c.eballots.decrypted.ballots} of ${c.eballots.ballots} e-ballots decrypted, ` +
+              `${c.eballots.decrypted.districts} polling districts): ` +
+              Object.entries(c.eballots.decrypted.votes)
+                .map(([o, n]) => `${o} ${n}`)
+                .join(', '),
+          ]
+        : []),
       `  seats${c.provisional ? ' (provisional)' : ''}: ${seats || 'none'}` +
         (c.seats.lots.length ? `; ${c.seats.lots.length} lot(s) drawn` : ''),
     );

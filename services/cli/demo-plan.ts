@@ -14,7 +14,7 @@
  */
 import { toBase64, toHex, utf8 } from '../../ledger/bytes.js';
 import { ed25519 } from '../../ledger/ed25519.js';
-import { hash } from '../../ledger/hash.js';
+import { hash, leafHash } from '../../ledger/hash.js';
 import {
   ballotTracker,
   ID_PATTERN,
@@ -29,6 +29,42 @@ import {
   type UnsignedRecord,
 } from '../../ledger/record.js';
 import { credentialRecords, planElection } from './election-records.js';
+import {
+  decryptionBody,
+  encryptBallot,
+  guardianBody,
+  openShare,
+  sharesBody,
+  type EncryptionContext,
+} from '../../ledger/encrypted-election.js';
+import {
+  communicationKey,
+  electionKey,
+  guardianKey,
+  guardianSecret,
+  keyShare,
+  shareFor,
+  type CommunicationKey,
+  type GuardianSecret,
+} from '../../ledger/guardian.js';
+import { encodeElement, hashToScalar } from '../../ledger/group.js';
+import type { EncryptedSumState } from '../../ledger/rules.js';
+
+/** An encrypted demo's guardians' secrets and its encryption context (all from the seed). */
+type DemoEncryption = {
+  hash: Uint8Array;
+  secrets: GuardianSecret[];
+  zetas: bigint[];
+  comms: CommunicationKey[];
+  ctx: EncryptionContext;
+  random: () => bigint;
+};
+
+/** A reproducible stream of scalars for `label` (a demo's, never secret). */
+function scalarStream(label: string): () => bigint {
+  let i = 0;
+  return () => hashToScalar('demo/stream', [utf8(label), utf8(String(i++))]);
+}
 
 /** Defaults: Sweden's polling districts, a voting-credential sample, a fixed seed. */
 export const DEMO_DEFAULTS = Object.freeze({ districts: 6004, voters: 20_000, seed: '2026' });
@@ -59,6 +95,13 @@ export type DemoOptions = {
   voters?: number;
   /** Election id; default `demo-<seed>` (or `demo-<hash>` if the seed makes no valid id). */
   election?: string;
+  /**
+   * An encrypted election: `count` guardians of whom `quorum` decrypt. Its
+   * ballots are encrypted with proofs, with nonces drawn from the seed (so
+   * the demo is reproducible, and its ballots are not secret: a real client
+   * draws them from the CSPRNG).
+   */
+  guardians?: { count: number; quorum: number };
 };
 
 /**
@@ -237,6 +280,8 @@ export type DemoTruth = {
   final: DemoTruth['preliminary'];
   counted: DemoTruth['preliminary'];
   eballots: number;
+  /** In an encrypted election: the counted e-ballots' votes per option (after re-voting and overrides). */
+  evotes?: { [option: string]: number };
 };
 
 /** `total` split in proportion to `weights` by largest remainders (ties to the earlier weight). */
@@ -280,6 +325,8 @@ export class DemoElection {
   readonly #reporters = new Map<string, Uint8Array>();
   readonly #finals = new Map<string, Counts>();
   readonly #electorates: ReadonlyMap<string, number>;
+  readonly #guardians: readonly Uint8Array[];
+  #encryption: DemoEncryption | undefined;
 
   constructor(opts: DemoOptions) {
     const p = opts.districts ?? DEMO_DEFAULTS.districts;
@@ -295,6 +342,10 @@ export class DemoElection {
     this.#authority = opts.authority;
     this.#registrar = this.#keySeed('registrar');
     this.#counter = this.#keySeed('counter');
+    const g = opts.guardians;
+    if (g && !(Number.isSafeInteger(g.count) && g.count >= 1 && g.quorum >= 1 && g.quorum <= g.count))
+      throw new RangeError('demo: guardians must be at least 1, and the quorum between 1 and them');
+    this.#guardians = Array.from({ length: g?.count ?? 0 }, (_, i) => this.#keySeed(`guardian ${i + 1}`));
 
     // The tree, before electorates.
     const c = Math.min(COUNTIES.length, p);
@@ -375,6 +426,7 @@ export class DemoElection {
         registrar: pub(this.#registrar),
         counter: pub(this.#counter),
         reporters: counties.map((l) => ({ key: pub(this.#reporters.get(l.id)!), district: l.id })),
+        ...(g ? { guardians: { keys: this.#guardians.map(pub), quorum: g.quorum } } : {}),
       },
       revoting: 'last',
     };
@@ -415,8 +467,84 @@ export class DemoElection {
     return this.#sign({ v: 1, type: 'phase', election: this.id, body: { phase } }, this.#authority);
   }
 
-  /** Voter `i`'s ballot of `round` (1: first ballot, 2: the re-vote): random opaque ciphertext. */
+  /** Whether the election is encrypted (it has guardians). */
+  get encrypted(): boolean {
+    return this.#guardians.length > 0;
+  }
+
+  /** The guardians' secrets and the election's encryption context, derived from the seed once. */
+  get #crypto(): DemoEncryption {
+    if (this.#encryption) return this.#encryption;
+    const quorum = this.body.roles.guardians!.quorum;
+    const hash = leafHash(this.electionRecords()[0]!);
+    const random = scalarStream(`urna demo ${this.seed} ceremony`);
+    const secrets = this.#guardians.map((_, i) => guardianSecret(i + 1, quorum, random));
+    const zetas = secrets.map(() => random());
+    const comms = zetas.map((z, i) => communicationKey(i + 1, z, hash, random));
+    const key = electionKey(secrets.map((s) => guardianKey(s, hash, random)));
+    const ctx: EncryptionContext = { hash, key, contests: this.body.contests };
+    return (this.#encryption = { hash, secrets, zetas, comms, ctx, random });
+  }
+
+  /**
+   * The key ceremony of an encrypted election, in the order the rules admit
+   * it: every guardian's `guardian` record, then every `shares`, then every
+   * `accept` (each guardian opens its shares first, as a guardian must).
+   */
+  ceremony(): Uint8Array[] {
+    if (!this.encrypted) return [];
+    const { hash, secrets, zetas, comms, ctx, random } = this.#crypto;
+    const sign = (type: 'guardian' | 'shares' | 'accept', i: number, body: unknown) =>
+      this.#sign({ v: 1, type, election: this.id, body } as UnsignedRecord, this.#guardians[i]!);
+    const keys = secrets.map((s) => guardianKey(s, hash, random));
+    const shares = secrets.map((s) => sharesBody(s, comms, hash, random));
+    const accepts = secrets.map((s, i) => {
+      for (const body of shares.filter((b) => b.index !== s.index))
+        if (typeof openShare(body, s.index, zetas[i]!, keys[body.index - 1]!, hash) !== 'bigint')
+          throw new Error(`demo: guardian ${s.index} cannot open the share of guardian ${body.index}`);
+      return sign('accept', i, { index: s.index, key: toBase64(encodeElement(ctx.key)) });
+    });
+    return [
+      ...secrets.map((s, i) => sign('guardian', i, guardianBody(s, zetas[i]!, hash, random))),
+      ...shares.map((b, i) => sign('shares', i, b)),
+      ...accepts,
+    ];
+  }
+
+  /** Voter `i`'s votes in `round`: per contest one option by the contest's weights, or (1 in 50) blank. */
+  choices(i: number, round: 1 | 2): { [contest: string]: { [option: string]: number } } {
+    const out: { [contest: string]: { [option: string]: number } } = {};
+    for (const c of CONTESTS) {
+      const rng = new Rng(`urna demo ${this.seed} choice ${i} ${round} ${c.def.id}`);
+      if (rng.float() < 0.02) {
+        out[c.def.id] = {};
+        continue;
+      }
+      let x = rng.float() * c.weights.reduce((a, b) => a + b, 0);
+      let pick = 0;
+      while (pick < c.weights.length - 1 && (x -= c.weights[pick]!) > 0) pick++;
+      out[c.def.id] = { [c.def.options[pick]!.id]: 1 };
+    }
+    return out;
+  }
+
+  /**
+   * Voter `i`'s ballot of `round` (1: first ballot, 2: the re-vote): in an
+   * encrypted election its {@link choices} encrypted with proofs; else a
+   * random opaque ciphertext.
+   */
   ballot(i: number, round: 1 | 2): Uint8Array {
+    if (this.encrypted) {
+      const seed = this.voterSeed(i);
+      const { body } = encryptBallot(
+        this.#crypto.ctx,
+        this.voters[i]!.district,
+        this.choices(i, round),
+        ed25519().publicKey(seed),
+        scalarStream(`urna demo ${this.seed} nonces ${i} ${round}`),
+      );
+      return this.#sign({ v: 1, type: 'ballot', election: this.id, body }, seed);
+    }
     const rng = new Rng(`urna demo ${this.seed} ballot ${i} ${round}`);
     // About the size of three ElGamal-encrypted contest choices with proofs.
     const ciphertext = toBase64(rng.bytes(rng.int(160, 480)));
@@ -525,6 +653,7 @@ export class DemoElection {
   *night(): Generator<Uint8Array> {
     yield* this.electionRecords();
     yield* this.credentials();
+    yield* this.ceremony();
     yield this.phase('open');
     yield* this.ballots(1);
     yield* this.ballots(2); // after every first ballot: each re-vote is its credential's last
@@ -623,9 +752,32 @@ export class DemoElection {
         add(truth.counted, fin, d.electorate);
       }
       truth.eballots = this.voters.filter((v) => v.votes && !v.overridden).length;
+      if (this.encrypted) {
+        const evotes = Object.fromEntries(c.def.options.map((o) => [o.id, 0]));
+        this.voters.forEach((v, i) => {
+          if (!v.votes || v.overridden) return;
+          for (const [o, n] of Object.entries(this.choices(i, v.revotes ? 2 : 1)[c.def.id]!)) evotes[o]! += n;
+        });
+        truth.evotes = evotes;
+      }
       out[c.def.id] = truth;
     }
     return out;
+  }
+
+  /** The guardians who decrypt: the first `quorum` (the others stay away, as a quorum allows). */
+  get decryptingGuardians(): number[] {
+    const q = this.body.roles.guardians?.quorum ?? 0;
+    return Array.from({ length: q }, (_, i) => i + 1);
+  }
+
+  /** Guardian `g`'s `decryption` record of polling district `district`'s sums as they stand (`sums`). */
+  decryption(g: number, district: string, sums: EncryptedSumState): Uint8Array {
+    const { hash, secrets, random } = this.#crypto;
+    const s = keyShare(secrets.map((secret) => shareFor(secret, g)));
+    const sealed = Object.fromEntries(Object.entries(sums.contests).map(([c, x]) => [c, x.sum]));
+    const body = decryptionBody(g, s, district, sums.changed, sealed, hash, random);
+    return this.#sign({ v: 1, type: 'decryption', election: this.id, body }, this.#guardians[g - 1]!);
   }
 
   /** The counter's Ed25519 seed (its role key derives from the demo's seed). */

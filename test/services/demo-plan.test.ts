@@ -5,7 +5,13 @@
 // the first final report, and a tally equal to the sums of the final reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nobleEd25519, setEd25519Backend } from '../../ledger/ed25519.js';
-import { ballotStatus, electionSummary, stateKey, type ReportState } from '../../ledger/rules.js';
+import {
+  ballotStatus,
+  electionSummary,
+  stateKey,
+  type EncryptedSumState,
+  type ReportState,
+} from '../../ledger/rules.js';
 import { decodeRecord, signRecord, type ReportRecord, type TallyBody } from '../../ledger/record.js';
 import { electionResults } from '../../ledger/results.js';
 import { DEMO_CONTESTS, DemoElection, Rng, type DemoOptions } from '../../services/cli/demo-plan.js';
@@ -168,6 +174,48 @@ describe('DemoElection', () => {
     expect(Object.keys(examples).sort()).toEqual(['included', 'overridden', 'superseded']);
     for (const [status, tracker] of Object.entries(examples))
       expect(ballotStatus(log.state.read, tracker!)?.status).toBe(status);
+  });
+
+  it('encrypted: a key ceremony, encrypted ballots, a quorum decrypting every district, e-votes equal to the plan', () => {
+    const demo = new DemoElection({
+      ...small,
+      seed: 'unit-enc',
+      districts: 6,
+      voters: 40,
+      guardians: { count: 3, quorum: 2 },
+    });
+    const log = new RecordLog([authority.key]);
+    log.accept(...allRecords(demo));
+    expect(demo.decryptingGuardians).toEqual([1, 2]);
+    for (const d of demo.polling) {
+      const sums = log.state.read(stateKey.encryptedSum(demo.id, d.id)) as EncryptedSumState | undefined;
+      if (sums) for (const g of demo.decryptingGuardians) log.accept(demo.decryption(g, d.id, sums));
+    }
+    const tally = countedTally(log, demo.id, log.size);
+    log.accept(signRecord({ v: 1, type: 'tally', election: demo.id, body: tally }, demo.counterSeed));
+    const truth = demo.groundTruth();
+    for (const c of DEMO_CONTESTS) {
+      const t = tally.contests[c]!;
+      const evotes = truth[c]!.evotes!;
+      expect(Object.values(evotes).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      expect(t.eballots.decrypted).toEqual({
+        ballots: truth[c]!.eballots,
+        weight: truth[c]!.eballots,
+        districts: new Set(demo.voters.filter((v) => v.votes && !v.overridden).map((v) => v.district)).size,
+        votes: evotes,
+      });
+      for (const [o, n] of Object.entries(truth[c]!.counted.votes))
+        expect(t.counted.votes[o]).toBe(n + evotes[o]!);
+    }
+    // The same seed gives the same encrypted records (nonces from the seed), so a rerun resumes.
+    const again = new DemoElection({
+      ...small,
+      seed: 'unit-enc',
+      districts: 6,
+      voters: 40,
+      guardians: { count: 3, quorum: 2 },
+    });
+    expect(again.ballot(0, 1)).toEqual(demo.ballot(0, 1));
   });
 
   it('keeps each district report within its electorate even with many voters in few districts', () => {
