@@ -54,6 +54,8 @@ export function renderResults(
     section.append(el('p', t.reporting(sums.counted.districts, polling, share)));
     if (tally) section.append(el('p', tally.provisional ? t.provisional : t.finalCount));
 
+    // An encrypted election's decrypted e-votes, beside the paper counts and in the total the seats are over.
+    const evotes = tally?.eballots.decrypted;
     const table = el('table');
     table.append(el('caption', c.title));
     const head = el('tr');
@@ -62,6 +64,7 @@ export function renderResults(
       t.preliminaryHeader,
       t.finalHeader,
       t.countedHeader,
+      ...(evotes ? [t.evotesHeader, t.totalHeader] : []),
       ...(tally ? [t.seatsHeader] : []),
     ]) {
       const th = el('th', h);
@@ -83,20 +86,29 @@ export function renderResults(
         sums.preliminary.votes[o.id] ?? 0,
         sums.final.votes[o.id] ?? 0,
         sums.counted.votes[o.id] ?? 0,
+        ...(evotes ? [evotes.votes[o.id] ?? 0, tally!.counted.votes[o.id] ?? 0] : []),
         ...(tally ? [tally.seats.seats[o.id] ?? 0] : []),
       ]);
-    row(t.blank, [sums.preliminary.blank, sums.final.blank, sums.counted.blank, ...(tally ? [''] : [])]);
+    const blanks = (paper: number) => [...(evotes ? ['', paper] : []), ...(tally ? [''] : [])];
+    row(t.blank, [
+      sums.preliminary.blank,
+      sums.final.blank,
+      sums.counted.blank,
+      ...blanks(tally?.counted.blank ?? 0),
+    ]);
     row(t.invalid, [
       sums.preliminary.invalid,
       sums.final.invalid,
       sums.counted.invalid,
-      ...(tally ? [''] : []),
+      ...blanks(tally?.counted.invalid ?? 0),
     ]);
     table.append(thead, tbody);
     const scroll = el('div', undefined, 'table');
     scroll.append(table);
     section.append(scroll);
     if (tally) section.append(el('p', t.eballots(tally.eballots.ballots)));
+    if (evotes)
+      section.append(el('p', t.decrypted(evotes.ballots, tally!.eballots.ballots, evotes.districts)));
 
     section.append(el('h4', t.discrepanciesHeading));
     const ds = snap.results.discrepancies.filter((d) => d.contest === c.id);

@@ -69,10 +69,14 @@ const en = {
   preliminaryHeader: 'Preliminary',
   finalHeader: 'Final',
   countedHeader: 'Counted',
+  evotesHeader: 'E-votes',
+  totalHeader: 'Total',
   seatsHeader: 'Seats',
   blank: 'Blank',
   invalid: 'Invalid',
   eballots: (n: number) => `E-ballots counted: ${n}.`,
+  decrypted: (ballots: number, of: number, districts: number) =>
+    `The guardians have decrypted ${ballots} of ${of} e-ballots, in ${districts} polling districts; the seats count them with the paper votes.`,
   discrepanciesHeading: 'Discrepancies',
   noDiscrepancies: 'None.',
   discrepancy: {
@@ -219,10 +223,14 @@ const sv: typeof en = {
   preliminaryHeader: 'Preliminärt',
   finalHeader: 'Slutligt',
   countedHeader: 'Räknat',
+  evotesHeader: 'E-röster',
+  totalHeader: 'Totalt',
   seatsHeader: 'Mandat',
   blank: 'Blanka',
   invalid: 'Ogiltiga',
   eballots: (n: number) => `Räknade e-röster: ${n}.`,
+  decrypted: (ballots: number, of: number, districts: number) =>
+    `Väktarna har dekrypterat ${ballots} av ${of} e-röster, i ${districts} valdistrikt; mandaten räknas på dem tillsammans med pappersrösterna.`,
   discrepanciesHeading: 'Avvikelser',
   noDiscrepancies: 'Inga.',
   discrepancy: {
