@@ -7,7 +7,8 @@
  * run: raw ristretto255 scalar multiplications per second, on one core and
  * on all cores. From the batch rate, the time a 1,000,000-ballot audit
  * would take on all cores (URNA_BENCH_ENCRYPTED_BALLOTS ballots are
- * verified, default 24).
+ * verified, default 24). Then URNA_BENCH_ENCRYPTED_RECORDS (default 400)
+ * encrypted ballot records admitted by `urna serve` end to end and audited.
  */
 import { build } from 'esbuild';
 import { availableParallelism } from 'node:os';
@@ -25,6 +26,17 @@ import { decodeElement, encodeElement, G, hashToScalar, mul } from '../../ledger
 import { hash } from '../../ledger/hash.js';
 import { ristrettoMultRate } from './limits.js';
 import type { Report } from './report.js';
+import { setEd25519Backend } from '../../ledger/ed25519.js';
+import { fromBase64 } from '../../ledger/bytes.js';
+import { formatVerifierKey } from '../../ledger/note.js';
+import { RecordPool } from '../../services/crypto/record-pool.js';
+import { nativeEd25519 } from '../../services/crypto/native-ed25519.js';
+import { LogReader } from '../../verifier/reader.js';
+import { Replayer } from '../../verifier/replayer.js';
+import { buildElection } from '../helpers/election.js';
+import { keyCeremony } from '../helpers/encrypted-election.js';
+import { tempDir } from '../helpers/log.js';
+import { runUrna, startServer } from '../helpers/process.js';
 
 const SHAPES: ContestShape[] = ['riksdag', 'region', 'kommun'].map((id) => ({
   id,
@@ -86,7 +98,120 @@ function statementsOf(voter: number, ballot: EncryptedContest[]): RangeStatement
   );
 }
 
-export async function benchEncrypted(report: Report, opts: { ballots: number }): Promise<void> {
+/**
+ * Encrypted ballot records (3 contests × 8 options) admitted by `urna serve`
+ * end to end (HTTP, decoding and signature, the proofs on the worker pool in
+ * batches, the rules, fsync, receipts), then audited: by `urna verify audit`
+ * (the proofs of a chunk verified at once on the worker pool, all cores), and
+ * in this process one by one by the rules on one core.
+ */
+async function benchRecords(
+  report: Report,
+  n: number,
+  multsAll: number,
+  multsPerBallot: number,
+): Promise<void> {
+  setEd25519Backend(nativeEd25519);
+  const f = buildElection({ id: 'bench-enc', voters: n, guardians: { count: 3, quorum: 2 } });
+  f.body.contests = SHAPES.map((shape) => ({
+    id: shape.id,
+    title: shape.id,
+    options: shape.options.map((o) => ({ id: o, title: o })),
+    seats: 10,
+    method: { name: 'sainte-lague', firstDivisor: 1.2 },
+  }));
+  const c = keyCeremony(f);
+  let t0 = performance.now();
+  const ballots = f.voters.map((v, i) =>
+    c.ballot(v, Object.fromEntries(SHAPES.map((shape, k) => [shape.id, { [`o${(i + k) % 8}`]: 1 }]))),
+  );
+  report(
+    '  (setup) encrypted ballot records',
+    n,
+    'records',
+    `made in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+  const authority = formatVerifierKey('bench-authority', 0x01, fromBase64(f.authority.key));
+  const { dir, cleanup } = await tempDir('urna-bench-encrypted-');
+  const server = await startServer(['--data', dir, '--authority', authority]);
+  try {
+    const post = async (bytes: Uint8Array) => {
+      const res = await fetch(`${server.url}/add`, {
+        method: 'POST',
+        body: Buffer.from(bytes),
+        headers: { 'content-type': 'application/json' },
+      });
+      if (res.status !== 201) throw new Error(`record rejected: ${res.status} ${await res.text()}`);
+    };
+    await post(f.election());
+    for (let i = 0; i < n; i += 400) await post(f.credentials(f.voters.slice(i, i + 400)));
+    for (const r of c.records()) await post(r);
+    await post(f.phase('open'));
+    let next = 0;
+    t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < ballots.length) await post(ballots[next++]!);
+      }),
+    );
+    const admitted = n / ((performance.now() - t0) / 1000);
+    const allowed = multsAll / multsPerBallot;
+    report(
+      'encrypted ballots admitted end to end',
+      admitted,
+      'ballot/s',
+      `${n} ballots, 64 in flight, fsync on; ${(admitted / allowed).toFixed(2)}x the ${allowed.toFixed(1)}/s the raw mults on all cores allow one by one (goal 0.5)`,
+    );
+
+    t0 = performance.now();
+    const audit = await runUrna(['verify', 'audit', '--log', server.url, '--log-key', server.verifierKey]);
+    if (audit.code !== 0) throw new Error(`the audit failed: ${audit.stdout}${audit.stderr}`);
+    const batched = n / ((performance.now() - t0) / 1000);
+    report('audit (urna verify audit), batches on the pool', batched, 'ballot/s', 'all cores, the whole log');
+    const one = new Replayer({
+      logKey: server.verifierKey,
+      prove: async (items) => items.map(() => undefined as never),
+    });
+    t0 = performance.now();
+    await one.catchUp(new LogReader(server.url, { logKey: server.verifierKey }));
+    const single = n / ((performance.now() - t0) / 1000);
+    report(
+      'audit one by one by the rules, 1 core',
+      single,
+      'ballot/s',
+      `batches on all cores: ${(batched / single).toFixed(1)}x`,
+    );
+    const pool = new RecordPool();
+    try {
+      const inline = new Replayer({ logKey: server.verifierKey, decode: pool.replayWork().decode });
+      t0 = performance.now();
+      await inline.catchUp(new LogReader(server.url, { logKey: server.verifierKey }));
+      const rate = n / ((performance.now() - t0) / 1000);
+      report(
+        'audit in batches inline, 1 core (as the browser)',
+        rate,
+        'ballot/s',
+        `${(rate / single).toFixed(1)}x one by one`,
+      );
+      report(
+        '1,000,000-ballot audit, estimated end to end',
+        1_000_000 / batched / 3600,
+        'h',
+        "from urna verify audit's rate",
+      );
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await server.kill();
+    await cleanup();
+  }
+}
+
+export async function benchEncrypted(
+  report: Report,
+  opts: { ballots: number; records: number },
+): Promise<void> {
   const cores = availableParallelism();
   const one = await ristrettoMultRate(2000, 1);
   const all = await ristrettoMultRate(2000, cores);
@@ -172,4 +297,5 @@ export async function benchEncrypted(report: Report, opts: { ballots: number }):
   } finally {
     await browser.close();
   }
+  if (opts.records > 0) await benchRecords(report, opts.records, all, multsPerBallot);
 }

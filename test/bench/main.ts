@@ -55,7 +55,11 @@ const BENCHES: Array<[name: string, bench: Bench]> = [
   ],
   [
     'encrypted',
-    (report) => benchEncrypted(report, { ballots: Number(process.env.URNA_BENCH_ENCRYPTED_BALLOTS ?? 24) }),
+    (report) =>
+      benchEncrypted(report, {
+        ballots: Number(process.env.URNA_BENCH_ENCRYPTED_BALLOTS ?? 24),
+        records: Number(process.env.URNA_BENCH_ENCRYPTED_RECORDS ?? 400),
+      }),
   ],
   [
     'faults',
