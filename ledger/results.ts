@@ -4,7 +4,9 @@
  * state. Every polling district's figures name the report records they come
  * from (index and protocol hash, and every earlier version's index); each
  * district above them sums its sub-districts; e-ballots are counted per
- * district from the credentials (after re-voting and paper overrides); and
+ * district from the credentials (after re-voting and paper overrides), and
+ * in an encrypted election with their decrypted votes where a quorum of
+ * guardians decrypted the district's sums; and
  * the discrepancies list districts whose final count differs from the
  * preliminary one beyond a margin, and districts without a report.
  *
@@ -13,7 +15,14 @@
  * which the tests hold them to.
  */
 import type { ContestDef, CountSum } from './record.js';
-import type { CredentialState, DistrictState, ElectionState, ReportState, StateValue } from './rules.js';
+import type {
+  CredentialState,
+  DistrictState,
+  ElectionState,
+  EncryptedSumState,
+  ReportState,
+  StateValue,
+} from './rules.js';
 import { addReport, addSums, emptySum, type ReportFigures } from './tally.js';
 
 /** A polling district's current report of one stage, and where it is in the log. */
@@ -33,7 +42,17 @@ export type DistrictContest = {
   final?: ReportFigure;
   /** Sums over the polling districts at or under this one. */
   sums: { preliminary: CountSum; final: CountSum; counted: CountSum };
-  eballots: { ballots: number; weight: number };
+  /**
+   * E-ballots counted, and in an encrypted election `decrypted`: the votes
+   * of the polling districts (at or under this one) whose sums a quorum of
+   * guardians decrypted, and (a polling district's) the `decryption`
+   * records that did.
+   */
+  eballots: {
+    ballots: number;
+    weight: number;
+    decrypted?: { districts: number; votes: { [option: string]: number }; records?: number[] };
+  };
 };
 
 /** One district of the tree with its figures. */
@@ -94,6 +113,8 @@ export function electionResults(
   const districtPrefix = `district/${e}/`;
   const reportPrefix = `report/${e}/`;
   const credPrefix = `cred/${e}/`;
+  const sumPrefix = `esum/${e}/`;
+  const sums = new Map<string, EncryptedSumState>();
   for (const [key, value] of entries) {
     if (key.startsWith(districtPrefix))
       districts.set(key.slice(districtPrefix.length), {
@@ -101,6 +122,7 @@ export function electionResults(
         id: key.slice(districtPrefix.length),
       });
     else if (key.startsWith(reportPrefix)) reports.set(key.slice(reportPrefix.length), value as ReportState);
+    else if (key.startsWith(sumPrefix)) sums.set(key.slice(sumPrefix.length), value as EncryptedSumState);
     else if (key.startsWith(credPrefix)) {
       const c = value as CredentialState;
       if (c.last === null || c.overridden !== null || c.contests === null) continue;
@@ -125,8 +147,21 @@ export function electionResults(
       const empty = emptySum(c);
       const entry: DistrictContest = {
         sums: { preliminary: empty, final: empty, counted: empty },
-        eballots: eballots.get(d.id)?.get(c.id) ?? { ballots: 0, weight: 0 },
+        eballots: { ...(eballots.get(d.id)?.get(c.id) ?? { ballots: 0, weight: 0 }) },
       };
+      if (election.roles.guardians) {
+        const s = sums.get(d.id);
+        const votes = s?.votes?.[c.id];
+        entry.eballots.decrypted = votes
+          ? {
+              districts: 1,
+              votes: { ...emptySum(c).votes, ...votes },
+              records: Object.values(s!.decryptions!)
+                .map((x) => x.record)
+                .sort((a, b) => a - b),
+            }
+          : { districts: 0, votes: emptySum(c).votes };
+      }
       if (d.children === 0) {
         const pre = figure(reports.get(`${d.id}/${c.id}/preliminary`));
         const fin = figure(reports.get(`${d.id}/${c.id}/final`));
@@ -162,9 +197,19 @@ export function electionResults(
         final: addSums(c, [p.sums.final, x.sums.final]),
         counted: addSums(c, [p.sums.counted, x.sums.counted]),
       };
+      const pd = p.eballots.decrypted;
+      const xd = x.eballots.decrypted;
       p.eballots = {
         ballots: p.eballots.ballots + x.eballots.ballots,
         weight: p.eballots.weight + x.eballots.weight,
+        ...(pd && xd
+          ? {
+              decrypted: {
+                districts: pd.districts + xd.districts,
+                votes: Object.fromEntries(c.options.map((o) => [o.id, pd.votes[o.id]! + xd.votes[o.id]!])),
+              },
+            }
+          : {}),
       };
     }
   }

@@ -24,6 +24,7 @@ import {
 import { decodeRecord, type SharesBody } from '../../ledger/record.js';
 import {
   applyRecord,
+  electionSummary,
   RuleError,
   stateKey,
   stateKeys,
@@ -33,6 +34,7 @@ import {
   type EncryptedSumState,
 } from '../../ledger/rules.js';
 import { allocateSeats } from '../../ledger/seats.js';
+import { electionResults } from '../../ledger/results.js';
 import { buildElection, logAt, type Voter } from '../helpers/election.js';
 import { keyCeremony, type Choices } from '../helpers/encrypted-election.js';
 
@@ -236,6 +238,13 @@ describe('the homomorphic tally', () => {
       expect(riksdag.counted.votes[p]).toBe(riksdag.final.votes[p] + e[p]!);
     }
     expect(riksdag.provisional).toBe(false);
+    // District by district: each polling district's e-votes with the decryptions that gave them, summed up the tree.
+    const results = electionResults(electionSummary(log.state.read, f.id)!, log.state.entries());
+    const byId = new Map(results.districts.map((d) => [d.id, d]));
+    expect(byId.get('se')!.contests.riksdag!.eballots.decrypted).toEqual({ districts: 4, votes: e });
+    const north1 = byId.get('north-1')!.contests.riksdag!.eballots.decrypted!;
+    expect(north1.votes).toEqual(expected(truth, 'riksdag', PARTIES, ['north-1']));
+    expect(north1.records).toHaveLength(2);
     const referendum = tally.contests.referendum;
     const r = expected(truth, 'referendum', ['yes', 'no']);
     expect(referendum.counted.votes).toEqual({ yes: 28 + r.yes!, no: 36 + r.no! });
