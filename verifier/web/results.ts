@@ -175,6 +175,14 @@ function districtTree(
         p.append(proveButton(f!.index));
         li.append(p);
       }
+      // An encrypted election's e-votes here, once a quorum of guardians decrypted them, with their records.
+      const e = mine?.eballots.decrypted;
+      if (e?.records) {
+        const votes = contest.options.map((o) => `${o.title} ${e.votes[o.id] ?? 0}`).join(', ');
+        const p = el('p', `${t.evotesHeader}: ${votes} `);
+        for (const index of e.records) p.append(proveButton(index), ' ');
+        li.append(p);
+      }
       return li;
     }
     const details = el('details');
