@@ -9,6 +9,7 @@
  * and hash they were computed under. (Every rejection is in the shared
  * table, test/helpers/rule-cases.ts.)
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromBase64, fromUtf8, toHex } from '../../ledger/bytes.js';
 import { openShare, sealedCiphertexts } from '../../ledger/encrypted-election.js';
@@ -310,5 +311,32 @@ describe('a Benaloh challenge', () => {
       (log.state.read(stateKey.encryptedSum(f.id, v.district)) as EncryptedSumState).contests.riksdag!
         .ballots,
     ).toBe(1);
+  });
+});
+
+describe('known answers (test/vectors/urna-encrypted-election.json)', () => {
+  it('gives the pinned records of an encrypted election: the ceremony, a ballot, a spoiled one, a decryption', () => {
+    const fk = buildElection({ id: 'kat-2026', voters: 4, guardians: { count: 3, quorum: 2 } });
+    const k = keyCeremony(fk);
+    const log = logAt(fk, 'open');
+    const ballot = k.ballot(fk.voters[0]!, { riksdag: { m: 1 }, referendum: { no: 1 } });
+    const spoiled = k.spoil(fk.voters[1]!, { riksdag: { c: 1 } }).spoiled;
+    log.accept(ballot, spoiled, fk.phase('close'));
+    const sums = log.state.read(stateKey.encryptedSum(fk.id, 'north-1')) as EncryptedSumState;
+    const decryption = k.decryption(2, 'north-1', sums);
+    log.accept(decryption);
+    const hex = (bytes: Uint8Array) => toHex(decodeRecord(bytes).leafHash);
+    const got = {
+      electionKey: k.keyB64,
+      ceremony: log.records
+        .filter((r) => ['guardian', 'shares', 'accept'].includes(decodeRecord(r).record.type))
+        .map(hex),
+      ballot: hex(ballot),
+      spoiled: hex(spoiled),
+      decryption: hex(decryption),
+    };
+    const file = new URL('../vectors/urna-encrypted-election.json', import.meta.url);
+    if (process.env.URNA_WRITE_VECTORS === '1') writeFileSync(file, JSON.stringify(got, null, 2) + '\n');
+    expect(got).toEqual(JSON.parse(readFileSync(file, 'utf8')));
   });
 });
