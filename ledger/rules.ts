@@ -1634,8 +1634,11 @@ function short(v: unknown): string {
 
 // ---- Read views ----
 
-/** The status of a ballot, for `GET /ballots/<tracker>`. */
-export type BallotStatus = {
+/** The status of a ballot, for `GET /ballots/<tracker>`: a ballot cast, or one spoiled. */
+export type BallotStatus = CastBallotStatus | SpoiledBallotStatus;
+
+/** The status of a ballot cast. */
+export type CastBallotStatus = {
   tracker: string;
   election: string;
   /** The credential (base64 public key) that signed it. */
@@ -1655,6 +1658,24 @@ export type BallotStatus = {
 };
 
 /**
+ * The status of a ballot spoiled by a Benaloh challenge: it is not in the
+ * log, never counts, and is refused if submitted (`spoiled_ballot`).
+ */
+export type SpoiledBallotStatus = {
+  tracker: string;
+  election: string;
+  /** The credential (base64 public key) that signed it and the spoiled record. */
+  credential: string;
+  /** The index of the `spoiled` record that published its opening. */
+  index: number;
+  status: 'spoiled';
+  /** Index of the credential's last ballot, or null if it cast none. */
+  last: number | null;
+  /** Index of the override record, or null. */
+  override: number | null;
+};
+
+/**
  * The status of the ballot with this tracker (hex leaf hash, either case),
  * or undefined if no ballot has it. Reads `ballot/<tracker>` and the
  * credential. Throws MalformedError if `tracker` is not 64 hex digits.
@@ -1666,6 +1687,16 @@ export function ballotStatus(read: StateReader, tracker: string): BallotStatus |
   const ballot = read(stateKey.ballot(t)) as BallotState | undefined;
   if (ballot === undefined) return undefined;
   const cred = read(stateKey.credential(ballot.election, ballot.credential)) as CredentialState;
+  if (ballot.spoiled)
+    return {
+      tracker: t,
+      election: ballot.election,
+      credential: ballot.credential,
+      index: ballot.index,
+      status: 'spoiled',
+      last: cred.last,
+      override: cred.overridden,
+    };
   const status =
     cred.overridden !== null ? 'overridden' : cred.last === ballot.index ? 'included' : 'superseded';
   return {

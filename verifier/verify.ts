@@ -24,7 +24,7 @@ import { parseVerifierKey, type NoteVerifier } from '../ledger/note.js';
 import { quorumSatisfied, witnessVerifiers, type Policy } from '../ledger/policy.js';
 import { verifyReceipt, type ReceiptSubject } from '../ledger/receipt.js';
 import { decodeRecord } from '../ledger/record.js';
-import type { BallotStatus } from '../ledger/rules.js';
+import type { BallotStatus, CastBallotStatus } from '../ledger/rules.js';
 import { LogError } from './client.js';
 import type { LogReader } from './reader.js';
 
@@ -250,7 +250,7 @@ export interface BallotVerdict {
   /** The credential (base64 public key) that signed the ballot. */
   credential: string;
   /** Whether the ballot counts, by the log's index: `unknown` when the source has no index (a static copy). */
-  status: BallotStatus['status'] | 'unknown';
+  status: CastBallotStatus['status'] | 'unknown';
   checkpoint: CheckpointVerdict;
   /** What was proven beyond the inclusion: the later ballot that counts instead, or the override, by index. */
   evidence: { later?: number; override?: number };
@@ -277,8 +277,9 @@ export interface VerifyBallotOptions {
  * proven where the log holds the evidence under the checkpoint: a later
  * ballot of the same credential (superseded), or an override of the
  * credential (overridden, so none of its e-ballots count). That a ballot is
- * its credential's last stays the log's word. Throws NotVerifiedError, and
- * LogError when the source does not answer.
+ * its credential's last stays the log's word. Throws NotVerifiedError
+ * (`no_ballot` also for a tracker the log's index says was spoiled: that
+ * ballot is not in the log), and LogError when the source does not answer.
  */
 export async function verifyBallot(
   reader: LogReader,
@@ -313,6 +314,11 @@ export async function verifyBallot(
       throw e;
     }
   }
+  if (status?.status === 'spoiled')
+    throw new NotVerifiedError(
+      { code: 'no_ballot', tracker: t },
+      `the log holds no ballot with tracker ${t}: it was spoiled (a Benaloh challenge; its opening is the spoiled record at index ${status.index}, the log's word), so it never counts (urna verify spoiled checks the opening)`,
+    );
   const index = opts.index ?? status!.index;
   if (!Number.isSafeInteger(index) || index < 0)
     throw new NotVerifiedError(

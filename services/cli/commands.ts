@@ -14,6 +14,7 @@ import {
   phaseCommand,
   reportCommand,
 } from './election.js';
+import { guardianDecryptCommand } from './guardian-decrypt.js';
 import { guardianCeremonyCommand, guardianKeygenCommand } from './guardian.js';
 import { keygenCommand } from './keygen.js';
 import { restoreCommand } from './restore.js';
@@ -53,6 +54,7 @@ export const COMMANDS: Command[] = [
   phaseCommand,
   guardianKeygenCommand,
   guardianCeremonyCommand,
+  guardianDecryptCommand,
   castCommand,
   reportCommand,
   countCommand,

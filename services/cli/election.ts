@@ -5,7 +5,7 @@
  * encrypted election encrypts and proves the ballot here
  * (services/cli/encrypted-ballot.ts), or spoils it (a Benaloh challenge).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64, toBase64, toHex } from '../../ledger/bytes.js';
 import { ed25519, randomSeed } from '../../ledger/ed25519.js';
@@ -17,9 +17,11 @@ import {
   ballotTracker,
   decodeRecord,
   signRecord,
+  type BallotRecord,
   type CredentialDef,
   type ElectionBody,
   type Phase,
+  type SpoiledBody,
   type Stage,
 } from '../../ledger/record.js';
 import type { ElectionSummary } from '../../ledger/rules.js';
@@ -35,7 +37,14 @@ import {
   type SigningKey,
 } from './client-common.js';
 import { parseInteger, type Command, type Flag, type Parsed } from './command.js';
-import { choicesText, electionContext, formatSpoiled, parseChoices } from './encrypted-ballot.js';
+import {
+  choicesText,
+  electionContext,
+  formatSpoiled,
+  parseChoices,
+  type Choices,
+  type SpoiledBallotFile,
+} from './encrypted-ballot.js';
 import { credentialRecords, normalizeRoles, planElection, recordKey, signAll } from './election-records.js';
 import { setEd25519Backend } from '../../ledger/ed25519.js';
 import { nativeEd25519 } from '../crypto/native-ed25519.js';
@@ -241,24 +250,88 @@ export const phaseCommand: Command = {
   },
 };
 
-/** Submits a signed ballot and saves its receipt (verified with --log-key when given), as `urna cast` prints it. */
-async function submitBallot(p: Parsed, client: LogClient, bytes: Uint8Array, tracker: string): Promise<void> {
+/**
+ * Submits a signed ballot (or a spoiled record: `what` names it after the
+ * index) and saves its receipt to --receipt-out or `defaultOut` (verified
+ * with --log-key when given), as `urna cast` prints it.
+ */
+async function submitBallot(
+  p: Parsed,
+  client: LogClient,
+  bytes: Uint8Array,
+  defaultOut: string,
+  what = '',
+): Promise<SubmitAnswer> {
   const result = await client.submit(bytes);
-  const out = p.string('receipt-out') ?? `${tracker}.receipt`;
+  const out = p.string('receipt-out') ?? defaultOut;
   await writeFile(out, result.receipt);
-  say(`index ${result.index}${dup(result)}`, `receipt ${out}`);
+  say(`index ${result.index}${what}${dup(result)}`, `receipt ${out}`);
   if (client.verifier) {
     // LogClient.submit verified it already; say what was checked.
     const { checkpoint } = verifyReceipt(result.receipt, { entry: bytes }, client.verifier);
     say(`verified inclusion in ${checkpoint.origin} at size ${checkpoint.size}`);
   }
+  return result;
+}
+
+/**
+ * `urna cast --choices --challenge`: publishes the `spoiled` record of the
+ * signed ballot `ballot` (its body and signature, and per contest its
+ * nonces and choices), signed by the credential, so the log refuses that
+ * ballot from now on (spoiled_ballot); then writes the opening to
+ * --spoiled-out. The file is created (never overwriting one) before
+ * anything is published, and removed if the log does not take the record:
+ * a signed ballot is never left in a file without its spoiled record on the
+ * log, which holds the whole opening besides.
+ */
+async function spoilBallot(
+  p: Parsed,
+  client: LogClient,
+  credential: SigningKey,
+  ballot: Uint8Array,
+  tracker: string,
+  nonces: { [contest: string]: bigint[] },
+  choices: Choices,
+): Promise<void> {
+  const record = decodeRecord(ballot).record as BallotRecord;
+  const text = formatSpoiled(record, tracker, nonces, choices);
+  const spoiled = JSON.parse(text) as SpoiledBallotFile;
+  const body = record.body as SpoiledBody['ballot'];
+  const bytes = signRecord(
+    {
+      v: 1,
+      type: 'spoiled',
+      election: record.election,
+      body: { ballot: body, sig: record.sig, openings: spoiled.openings },
+    },
+    credential.seed,
+  );
+  const out = p.string('spoiled-out') ?? `${tracker}.spoiled.json`;
+  const handle = await open(out, 'wx', 0o600);
+  try {
+    try {
+      await submitBallot(p, client, bytes, `${tracker}.spoiled.receipt`, ' spoiled');
+    } catch (e) {
+      await handle.close();
+      await unlink(out);
+      throw e;
+    }
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  say(
+    `spoiled: published, so this ballot never counts (${choicesText(choices)})`,
+    `opening ${out} (urna verify spoiled ${out} checks it)`,
+  );
 }
 
 /**
  * `urna cast --choices`: encrypts and proves the ballot here, under the
  * election's key (from authenticated records with --log-key), prints its
- * tracker, then submits it, or with --challenge spoils it: writes its
- * opening and submits nothing.
+ * tracker, then submits it, or with --challenge spoils it: publishes its
+ * opening in a spoiled record and writes it to a file.
  */
 async function castEncrypted(p: Parsed, credential: SigningKey, election: string): Promise<number> {
   for (const f of ['contests', 'ciphertext-file', 'ciphertext-base64'])
@@ -313,16 +386,10 @@ async function castEncrypted(p: Parsed, credential: SigningKey, election: string
       `encrypted under the key all ${source.view.guardians.size} guardians accepted, read from the log at size ${source.view.head.size}`,
     );
   if (p.bool('challenge')) {
-    const out = p.string('spoiled-out') ?? `${tracker}.spoiled.json`;
-    const text = formatSpoiled(decodeRecord(bytes).record, tracker, encrypted.nonces, choices);
-    await writeFile(out, text, { mode: 0o600, flag: 'wx' });
-    say(
-      `spoiled: not submitted (${choicesText(choices)})`,
-      `opening ${out} (urna verify spoiled ${out} checks it)`,
-    );
+    await spoilBallot(p, client, credential, bytes, tracker, encrypted.nonces, choices);
     return 0;
   }
-  await submitBallot(p, client, bytes, tracker);
+  await submitBallot(p, client, bytes, `${tracker}.receipt`);
   return 0;
 }
 
@@ -344,11 +411,14 @@ export const castCommand: Command = {
     ballot (it is not answered; CONTEST= answers it blank); a contest of several seats takes several options. An
     unknown contest or option, or too many votes in a contest, is a usage error (exit 2) before anything is signed.
 
-    --challenge spoils the ballot instead (a Benaloh challenge): it is encrypted and its tracker printed, but not
-    submitted; its opening (the signed ballot, and per contest the nonces and the choices) is written to
-    --spoiled-out (mode 0600), for urna verify spoiled to check that the ballot with that tracker encrypts those
-    choices. Cast again to vote: a spoiled ballot's secrecy is gone. The file holds the signed ballot, so whoever
-    holds it could still submit it: keep it, or give it only to whom you ask to check it.`,
+    --challenge spoils the ballot instead (a Benaloh challenge): it is encrypted and its tracker printed, but the
+    ballot is not cast. Its opening (the ballot's body and signature, and per contest the nonces and the choices) is
+    published in a spoiled record signed by the credential, so the log refuses that ballot from now on
+    (spoiled_ballot) and it can never count; the spoiled record's receipt is saved to --receipt-out (default
+    TRACKER.spoiled.receipt), and the opening written to --spoiled-out (mode 0600, created before anything is
+    published and removed if the log refuses the record), for urna verify spoiled to check that the ballot with that
+    tracker encrypts those choices. Prints "index N spoiled" and "spoiled: published ...". Cast again to vote: a
+    spoiled ballot's secrecy is gone.`,
   flags: [
     {
       name: 'credential',
@@ -387,7 +457,7 @@ export const castCommand: Command = {
     },
     {
       name: 'challenge',
-      help: 'with --choices: spoil the ballot (a Benaloh challenge) instead of casting it; write its opening',
+      help: 'with --choices: spoil the ballot (a Benaloh challenge) instead of casting it: publish its opening, and write it',
     },
     {
       name: 'spoiled-out',
@@ -397,7 +467,7 @@ export const castCommand: Command = {
     {
       name: 'receipt-out',
       value: 'FILE',
-      help: 'where to save the receipt (default: TRACKER.receipt in the working directory)',
+      help: "where to save the receipt (default: TRACKER.receipt, with --challenge the spoiled record's TRACKER.spoiled.receipt, in the working directory)",
     },
     LOG_FLAG,
     {
@@ -426,7 +496,7 @@ export const castCommand: Command = {
     const tracker = ballotTracker(bytes);
     // The voter keeps the tracker even if the submission fails.
     say(`tracker ${tracker}`);
-    await submitBallot(p, client, bytes, tracker);
+    await submitBallot(p, client, bytes, `${tracker}.receipt`);
     return 0;
   },
 };

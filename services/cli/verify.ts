@@ -11,7 +11,8 @@ import { EvidenceError, formatAlarm, parseAlarm, verifySplitView } from '../../l
 import { fromBase64, toBase64, toHex } from '../../ledger/bytes.js';
 import { verifiedAhead } from '../../ledger/ed25519.js';
 import { checkSpoiledBallot, type SpoiledFailure } from '../../ledger/encrypted-election.js';
-import { decodeRecord } from '../../ledger/record.js';
+import { decodeRecord, type SpoiledRecord } from '../../ledger/record.js';
+import { spoiledTracker } from '../../ledger/rules.js';
 import { CeremonyRecordError, KeyNotFixedError, readEncryptionContext } from '../../verifier/ceremony.js';
 import { parseVerifierKey } from '../../ledger/note.js';
 import { parsePolicy } from '../../ledger/policy.js';
@@ -594,8 +595,11 @@ export const verifySpoiledCommand: Command = {
     key, and each contest's nonces open its ciphertexts to exactly the choices the file states. The election's hash,
     contests and key come from its election record and every guardian's guardian and accept records, read through
     tiles authenticated against the latest checkpoint signed by --log-key (with --witness-policy, cosigned by its
-    quorum). Also says whether the log holds a ballot with this tracker (the log's word: a spoiled ballot should never
-    be cast). Exit 0 verified, 1 not verified (with why), 2 usage, an unreadable file or an unreachable source.`,
+    quorum). Also says whether the log holds this ballot's spoiled record (which urna cast --challenge publishes, so
+    the ballot can never be cast: the log's index of trackers says where, and that entry is read authenticated and
+    checked to be the spoiled record of this very ballot; a false index is not verified), or else, as a warning, the
+    ballot itself or nothing (the log's word). Exit 0 verified, 1 not verified (with why), 2 usage, an unreadable
+    file or an unreachable source.`,
   flags: [
     LOG_KEY_FLAG,
     WITNESS_POLICY_FLAG,
@@ -671,9 +675,25 @@ export const verifySpoiledCommand: Command = {
             (f.code === 'choices' ? ` (it encrypts ${choicesText({ [f.contest]: f.encrypted })})` : ''),
         );
       }
+      /** Whether entry `index`, authenticated under the checkpoint, is the spoiled record of this ballot; throws if it is not. */
+      const isSpoiledRecord = async (index: number): Promise<boolean> => {
+        if (index >= cp.head.size) return false;
+        const entry = await reader.entry(index, cp.head);
+        const at = await verifiedAhead(() => decodeRecord(entry)).catch(() => null);
+        if (at?.record.type !== 'spoiled' || spoiledTracker(at.record as SpoiledRecord) !== tracker)
+          throw new SpoiledNotVerified(
+            'index_lies',
+            `the log says entry ${index} is this ballot's spoiled record; it is not`,
+          );
+        return true;
+      };
+      // Where the log's index puts the ballot: spoiled (that record proven here when under the checkpoint), or cast.
       let cast: number | null = null;
+      let spoiledAt: { index: number; proven: boolean } | null = null;
       try {
-        cast = (await reader.client.ballot(tracker)).index;
+        const status = await reader.client.ballot(tracker);
+        if (status.status !== 'spoiled') cast = status.index;
+        else spoiledAt = { index: status.index, proven: await isSpoiledRecord(status.index) };
       } catch (e) {
         if (!(e instanceof LogError && e.status === 404)) throw e;
       }
@@ -688,15 +708,21 @@ export const verifySpoiledCommand: Command = {
             choices: verdict.choices,
             size,
             cast,
+            spoiled: spoiledAt?.index ?? null,
+            spoiledProven: spoiledAt?.proven ?? false,
           }) + '\n',
         );
       else
         say(
           `verified: spoiled ballot ${tracker} of election ${id} encrypts ${choicesText(verdict.choices)}`,
           `  signed by credential ${record.signer}; its proofs verify under the key all ${source.view.guardians.size} guardians accepted (log size ${size})`,
-          cast === null
-            ? "  the log holds no ballot with this tracker (the log's word): it was not cast"
-            : `  warning: the log holds this ballot at index ${cast}: it was cast after all`,
+          spoiledAt !== null
+            ? spoiledAt.proven
+              ? `  the log holds its spoiled record at index ${spoiledAt.index} (proven under the checkpoint): it can never be cast`
+              : `  the log holds its spoiled record at index ${spoiledAt.index} (the log's word: not yet under the checkpoint): it can never be cast`
+            : cast === null
+              ? "  warning: the log holds no spoiled record of this ballot, nor the ballot (the log's word): it was not published as spoiled, and the signed ballot in the file could still be cast"
+              : `  warning: the log holds this ballot at index ${cast}: it was cast after all`,
         );
       return 0;
     } catch (e) {

@@ -25,6 +25,7 @@ import {
 import { decodeRecord, type SharesBody } from '../../ledger/record.js';
 import {
   applyRecord,
+  ballotStatus,
   electionSummary,
   RuleError,
   stateKey,
@@ -301,6 +302,15 @@ describe('a Benaloh challenge', () => {
       credential: v.key,
       index: log.size - 1,
       spoiled: true,
+    });
+    expect(ballotStatus(log.state.read, tracker)).toEqual({
+      tracker,
+      election: f.id,
+      credential: v.key,
+      index: log.size - 1,
+      status: 'spoiled',
+      last: null,
+      override: null,
     });
     expect(log.state.read(stateKey.election(f.id))).toEqual(before);
     expect(log.state.read(stateKey.encryptedSum(f.id, v.district))).toBeUndefined();

@@ -3,9 +3,10 @@
  * serve` over loopback: three `urna guardian keygen`, three concurrent `urna
  * guardian ceremony` processes for a 2-of-3 election (and one run again,
  * which continues where the log is), encrypted ballots cast with `urna cast
- * --choices` and admitted, a Benaloh challenge (`--challenge`) checked by
- * `urna verify spoiled`, and the refusals: a key not yet fixed, an unknown
- * contest or option, a tampered spoiled ballot.
+ * --choices` and admitted, a Benaloh challenge (`--challenge`: its spoiled
+ * record published) checked by `urna verify spoiled`, and the refusals: a
+ * key not yet fixed, an unknown contest or option, a tampered spoiled
+ * ballot, a spoiled ballot's file that exists already.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -301,7 +302,7 @@ describe('an encrypted election with urna guardian and urna cast --choices', () 
     expect(opaque.code).toBe(2);
     expect((await summary()).counts.ballots).toBe(counted);
 
-    // A Benaloh challenge: the tracker, then the opening instead of a submission.
+    // A Benaloh challenge: the tracker, then the opening published in a spoiled record instead of the ballot.
     const spoiledFile = join(dir, 'challenge.spoiled.json');
     const challenge = await cast(credFiles[1]!, [
       '--choices',
@@ -312,10 +313,30 @@ describe('an encrypted election with urna guardian and urna cast --choices', () 
     ]);
     expect(challenge.code, challenge.stderr).toBe(0);
     const spoiledTracker = /^tracker ([0-9a-f]{64})$/m.exec(challenge.stdout)![1]!;
-    expect(challenge.stdout).toMatch(/^spoiled: not submitted \(riksdag: s; referendum: no\)$/m);
+    expect(challenge.stdout).toMatch(
+      /^spoiled: published, so this ballot never counts \(riksdag: s; referendum: no\)$/m,
+    );
+    const spoiledIndex = Number(/^index (\d+) spoiled$/m.exec(challenge.stdout)![1]);
+    expect(challenge.stdout).toContain(`receipt ${spoiledTracker}.spoiled.receipt`);
     expect(statSync(spoiledFile).mode & 0o777).toBe(0o600);
-    expect((await fetch(`${log}/ballots/${spoiledTracker}`)).status).toBe(404);
+    expect(await getJson<BallotStatus>(`${log}/ballots/${spoiledTracker}`)).toMatchObject({
+      status: 'spoiled',
+      index: spoiledIndex,
+    });
     expect((await summary()).counts.ballots).toBe(counted);
+    // The file is never overwritten, and nothing is published when it exists.
+    const size = async () => Number((await (await fetch(`${log}/checkpoint`)).text()).split('\n')[1]);
+    const sizeBefore = await size();
+    const exists = await cast(credFiles[1]!, [
+      '--choices',
+      'riksdag=s',
+      '--challenge',
+      '--spoiled-out',
+      spoiledFile,
+    ]);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/EEXIST/);
+    expect(await size()).toBe(sizeBefore);
 
     const verify = (file: string, extra: string[] = []) =>
       urna(['verify', 'spoiled', file, ...withKey, ...extra]);
@@ -327,13 +348,18 @@ describe('an encrypted election with urna guardian and urna cast --choices', () 
         'm',
       ),
     );
-    expect(verified.stdout).toMatch(/it was not cast/);
+    expect(verified.stdout).toContain(
+      `the log holds its spoiled record at index ${spoiledIndex} (proven under the checkpoint): it can never be cast`,
+    );
     const json = await verify(spoiledFile, ['--json', '--election', ID]);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
       verified: true,
       tracker: spoiledTracker,
       choices: { riksdag: { s: 1, m: 0 }, referendum: { yes: 0, no: 1 } },
+      cast: null,
+      spoiled: spoiledIndex,
+      spoiledProven: true,
     });
 
     // Tampered: another choice, another nonce, another tracker, another election.
