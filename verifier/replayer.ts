@@ -21,6 +21,7 @@ import {
   applyRecord,
   MemoryState,
   proofAhead,
+  proofAheadKeys,
   provenAhead,
   RuleError,
   type Effects,
@@ -210,17 +211,31 @@ export class Replayer {
   }
 
   async #applyAll(decoded: readonly DecodedRecord[], start: number): Promise<void> {
-    // The chunk's proofs that the state before it can check, verified at once;
-    // the rules verify the others (a ballot cast just after its key was fixed).
-    const items = decoded.map((d, i) => (start + i < this.size ? null : proofAhead(d, this.state.read)));
-    const asked = items.filter((x) => x !== null);
-    const verdicts = asked.length ? await this.#prove(asked) : [];
-    let v = 0;
+    // Proofs verified ahead, many at once: those the state before the chunk
+    // can check; and whenever a record becomes checkable only on the way (a
+    // ballot cast after its election's key was fixed in this chunk), every
+    // record from it on that the state then can check. Each verdict binds
+    // what it was computed for (rules.ts provenAhead), so an earlier state is
+    // as good as the record's own; the rules verify whatever has none.
+    const ahead: Array<{ item: ProofItem; ok: boolean } | undefined> = [];
+    const proveFrom = async (from: number) => {
+      const asked: Array<[number, ProofItem]> = [];
+      for (let j = from; j < decoded.length; j++) {
+        if (ahead[j] || start + j < this.size) continue;
+        const item = proofAhead(decoded[j]!, this.state.read);
+        if (item) asked.push([j, item]);
+      }
+      if (asked.length === 0) return;
+      const verdicts = await this.#prove(asked.map(([, item]) => item));
+      asked.forEach(([j, item], k) => (ahead[j] = { item, ok: verdicts[k]! }));
+    };
+    await proveFrom(0);
     for (const [i, d] of decoded.entries()) {
       const index = start + i;
       if (index < this.size) continue; // applied before a decode failure
-      const item = items[i];
-      const ctx = item ? { ...this.#ctx, ...provenAhead(d, item, verdicts[v++]!) } : this.#ctx;
+      if (!ahead[i] && proofAheadKeys(d).length > 0 && proofAhead(d, this.state.read)) await proveFrom(i);
+      const a = ahead[i];
+      const ctx = a ? { ...this.#ctx, ...provenAhead(d, a.item, a.ok) } : this.#ctx;
       const outcome = applyRecord(this.state.read, d, index, ctx);
       if (outcome instanceof RuleError)
         throw new ReplayError(
