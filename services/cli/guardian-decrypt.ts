@@ -32,7 +32,7 @@ import {
   say,
 } from './client-common.js';
 import { parseInteger, type Command } from './command.js';
-import { readGuardianSecret } from './guardian.js';
+import { GUARDIAN_KEY_FLAG, readGuardianSecret } from './guardian.js';
 import { UsageError } from './usage-error.js';
 
 /** A district's encrypted sums that guardian `index` has not decrypted as they stand. */
@@ -127,12 +127,7 @@ export const guardianDecryptCommand: Command = {
       required: true,
       help: 'the guardian secret file, holding the key share (as urna guardian ceremony leaves it); only read',
     },
-    {
-      name: 'key',
-      value: 'SKEYFILE',
-      required: true,
-      help: "the guardian's Ed25519 signing key file, its key in the election's roles.guardians.keys",
-    },
+    GUARDIAN_KEY_FLAG,
     LOG_FLAG,
     LOG_KEY_FLAG,
     { name: 'once', help: 'decrypt what is to decrypt now and exit (excludes --timeout)' },

@@ -51,7 +51,7 @@ import {
   readVerifierKeyArg,
   say,
 } from './client-common.js';
-import type { Command } from './command.js';
+import type { Command, Flag } from './command.js';
 import { UsageError } from './usage-error.js';
 
 /** The guardian secret file's content. */
@@ -114,6 +114,14 @@ export async function writeGuardianSecret(file: string, s: GuardianSecretFile): 
     await dir.close();
   }
 }
+
+/** `--key`: a guardian's signing key, as every guardian command takes it. */
+export const GUARDIAN_KEY_FLAG: Flag = {
+  name: 'key',
+  value: 'SKEYFILE',
+  required: true,
+  help: "the guardian's Ed25519 signing key file, one of the election's roles.guardians.keys",
+};
 
 export const guardianKeygenCommand: Command = {
   name: 'guardian keygen',
@@ -210,12 +218,7 @@ export const guardianCeremonyCommand: Command = {
       required: true,
       help: 'the guardian secret file (as urna guardian keygen writes it); its key share is added to it',
     },
-    {
-      name: 'key',
-      value: 'SKEYFILE',
-      required: true,
-      help: "the guardian's Ed25519 signing key file, one of the election's roles.guardians.keys",
-    },
+    GUARDIAN_KEY_FLAG,
     LOG_FLAG,
     LOG_KEY_FLAG,
     {

@@ -15,42 +15,23 @@ import { parseVerifierKey } from '../../ledger/note.js';
 import { verifyReceipt } from '../../ledger/receipt.js';
 import type { DistrictDef, ElectionBody } from '../../ledger/record.js';
 import type { BallotStatus, ElectionSummary } from '../../ledger/rules.js';
-import { tempDir } from '../helpers/log.js';
-import { runUrna, startServer, type ServerProcess } from '../helpers/process.js';
+import { cliLog, getJson, type CliLog } from '../helpers/cli-election.js';
+import type { ServerProcess } from '../helpers/process.js';
 
-const urna = (args: string[], cwd?: string) => runUrna(args, cwd === undefined ? {} : { cwd });
+const urna = (args: string[], cwd?: string) => cli.urna(args, cwd);
+const ok = (args: string[], cwd?: string) => cli.ok(args, cwd);
 
-/** Runs `urna` and requires success; returns stdout. */
-async function ok(args: string[], cwd?: string): Promise<string> {
-  const r = await urna(args, cwd);
-  if (r.code !== 0) throw new Error(`urna ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  expect(res.status, url).toBe(200);
-  return (await res.json()) as T;
-}
-
+let cli: CliLog;
 let dir: string;
-let cleanup: () => Promise<void>;
 let server: ServerProcess;
-const keys: { [role: string]: { file: string; vkey: string } } = {};
+let keys: CliLog['keys'];
 
 beforeAll(async () => {
-  ({ dir, cleanup } = await tempDir('urna-cli-election-'));
-  for (const role of ['authority', 'registrar', 'reporter', 'counter', 'voter']) {
-    const file = join(dir, `${role}.key`);
-    keys[role] = { file, vkey: (await ok(['keygen', `${role}.example`, '--out', file])).trim() };
-  }
-  server = await startServer(['--data', join(dir, 'data'), '--authority', keys.authority!.vkey]);
+  cli = await cliLog('urna-cli-election-', ['authority', 'registrar', 'reporter', 'counter', 'voter']);
+  ({ dir, server, keys } = cli);
 });
 
-afterAll(async () => {
-  await server?.stop();
-  await cleanup?.();
-});
+afterAll(() => cli?.close());
 
 /**
  * A manifest with 1,503 districts (root, two regions, 1,500 polling

@@ -28,86 +28,42 @@ import { decodeSignerKey } from '../../ledger/note.js';
 import { signRecord } from '../../ledger/record.js';
 import type { ElectionBody } from '../../ledger/record.js';
 import type { BallotStatus, CeremonyState, ElectionSummary } from '../../ledger/rules.js';
-import { tempDir } from '../helpers/log.js';
-import { runUrna, startServer, type ServerProcess } from '../helpers/process.js';
+import { cliLog, encryptedManifest, getJson, type CliLog } from '../helpers/cli-election.js';
+import type { ServerProcess } from '../helpers/process.js';
 
-const urna = (args: string[]) => runUrna(args, { cwd: dir });
+const urna = (args: string[]) => cli.urna(args);
+const ok = (args: string[]) => cli.ok(args);
 
-async function ok(args: string[]): Promise<string> {
-  const r = await urna(args);
-  if (r.code !== 0) throw new Error(`urna ${args.join(' ')} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url);
-  expect(res.status, url).toBe(200);
-  return (await res.json()) as T;
-}
-
-let dir: string;
-let cleanup: () => Promise<void>;
-let server: ServerProcess;
-const keys: { [role: string]: { file: string; vkey: string } } = {};
 const ID = 'enc-cli-2026';
 const GUARDIANS = [1, 2, 3];
+let cli: CliLog;
+let dir: string;
+let server: ServerProcess;
+let keys: CliLog['keys'];
 
 beforeAll(async () => {
-  ({ dir, cleanup } = await tempDir('urna-cli-guardian-'));
-  const roles = ['authority', 'registrar', 'reporter', 'counter', ...GUARDIANS.map((i) => `guardian-${i}`)];
-  await Promise.all(
-    roles.map(async (role) => {
-      const file = join(dir, `${role}.key`);
-      keys[role] = { file, vkey: (await ok(['keygen', `${role}.example`, '--out', file])).trim() };
-    }),
-  );
-  server = await startServer(['--data', join(dir, 'data'), '--authority', keys.authority!.vkey]);
+  cli = await cliLog('urna-cli-guardian-', [
+    'authority',
+    'registrar',
+    'reporter',
+    'counter',
+    ...GUARDIANS.map((i) => `guardian-${i}`),
+  ]);
+  ({ dir, server, keys } = cli);
 });
 
-afterAll(async () => {
-  await server?.stop();
-  await cleanup?.();
-});
+afterAll(() => cli?.close());
 
 function manifest(): ElectionBody {
-  return {
-    id: ID,
-    title: 'Encrypted CLI election',
-    contests: [
-      {
-        id: 'riksdag',
-        title: 'Riksdag',
-        options: [
-          { id: 's', title: 'S' },
-          { id: 'm', title: 'M' },
-        ],
-        seats: 349,
-        method: { name: 'sainte-lague' },
-      },
-      {
-        id: 'referendum',
-        title: 'Folkomröstning',
-        options: [
-          { id: 'yes', title: 'Ja' },
-          { id: 'no', title: 'Nej' },
-        ],
-        seats: 1,
-        method: { name: 'plurality' },
-      },
-    ],
+  return encryptedManifest(ID, keys, {
+    guardians: 3,
+    quorum: 2,
     districts: [
-      { id: 'se', name: 'Sverige', parent: null, electorate: 200 },
-      { id: 'd1', name: 'Valdistrikt 1', parent: 'se', electorate: 100 },
-      { id: 'd2', name: 'Valdistrikt 2', parent: 'se', electorate: 100 },
+      { id: 'd1', name: 'Valdistrikt 1' },
+      { id: 'd2', name: 'Valdistrikt 2' },
     ],
-    roles: {
-      registrar: keys.registrar!.vkey,
-      counter: keys.counter!.vkey,
-      reporters: [{ key: keys.reporter!.vkey, district: 'se' }],
-      guardians: { keys: GUARDIANS.map((i) => keys[`guardian-${i}`]!.vkey), quorum: 2 },
-    },
-    revoting: 'last',
-  };
+    seats: 349,
+  });
 }
 
 describe('an encrypted election with urna guardian and urna cast --choices', () => {
