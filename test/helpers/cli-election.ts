@@ -56,6 +56,17 @@ export async function cliLog(prefix: string, roles: readonly string[]): Promise<
   };
 }
 
+/** The roles of an encrypted election's CLI test: authority, registrar, reporter, counter, guardian-1 … guardian-n. */
+export function encryptedRoles(guardians: number): string[] {
+  return [
+    'authority',
+    'registrar',
+    'reporter',
+    'counter',
+    ...Array.from({ length: guardians }, (_, i) => `guardian-${i + 1}`),
+  ];
+}
+
 /** GETs `url`, requires 200, and returns its JSON. */
 export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);

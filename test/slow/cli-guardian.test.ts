@@ -28,7 +28,7 @@ import { decodeSignerKey } from '../../ledger/note.js';
 import { signRecord } from '../../ledger/record.js';
 import type { ElectionBody } from '../../ledger/record.js';
 import type { BallotStatus, CeremonyState, ElectionSummary } from '../../ledger/rules.js';
-import { cliLog, encryptedManifest, getJson, type CliLog } from '../helpers/cli-election.js';
+import { cliLog, encryptedManifest, encryptedRoles, getJson, type CliLog } from '../helpers/cli-election.js';
 import type { ServerProcess } from '../helpers/process.js';
 
 const urna = (args: string[]) => cli.urna(args);
@@ -42,13 +42,7 @@ let server: ServerProcess;
 let keys: CliLog['keys'];
 
 beforeAll(async () => {
-  cli = await cliLog('urna-cli-guardian-', [
-    'authority',
-    'registrar',
-    'reporter',
-    'counter',
-    ...GUARDIANS.map((i) => `guardian-${i}`),
-  ]);
+  cli = await cliLog('urna-cli-guardian-', encryptedRoles(GUARDIANS.length));
   ({ dir, server, keys } = cli);
 });
 

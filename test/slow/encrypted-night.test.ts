@@ -23,7 +23,7 @@ import { decodeSignerKey } from '../../ledger/note.js';
 import { signRecord, type ElectionBody } from '../../ledger/record.js';
 import type { BallotStatus } from '../../ledger/rules.js';
 import type { ResultSnapshot } from '../../services/count/counter.js';
-import { cliLog, encryptedManifest, getJson, type CliLog } from '../helpers/cli-election.js';
+import { cliLog, encryptedManifest, encryptedRoles, getJson, type CliLog } from '../helpers/cli-election.js';
 import type { ServerProcess, UrnaRun } from '../helpers/process.js';
 
 const urna = (args: string[]) => cli.urna(args);
@@ -66,13 +66,7 @@ let server: ServerProcess;
 let keys: CliLog['keys'];
 
 beforeAll(async () => {
-  cli = await cliLog('urna-encrypted-night-', [
-    'authority',
-    'registrar',
-    'reporter',
-    'counter',
-    ...GUARDIANS.map((i) => `guardian-${i}`),
-  ]);
+  cli = await cliLog('urna-encrypted-night-', encryptedRoles(GUARDIANS.length));
   ({ dir, server, keys } = cli);
 });
 
