@@ -41,6 +41,8 @@ export type Reason =
   | { code: 'bad_receipt' }
   | { code: 'bad_tracker' }
   | { code: 'no_ballot'; tracker: string }
+  /** The ballot was spoiled (a Benaloh challenge): the log holds its opening at `index`, and the ballot never counts. */
+  | { code: 'spoiled'; tracker: string; index: number }
   /** The source has no index of ballots (a static copy of the tiles): the ballot's index must be given. */
   | { code: 'no_index' }
   /** The ballot is at `index`, beyond the newest checkpoint's `size`: not yet provable. */
@@ -278,8 +280,8 @@ export interface VerifyBallotOptions {
  * ballot of the same credential (superseded), or an override of the
  * credential (overridden, so none of its e-ballots count). That a ballot is
  * its credential's last stays the log's word. Throws NotVerifiedError
- * (`no_ballot` also for a tracker the log's index says was spoiled: that
- * ballot is not in the log), and LogError when the source does not answer.
+ * (`spoiled` for a tracker the log's index says was spoiled: that ballot
+ * is not in the log), and LogError when the source does not answer.
  */
 export async function verifyBallot(
   reader: LogReader,
@@ -316,7 +318,7 @@ export async function verifyBallot(
   }
   if (status?.status === 'spoiled')
     throw new NotVerifiedError(
-      { code: 'no_ballot', tracker: t },
+      { code: 'spoiled', tracker: t, index: status.index },
       `the log holds no ballot with tracker ${t}: it was spoiled (a Benaloh challenge; its opening is the spoiled record at index ${status.index}, the log's word), so it never counts (urna verify spoiled checks the opening)`,
     );
   const index = opts.index ?? status!.index;

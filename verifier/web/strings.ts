@@ -110,6 +110,8 @@ const en = {
     bad_tracker: () => 'A ballot tracker is 64 characters, the digits 0–9 and the letters a–f.',
     no_ballot: () =>
       'The log has no ballot with this tracker. Check that you copied it whole; a ballot cast moments ago shows within a few seconds.',
+    spoiled: (r) =>
+      `This ballot was spoiled to check your voting device (a Benaloh challenge): the log publishes how it was encrypted, at entry ${r.index}, and it is never counted. Cast a new ballot to vote.`,
     no_index: () =>
       'This copy of the log has no index of ballots, so a tracker alone cannot be looked up here: open your receipt file instead.',
     not_yet: (r) =>
@@ -266,6 +268,8 @@ const sv: typeof en = {
     bad_tracker: () => 'En spårkod har 64 tecken: siffrorna 0–9 och bokstäverna a–f.',
     no_ballot: () =>
       'Loggen har ingen röst med den här spårkoden. Kontrollera att du kopierade hela koden; en röst som nyss lagts syns inom några sekunder.',
+    spoiled: (r) =>
+      `Den här rösten förstördes för att kontrollera din röstningsenhet (en Benaloh-utmaning): loggen visar hur den krypterades, i post ${r.index}, och den räknas aldrig. Lägg en ny röst för att rösta.`,
     no_index: () =>
       'Den här kopian av loggen har inget register över röster, så en spårkod kan inte slås upp här: öppna kvittofilen i stället.',
     not_yet: (r) =>
