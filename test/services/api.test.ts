@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { equalBytes, fromBase64, utf8 } from '../../ledger/bytes.js';
 import { parseCheckpoint } from '../../ledger/checkpoint.js';
@@ -146,6 +147,31 @@ describe('read path', () => {
     expect(all.map((e) => new TextDecoder().decode(e))).toEqual(
       entries(n).map((e) => new TextDecoder().decode(e)),
     );
+  });
+
+  it('serves entry bundles gzip compressed to a client that accepts it, compressed once; hash tiles as they are', async () => {
+    const { app } = await setup(300);
+    const plain = await app.inject('/tile/entries/000');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBe('Accept-Encoding');
+    for (const accept of ['gzip', 'br, gzip;q=0.5', 'deflate, *']) {
+      const res = await app.inject({ url: '/tile/entries/000', headers: { 'accept-encoding': accept } });
+      expect(res.headers['content-encoding'], accept).toBe('gzip');
+      expect(res.headers.vary).toBe('Accept-Encoding');
+      expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(gunzipSync(res.rawPayload)).toEqual(plain.rawPayload);
+      expect(res.rawPayload.length).toBeLessThan(plain.rawPayload.length / 2);
+    }
+    const part = await app.inject({ url: '/tile/entries/001.p/44', headers: { 'accept-encoding': 'gzip' } });
+    expect(gunzipSync(part.rawPayload)).toEqual((await app.inject('/tile/entries/001.p/44')).rawPayload);
+    for (const accept of ['identity', 'gzip;q=0', 'br', '*;q=0']) {
+      const res = await app.inject({ url: '/tile/entries/000', headers: { 'accept-encoding': accept } });
+      expect(res.headers['content-encoding'], accept).toBeUndefined();
+      expect(res.rawPayload).toEqual(plain.rawPayload);
+    }
+    const hashes = await app.inject({ url: '/tile/0/000', headers: { 'accept-encoding': 'gzip' } });
+    expect(hashes.headers['content-encoding']).toBeUndefined();
+    expect(hashes.rawPayload.length).toBe(256 * 32);
   });
 
   it('serves a partial tile as a prefix of a wider one, and 404s tiles beyond the tree', async () => {
