@@ -294,7 +294,13 @@ export const serveCommand: Command = {
     },
     AUTHORITY,
     RULES,
-    { name: 'batch-ms', value: 'MS', env: 'URNA_BATCH_MS', default: '100', help: 'time between batches' },
+    {
+      name: 'batch-ms',
+      value: 'MS',
+      env: 'URNA_BATCH_MS',
+      default: '10',
+      help: 'least time between the starts of two batches (a batch starts once the last is durable and answered)',
+    },
     {
       name: 'max-batch',
       value: 'N',

@@ -7,7 +7,7 @@
  */
 import { UrnaError } from '../../ledger/errors.js';
 import type { Hash } from '../../ledger/hash.js';
-import type { PublishedHead, EntryReceipt } from './receipts.js';
+import type { PublishedHead, EntryIndex, EntryReceipt, ReceiptWhen } from './receipts.js';
 import type { TileCache } from './tile-cache.js';
 
 /** How a node takes part in its log. */
@@ -42,8 +42,13 @@ export interface LogNode {
   /** The latest signed checkpoint this node serves, and the tree it commits to. */
   readonly head: PublishedHead;
   readonly tiles: TileCache;
-  /** Sequences an entry and resolves with its receipt; NotLeaderError on a node that does not lead. */
-  submit(entry: Uint8Array): Promise<EntryReceipt>;
+  /**
+   * Sequences an entry and resolves, once it is durable and signed, with its
+   * receipt (or with its index only: `later`); NotLeaderError on a node that
+   * does not lead.
+   */
+  submit(entry: Uint8Array, when?: 'now'): Promise<EntryReceipt>;
+  submit(entry: Uint8Array, when: ReceiptWhen): Promise<EntryIndex>;
   /** A receipt for the entry at `index` (below `head.size`) at `head`, verified before it is returned. */
   receiptFor(index: number, leafHash: Hash): Promise<EntryReceipt>;
   status(): NodeStatus;

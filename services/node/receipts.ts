@@ -15,16 +15,34 @@ export interface PublishedHead extends TreeHead {
   checkpoint: string;
 }
 
-/** An entry in the log and its receipt, as a node hands it out (the API answers it as JSON: see the write route). */
-export interface EntryReceipt {
+/**
+ * An entry in the log, durable and covered by `checkpoint` (signed), as a
+ * node answers a submission whose receipt is fetched later
+ * (`GET /receipt/<leaf hash>`).
+ */
+export interface EntryIndex {
   index: number;
   leafHash: Hash;
-  /** C2SP tlog-proof receipt at `checkpoint`. */
-  receipt: string;
+  /** The signed checkpoint note of the first tree that holds the entry, as far as this node knows. */
   checkpoint: string;
   /** True when the entry was already in the log (idempotent resubmission). */
   duplicate: boolean;
 }
+
+/** An entry in the log and its receipt, as a node hands it out (the API answers it as JSON: see the write route). */
+export interface EntryReceipt extends EntryIndex {
+  /** C2SP tlog-proof receipt at `checkpoint`. */
+  receipt: string;
+}
+
+/**
+ * When a submitter gets its receipt: `now`, in the answer to the submission
+ * (the default); `later`, by `GET /receipt/<leaf hash>`, the answer then
+ * carrying the index and leaf hash only (as CT logs answer with an SCT and
+ * serve the proof later). Either way the answer comes once the entry is
+ * durable and covered by a signed checkpoint.
+ */
+export type ReceiptWhen = 'now' | 'later';
 
 /**
  * Receipts for several entries at `head`, from one pass over the tiles.
@@ -43,6 +61,7 @@ export async function receiptsAt(
 ): Promise<EntryReceipt[]> {
   const { size, root, checkpoint } = head;
   const verifyAll = opts.verifyAll ?? true;
+  if (leaves.length === 0) return [];
   const proofs = await tiles.withHashes(size, (r) =>
     leaves.map(({ index }) => proveInclusion(index, size, r)),
   );

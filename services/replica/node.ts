@@ -33,7 +33,7 @@ import type { Admission } from '../node/admission.js';
 import { errorText, silentLogger, type Logger } from '../log.js';
 import { InconsistentError } from '../../ledger/errors.js';
 import { StorageCorruptError } from '../storage/errors.js';
-import type { PublishedHead, EntryReceipt } from '../node/receipts.js';
+import type { EntryIndex, EntryReceipt, PublishedHead, ReceiptWhen } from '../node/receipts.js';
 import type { Replicator } from '../node/replicator.js';
 import { Sequencer, type SequencerOptions } from '../sequencer/sequencer.js';
 import type { TileCache } from '../node/tile-cache.js';
@@ -139,8 +139,10 @@ export class ReplicatedNode implements LogNode {
     return this.current.head;
   }
 
-  submit(entry: Uint8Array): Promise<EntryReceipt> {
-    return this.current.submit(entry);
+  submit(entry: Uint8Array, when?: 'now'): Promise<EntryReceipt>;
+  submit(entry: Uint8Array, when: ReceiptWhen): Promise<EntryIndex>;
+  submit(entry: Uint8Array, when: ReceiptWhen = 'now'): Promise<EntryIndex> {
+    return this.current.submit(entry, when);
   }
 
   receiptFor(index: number, leafHash: Hash): Promise<EntryReceipt> {

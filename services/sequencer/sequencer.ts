@@ -55,7 +55,13 @@ import {
   loadAppender,
   withLookahead,
 } from '../node/materialize.js';
-import { receiptsAt, type PublishedHead, type EntryReceipt } from '../node/receipts.js';
+import {
+  receiptsAt,
+  type EntryIndex,
+  type EntryReceipt,
+  type PublishedHead,
+  type ReceiptWhen,
+} from '../node/receipts.js';
 import type { Replicator } from '../node/replicator.js';
 import { CheckpointSigner } from './signer.js';
 import { TileCache } from '../node/tile-cache.js';
@@ -102,7 +108,14 @@ export interface SequencerOptions {
   verifier: NoteVerifier;
   /** The signer's memory outside the store: the last checkpoint signed (storage/signer-state.ts). */
   signerState: SignerState;
-  /** Milliseconds between ticks. */
+  /**
+   * The least time, in milliseconds, between the starts of two ticks (the
+   * floor of group commit): a tick starts as soon as an entry waits, the
+   * previous tick is done (its batch durable and answered) and this much has
+   * passed since the previous one started. Under load, batches grow to what
+   * arrived during the previous tick; an idle log answers a lone submission
+   * after one commit, not after a fixed period.
+   */
   batchPeriodMs?: number;
   /** Entries per tick at most; a full pool starts a tick early. */
   maxBatch?: number;
@@ -158,8 +171,10 @@ interface Pending {
   leafHash: Hash;
   key: string;
   enqueued: number;
-  promise: Promise<EntryReceipt>;
-  resolve(r: EntryReceipt): void;
+  /** Whether the answer carries the receipt (someone submitted it with `now`). */
+  receipt: boolean;
+  promise: Promise<EntryIndex>;
+  resolve(r: EntryIndex): void;
   reject(e: unknown): void;
 }
 
@@ -182,7 +197,7 @@ export class Sequencer implements LogNode {
   private lookups: Array<{ leafHash: Hash; resolve(i: number | null): void; reject(e: unknown): void }> = [];
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private lastTickStart = 0;
+  private lastTickStart = -Infinity;
   private ticking: Promise<void> | null = null;
   private stopped: UrnaError | null = null;
   private readonly replicator: Replicator | null;
@@ -210,7 +225,7 @@ export class Sequencer implements LogNode {
     this.store = opts.store;
     this.admission = opts.admission ?? acceptAll;
     this.fault = opts.fault ?? (() => {});
-    this.batchPeriodMs = opts.batchPeriodMs ?? 100;
+    this.batchPeriodMs = opts.batchPeriodMs ?? 10;
     this.maxBatch = opts.maxBatch ?? 4096;
     this.maxPending = opts.maxPending ?? 65536;
     this.appender = appender;
@@ -368,10 +383,10 @@ export class Sequencer implements LogNode {
   }
 
   /**
-   * Starts ticking: a tick starts one batch period after the previous one
-   * started, or at once if that time has passed (so a tick longer than the
-   * period is followed straight away by the next), or as soon as the pool
-   * holds a full batch.
+   * Starts ticking (adaptive group commit): while entries wait, a tick
+   * starts when the previous one has ended and `batchPeriodMs` has passed
+   * since it started, or at once when the pool holds a full batch. No timer
+   * runs while the pool is empty; a submission schedules the next tick.
    */
   start(): void {
     if (this.running) return;
@@ -419,6 +434,7 @@ export class Sequencer implements LogNode {
 
   private schedule(): void {
     if (!this.running || this.timer || this.ticking || this.stopped || this.unavailable) return;
+    if (this.pool.length === 0) return;
     const wait = Math.max(0, this.lastTickStart + this.batchPeriodMs - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -446,23 +462,28 @@ export class Sequencer implements LogNode {
    * `canWrite` error) while storage cannot take writes, or
    * SequencerStoppedError.
    */
-  async submit(entry: Uint8Array): Promise<EntryReceipt> {
+  submit(entry: Uint8Array, when?: 'now'): Promise<EntryReceipt>;
+  submit(entry: Uint8Array, when: ReceiptWhen): Promise<EntryIndex>;
+  async submit(entry: Uint8Array, when: ReceiptWhen = 'now'): Promise<EntryIndex> {
     this.refuseWrites(false);
     if (entry.length === 0) throw new UrnaError('empty', 'empty entry');
     if (entry.length > MAX_ENTRY_SIZE)
       throw new UrnaError('too_large', `entry of ${entry.length} bytes exceeds ${MAX_ENTRY_SIZE}`);
     const leafHash = computeLeafHash(entry);
     const key = toHex(leafHash);
+    const receipt = when === 'now';
     const inFlight = this.pending.get(key);
-    if (inFlight) return inFlight.promise;
+    if (inFlight) return this.join(inFlight, receipt);
     const existing = await this.lookupLeaf(leafHash).catch((e: unknown) => this.storageFailed(e));
     if (existing !== null && existing !== undefined && existing < this.published.size) {
       this.m?.duplicates.inc();
+      if (!receipt)
+        return { index: existing, leafHash, checkpoint: this.published.checkpoint, duplicate: true };
       return this.receiptFor(existing, leafHash, true).catch((e: unknown) => this.storageFailed(e));
     }
     const prepared = await this.admission.prepare(entry);
     const again = this.pending.get(key); // another identical submission may have raced us
-    if (again) return again.promise;
+    if (again) return this.join(again, receipt);
     this.refuseWrites();
     if (this.pending.size >= this.maxPending) {
       if (!this.pushingBack)
@@ -470,9 +491,9 @@ export class Sequencer implements LogNode {
       this.pushingBack = true;
       throw new PushbackError('pool is full, retry later');
     }
-    let resolve!: (r: EntryReceipt) => void;
+    let resolve!: (r: EntryIndex) => void;
     let reject!: (e: unknown) => void;
-    const promise = new Promise<EntryReceipt>((res, rej) => {
+    const promise = new Promise<EntryIndex>((res, rej) => {
       resolve = res;
       reject = rej;
     });
@@ -482,6 +503,7 @@ export class Sequencer implements LogNode {
       leafHash,
       key,
       enqueued: performance.now(),
+      receipt,
       promise,
       resolve,
       reject,
@@ -489,7 +511,14 @@ export class Sequencer implements LogNode {
     this.pending.set(key, p);
     this.pool.push(p);
     if (this.pool.length >= this.maxBatch) this.kick();
+    else this.schedule();
     return promise;
+  }
+
+  /** An identical submission waiting already: its answer, with a receipt if either asked for one. */
+  private join(p: Pending, receipt: boolean): Promise<EntryIndex> {
+    p.receipt ||= receipt;
+    return p.promise;
   }
 
   /**
@@ -657,15 +686,21 @@ export class Sequencer implements LogNode {
       this.m?.entries.inc(admitted.length);
       this.m?.batches.inc();
       this.m?.batchSize.observe(admitted.length);
+      const withReceipt = admitted.filter(({ p }) => p.receipt);
       const receipts = await this.receiptsFor(
-        admitted.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
+        withReceipt.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
         false,
         false,
       );
-      admitted.forEach(({ p }, i) => {
+      const { checkpoint } = this.published;
+      let next = 0;
+      for (const { p, index } of admitted) {
         this.m?.latency.observe((performance.now() - p.enqueued) / 1000);
-        this.settle(p, null, receipts[i]);
-      });
+        const answer = p.receipt
+          ? receipts[next++]!
+          : { index, leafHash: p.leafHash, checkpoint, duplicate: false };
+        this.settle(p, null, answer);
+      }
       this.fault('after-answer');
     } catch (e) {
       if (!isTransientIoError(e)) return this.halt(e);
@@ -739,7 +774,7 @@ export class Sequencer implements LogNode {
   }
 
   /** Answers a pending submission once; later calls for it do nothing. */
-  private settle(p: Pending, error: unknown, result?: EntryReceipt): void {
+  private settle(p: Pending, error: unknown, result?: EntryIndex): void {
     if (this.pending.get(p.key) !== p) return;
     this.pending.delete(p.key);
     if (error) p.reject(error);

@@ -66,6 +66,48 @@ describe('write path', () => {
     expect(again.json()).toMatchObject({ index: 0, duplicate: true });
   });
 
+  it('POST /add?receipt=later answers with index and tracker only; GET /receipt serves the receipt', async () => {
+    const { log, app } = await setup(2);
+    const body = utf8('{"later":true}');
+    const post = (url: string) =>
+      app.inject({
+        method: 'POST',
+        url,
+        payload: Buffer.from(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    const pending = post('/add?receipt=later');
+    await waitForPool(log, 1);
+    await log.sequencer.tick();
+    const res = await pending;
+    expect(res.statusCode).toBe(201);
+    const hex = Buffer.from(leafHash(body)).toString('hex');
+    expect(res.json()).toEqual({ index: 2, leafHash: hex, duplicate: false });
+    const receipt = await app.inject(`/receipt/${hex}`);
+    expect(receipt.statusCode).toBe(200);
+    expect(verifyReceipt(receipt.body, { entry: body }, log.verifier).checkpoint.size).toBe(3);
+    // A resubmission is answered the same way, as a duplicate; with the default, with its receipt.
+    expect((await post('/add?receipt=later')).json()).toEqual({ index: 2, leafHash: hex, duplicate: true });
+    const now = await post('/add?receipt=now');
+    expect(now.statusCode).toBe(200);
+    verifyReceipt(now.json().receipt, { entry: body }, log.verifier);
+  });
+
+  it('refuses an unknown ?receipt= value with 400 and appends nothing', async () => {
+    const { log, app } = await setup(3);
+    for (const query of ['receipt=soon', 'receipt=now&receipt=later']) {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/add?${query}`,
+        payload: 'entry',
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'malformed' } });
+    }
+    await expectUnchanged(log, 3);
+  });
+
   it.each([
     [
       'empty body',

@@ -43,6 +43,59 @@ describe('Sequencer', () => {
     expect(log.sequencer.head.size).toBe(1);
   });
 
+  it('ticks adaptively: an idle log sequences a lone submission at once, the next waits for the floor', async () => {
+    const log = await openTestLog({ batchPeriodMs: 3_600_000 });
+    log.sequencer.start();
+    try {
+      const [a, b] = entries(2, 'adaptive');
+      expect((await log.sequencer.submit(a!)).index).toBe(0); // no tick yet: none waited for
+      const second = log.sequencer.submit(b!);
+      await waitForPool(log, 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(log.sequencer.poolSize).toBe(1); // an hour has not passed since the first tick began
+      expect(log.sequencer.head.size).toBe(1);
+      await log.sequencer.tick();
+      expect((await second).index).toBe(1);
+    } finally {
+      await log.sequencer.stop();
+    }
+  });
+
+  it('ticks back to back under a short floor: every submission is answered without a manual tick', async () => {
+    const log = await openTestLog({ batchPeriodMs: 1 });
+    log.sequencer.start();
+    try {
+      for (const [i, e] of entries(5, 'chain').entries())
+        expect((await log.sequencer.submit(e)).index).toBe(i);
+      const burst = await Promise.all(entries(200, 'burst').map((e) => log.sequencer.submit(e)));
+      expect(new Set(burst.map((r) => r.index)).size).toBe(200);
+      expect(log.sequencer.head.size).toBe(205);
+    } finally {
+      await log.sequencer.stop();
+    }
+  });
+
+  it('answers with the index only when the receipt is asked for later, and with it if anyone asked now', async () => {
+    const log = await openTestLog();
+    const [a, b] = entries(2, 'when');
+    const later = log.sequencer.submit(a!, 'later');
+    const both = [log.sequencer.submit(b!, 'later'), log.sequencer.submit(b!, 'now')] as const;
+    await waitForPool(log, 2);
+    await log.sequencer.tick();
+    const onlyIndex = await later;
+    expect(onlyIndex).not.toHaveProperty('receipt');
+    expect(onlyIndex).toMatchObject({ index: 0, duplicate: false });
+    expect(parseCheckpoint(openNote(onlyIndex.checkpoint, [log.verifier]).text).size).toBe(2);
+    // The same entry submitted both ways: one pending submission, answered with its receipt.
+    const [x, y] = await Promise.all(both);
+    expect(x).toBe(y);
+    verifyReceipt(y.receipt, { entry: b! }, log.verifier);
+    const { receipt } = await log.sequencer.receiptFor(0, onlyIndex.leafHash);
+    verifyReceipt(receipt, { entry: a! }, log.verifier);
+    expect(await log.sequencer.submit(a!, 'later')).toMatchObject({ index: 0, duplicate: true });
+    expect(await log.sequencer.submit(a!, 'later')).not.toHaveProperty('receipt');
+  });
+
   it('applies admission in sequence order, fails only the rejected entries, and retries deferred ones', async () => {
     const seen: number[] = [];
     let deferrals = 0;
