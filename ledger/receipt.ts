@@ -68,22 +68,44 @@ export interface VerifiedReceipt {
  * note (the cause is the MalformedError).
  */
 export function formatReceipt(r: Receipt): string {
-  checkIndex('receipt index', r.index);
-  if (r.proof.length > MAX_PROOF_HASHES) throw new RangeError('receipt proof: too many hashes');
-  for (const h of r.proof) {
-    if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE)
-      throw new RangeError('receipt proof: hashes are 32 bytes');
-  }
+  return formatReceipts(r.checkpoint, [r])[0]!;
+}
+
+/**
+ * Formats the receipts of several entries at one checkpoint, each exactly
+ * as {@link formatReceipt} would: the checkpoint is checked once, and a
+ * proof hash shared by several proofs (the same Hash object, as
+ * `proveInclusions` gives them) is encoded once. Throws as formatReceipt.
+ */
+export function formatReceipts(
+  checkpoint: string,
+  receipts: ReadonlyArray<Omit<Receipt, 'checkpoint'>>,
+): string[] {
   try {
-    parseCheckpoint(parseNote(r.checkpoint).text);
+    parseCheckpoint(parseNote(checkpoint).text);
   } catch (cause) {
     throw new RangeError('receipt checkpoint: not a signed checkpoint note', { cause });
   }
-  let out = RECEIPT_HEADER + '\n';
-  if (r.extra !== undefined && r.extra.length > 0) out += `extra ${toBase64(r.extra)}\n`;
-  out += `index ${r.index}\n`;
-  for (const h of r.proof) out += toBase64(h) + '\n';
-  return out + '\n' + r.checkpoint;
+  const lines = new Map<Hash, string>();
+  const tail = '\n' + checkpoint;
+  return receipts.map((r) => {
+    checkIndex('receipt index', r.index);
+    if (r.proof.length > MAX_PROOF_HASHES) throw new RangeError('receipt proof: too many hashes');
+    let out = RECEIPT_HEADER + '\n';
+    if (r.extra !== undefined && r.extra.length > 0) out += `extra ${toBase64(r.extra)}\n`;
+    out += `index ${r.index}\n`;
+    for (const h of r.proof) {
+      let line = lines.get(h);
+      if (line === undefined) {
+        if (!(h instanceof Uint8Array) || h.length !== HASH_SIZE)
+          throw new RangeError('receipt proof: hashes are 32 bytes');
+        line = toBase64(h) + '\n';
+        lines.set(h, line);
+      }
+      out += line;
+    }
+    return out + tail;
+  });
 }
 
 /**

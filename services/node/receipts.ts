@@ -3,9 +3,9 @@
  * checkpoint, built from its tiles. Every node that serves the log
  * (sequencer, standby, mirror) hands them out through this one function.
  */
-import { proveInclusion, verifyInclusion, type TreeHead } from '../../ledger/merkle.js';
+import { proveInclusions, verifyInclusion, type TreeHead } from '../../ledger/merkle.js';
 import type { Hash } from '../../ledger/hash.js';
-import { formatReceipt } from '../../ledger/receipt.js';
+import { formatReceipts } from '../../ledger/receipt.js';
 import { type TileCache } from './tile-cache.js';
 import { StorageCorruptError } from '../storage/errors.js';
 
@@ -45,7 +45,8 @@ export interface EntryReceipt extends EntryIndex {
 export type ReceiptWhen = 'now' | 'later';
 
 /**
- * Receipts for several entries at `head`, from one pass over the tiles.
+ * Receipts for several entries at `head`, from one pass over the tiles
+ * (`proveInclusions`: a hash several proofs share is read or computed once).
  * Inclusion proofs are verified against the signed root before they are
  * handed out, so corrupt storage yields StorageCorruptError, never a wrong
  * receipt. `verifyAll: false` (a just-sequenced batch) checks the first and
@@ -63,24 +64,32 @@ export async function receiptsAt(
   const verifyAll = opts.verifyAll ?? true;
   if (leaves.length === 0) return [];
   const proofs = await tiles.withHashes(size, (r) =>
-    leaves.map(({ index }) => proveInclusion(index, size, r)),
+    proveInclusions(
+      leaves.map((l) => l.index),
+      size,
+      r,
+    ),
   );
-  return leaves.map(({ index, leafHash }, i) => {
-    const proof = proofs[i]!;
+  leaves.forEach(({ index, leafHash }, i) => {
+    if (!verifyAll && i !== 0 && i !== leaves.length - 1) return;
     try {
-      if (verifyAll || i === 0 || i === leaves.length - 1)
-        verifyInclusion(leafHash, index, size, root, proof);
+      verifyInclusion(leafHash, index, size, root, proofs[i]!);
     } catch {
       throw new StorageCorruptError(
         `inclusion proof for ${index} at ${size} does not verify: stored tiles are corrupt`,
       );
     }
-    return {
-      index,
-      leafHash,
-      receipt: formatReceipt({ index, proof, checkpoint }),
-      checkpoint,
-      duplicate: opts.duplicate ?? false,
-    };
   });
+  const receipts = formatReceipts(
+    checkpoint,
+    leaves.map(({ index }, i) => ({ index, proof: proofs[i]! })),
+  );
+  const duplicate = opts.duplicate ?? false;
+  return leaves.map(({ index, leafHash }, i) => ({
+    index,
+    leafHash,
+    receipt: receipts[i]!,
+    checkpoint,
+    duplicate,
+  }));
 }

@@ -229,13 +229,23 @@ export class LevelStore implements LogStore {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const ops: Array<{ type: 'put'; key: string; value: Uint8Array }> = [];
-    for (const { tile, data } of batch.tiles) ops.push({ type: 'put', key: tileStoreKey(tile), value: data });
-    for (const { leafHash, index } of batch.leaves)
-      ops.push({ type: 'put', key: leafKey(toHex(leafHash)), value: encodeIndex(index) });
-    for (const { key, value } of batch.extra ?? []) ops.push({ type: 'put', key: EXTRA + key, value });
-    ops.push({ type: 'put', key: HEAD, value: encodeHead(batch.head) });
-    await this.run('commit', (db) => db.batch(ops, { sync: batch.durable !== false }));
+    // A chained batch: each put goes to LevelDB's WriteBatch as it is made.
+    // The array form costs about ten times more on the main thread per
+    // operation (measured: ~15 µs against ~1.5 µs), and this is the write
+    // path's one commit per tick. Either is written atomically.
+    await this.run('commit', async (db) => {
+      const ops = db.batch();
+      try {
+        for (const { tile, data } of batch.tiles) ops.put(tileStoreKey(tile), data);
+        for (const { leafHash, index } of batch.leaves) ops.put(leafKey(toHex(leafHash)), encodeIndex(index));
+        for (const { key, value } of batch.extra ?? []) ops.put(EXTRA + key, value);
+        ops.put(HEAD, encodeHead(batch.head));
+      } catch (e) {
+        await ops.close();
+        throw e;
+      }
+      await ops.write({ sync: batch.durable !== false });
+    });
   }
 
   async readCheckpoint(): Promise<string | null> {

@@ -10,6 +10,7 @@ import {
   MemoryHashStore,
   proveConsistency,
   proveInclusion,
+  proveInclusions,
   treeHash,
   verifyConsistency,
   verifyInclusion,
@@ -241,6 +242,32 @@ describe('every tree up to 300 leaves', () => {
         expectSame(proveConsistency(m, size, r), proveConsistency(m, size, store));
       }
     }
+  });
+
+  it('batch inclusion proofs equal PATH for every leaf of every batch, with one read', () => {
+    const rand = prng(7);
+    let count = 0;
+    for (let size = 1; size <= N; size++) {
+      // A just-sequenced batch (the last b leaves), a scattered set with a repeat, and the empty set.
+      const b = 1 + rand(Math.min(size, 300));
+      const batches = [
+        Array.from({ length: b }, (_, i) => size - b + i),
+        [rand(size), rand(size), size - 1, 0].concat(size > 1 ? [rand(size)] : []),
+        [],
+      ];
+      for (const indexes of batches) {
+        const r = counting(tiles.reader(size));
+        const proofs = proveInclusions(indexes, size, r);
+        expect(r.calls).toBeLessThanOrEqual(1);
+        expect(proofs).toHaveLength(indexes.length);
+        indexes.forEach((index, i) => {
+          count++;
+          expectSame(proofs[i]!, naive.path(index, 0, size));
+        });
+      }
+    }
+    expect(count).toBeGreaterThan(14_000);
+    expect(() => proveInclusions([0, 5], 5, store)).toThrow(OutOfRangeError);
   });
 
   it('a flipped bit in any proof hash, the root or the leaf fails inclusion', () => {
