@@ -335,7 +335,13 @@ export class TileHashReader implements HashReader {
       return t;
     });
     const authentic = readAuthentic(this.#head, [...tiles.values()], this.#reader);
-    return indexes.map((i, k) => hashFromTile(tileOf[k]!, authentic.get(tileKey(tileOf[k]!))!, i));
+    const memos = new Map<string, Map<number, Hash>>();
+    return indexes.map((i, k) => {
+      const key = tileKey(tileOf[k]!);
+      let memo = memos.get(key);
+      if (memo === undefined) memos.set(key, (memo = new Map()));
+      return hashFromTile(tileOf[k]!, authentic.get(key)!, i, memo);
+    });
   }
 }
 

@@ -310,11 +310,21 @@ function hashRow(data: Uint8Array, start: number, count: number): Hash {
  * hashes of the tile's row below it (C2SP tlog-tiles: the levels between
  * tile rows "are reconstructed by hashing the leaves"; Go's HashFromTile).
  *
+ * `memo`, one per tile's data, shares that work between calls: a hash
+ * inside the tile computed for one stored hash is not computed again for
+ * another (the proofs of a batch of neighbouring leaves ask for most of a
+ * tile's levels; without it each costs 2^r hashes of its own).
+ *
  * Throws MalformedError if `data` is not exactly `tile.width * 32` bytes;
  * RangeError if `tile` is an entry bundle or does not contain the hash at its
  * width; TypeError/RangeError for an invalid tile or index.
  */
-export function hashFromTile(tile: Tile, data: Uint8Array, storedIndex: number): Hash {
+export function hashFromTile(
+  tile: Tile,
+  data: Uint8Array,
+  storedIndex: number,
+  memo?: Map<number, Hash>,
+): Hash {
   checkTile(tile);
   if (tile.level === ENTRIES_LEVEL) throw new RangeError('hashFromTile: an entry bundle holds no hashes');
   if (!(data instanceof Uint8Array)) throw new TypeError('data: expected a Uint8Array');
@@ -330,7 +340,27 @@ export function hashFromTile(tile: Tile, data: Uint8Array, storedIndex: number):
   if (r < 0 || r >= TILE_HEIGHT || start < 0 || start + count > tile.width) {
     throw new RangeError(`stored hash ${storedIndex} is not in tile ${tilePath(tile)}`);
   }
-  return hashRow(data, start, count);
+  if (memo === undefined || r === 0) return hashRow(data, start, count);
+  return tileNode(data, r, start / count, memo);
+}
+
+/** The hash at height r, position j, of the tree over a tile's row (r > 0), memoised by (r, j). */
+function tileNode(data: Uint8Array, r: number, j: number, memo: Map<number, Hash>): Hash {
+  const key = r * TILE_WIDTH + j;
+  let h = memo.get(key);
+  if (h === undefined) {
+    const left =
+      r === 1
+        ? data.subarray(2 * j * HASH_SIZE, (2 * j + 1) * HASH_SIZE)
+        : tileNode(data, r - 1, 2 * j, memo);
+    const right =
+      r === 1
+        ? data.subarray((2 * j + 1) * HASH_SIZE, (2 * j + 2) * HASH_SIZE)
+        : tileNode(data, r - 1, 2 * j + 1, memo);
+    h = nodeHash(left, right); // RFC 9162 §2.1.1
+    memo.set(key, h);
+  }
+  return h;
 }
 
 /**
@@ -392,7 +422,10 @@ export class UnverifiedTileHashReader implements HashReader {
     if (!Array.isArray(data) || data.length !== tiles.length) {
       throw new MalformedError(`readTiles returned ${data?.length} tiles for ${tiles.length}`);
     }
-    return indexes.map((storedIndex, k) => hashFromTile(tiles[which[k]!]!, data[which[k]!]!, storedIndex));
+    const memos = tiles.map(() => new Map<number, Hash>());
+    return indexes.map((storedIndex, k) =>
+      hashFromTile(tiles[which[k]!]!, data[which[k]!]!, storedIndex, memos[which[k]!]),
+    );
   }
 }
 
