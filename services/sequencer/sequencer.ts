@@ -566,17 +566,8 @@ export class Sequencer implements LogNode {
 
   /** A receipt for the entry at `index` at the latest signed checkpoint; verified before it is returned. */
   async receiptFor(index: number, leafHash: Hash, duplicate = false): Promise<EntryReceipt> {
-    const [result] = await this.receiptsFor([{ index, leafHash }], duplicate);
+    const [result] = await receiptsAt(this.tiles, this.published, [{ index, leafHash }], { duplicate });
     return result!;
-  }
-
-  /** Receipts for several entries at the latest signed checkpoint (see `receiptsAt`). */
-  private receiptsFor(
-    leaves: ReadonlyArray<{ index: number; leafHash: Hash }>,
-    duplicate = false,
-    verifyAll = true,
-  ): Promise<EntryReceipt[]> {
-    return receiptsAt(this.tiles, this.published, leaves, { duplicate, verifyAll });
   }
 
   /**
@@ -682,17 +673,22 @@ export class Sequencer implements LogNode {
     try {
       this.tiles.put(tiles);
       this.fault('after-commit');
-      await this.publish(this.appender.size, this.appender.root());
+      const size = this.appender.size;
+      const root = this.appender.root();
+      const withReceipt = admitted.filter(({ p }) => p.receipt);
+      // The receipts are computed while the signer state is being written
+      // (CPU beside I/O); none is handed out before that write is durable.
+      const { checkpoint, alongside: receipts } = await this.publish(size, root, (checkpoint) =>
+        receiptsAt(
+          this.tiles,
+          { size, root, checkpoint },
+          withReceipt.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
+          { verifyAll: false },
+        ),
+      );
       this.m?.entries.inc(admitted.length);
       this.m?.batches.inc();
       this.m?.batchSize.observe(admitted.length);
-      const withReceipt = admitted.filter(({ p }) => p.receipt);
-      const receipts = await this.receiptsFor(
-        withReceipt.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
-        false,
-        false,
-      );
-      const { checkpoint } = this.published;
       let next = 0;
       for (const { p, index } of admitted) {
         this.m?.latency.observe((performance.now() - p.enqueued) / 1000);
@@ -718,9 +714,15 @@ export class Sequencer implements LogNode {
 
   /**
    * Step 5, shared by every tick and by recovery: sign the committed head
-   * (guarded) and store the checkpoint. Returns the signed note.
+   * (guarded) and store the checkpoint. Returns the signed note, and what
+   * `alongside` made of it: work run while the signer state is written,
+   * whose result must not leave the sequencer before `publish` resolves.
    */
-  private async publish(size: number, root: Hash): Promise<string> {
+  private async publish<T = undefined>(
+    size: number,
+    root: Hash,
+    alongside?: (checkpoint: string) => Promise<T>,
+  ): Promise<{ checkpoint: string; alongside: T }> {
     const last = this.guard.lastSigned;
     const proof =
       last && last.size > 0 && last.size < size
@@ -731,7 +733,10 @@ export class Sequencer implements LogNode {
     // The signer's memory first, durably: from here on no store that lacks
     // this tree is served or signed over (see `open`). Then the store's copy
     // (what a standby or mirror over this store serves first).
-    await this.signerState.write(checkpoint);
+    const [, made] = await Promise.all([
+      this.signerState.write(checkpoint),
+      alongside?.(checkpoint) as Promise<T>,
+    ]);
     this.fault('after-checkpoint-write');
     await this.store.writeCheckpoint(checkpoint);
     this.published = { size, root, checkpoint };
@@ -742,7 +747,7 @@ export class Sequencer implements LogNode {
     } catch {
       // a closed connection: the checkpoint is stored and served; nothing to undo
     }
-    return checkpoint;
+    return { checkpoint, alongside: made };
   }
 
   /**
