@@ -269,6 +269,19 @@ export async function benchHttp(report: Report, opts: { seconds?: number } = {})
     const tiles = await loadGets(server.url, tilePaths, 10);
     report('tiles served (GET /tile/0/N, 8 KiB each)', tiles.rps, 'req/s', `${tiles.client}; goal >= 20,000`);
     report('  ratio to trivial GET', tiles.rps / trivialGet.rps, 'x', 'goal >= 0.80');
+    const trivial = await startListening(['--import', 'tsx', TRIVIAL]);
+    try {
+      const bytes = await loadGets(trivial.url, ['/bytes/8192'], 10);
+      report(
+        'trivial GET of 8 KiB (same fastify setup, constant bytes)',
+        bytes.rps,
+        'req/s',
+        `ceiling for a tile's size; ${bytes.client}`,
+      );
+      report('  tiles: ratio to trivial 8 KiB GET', tiles.rps / bytes.rps, 'x');
+    } finally {
+      await trivial.kill();
+    }
     report('urna serve peak RSS', await peakRssMiB(server), 'MiB');
   } finally {
     await server.kill();
