@@ -11,55 +11,29 @@
 import { rawSha256 } from '../../services/crypto/native-sha256.js';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { fromBase64, utf8 } from '../../ledger/bytes.js';
+import { fromBase64 } from '../../ledger/bytes.js';
 import { setSha256Backend } from '../../ledger/hash.js';
-import {
-  ED25519_TYPE,
-  formatVerifierKey,
-  generateSignerKey,
-  parseSignerKey,
-  parseVerifierKey,
-} from '../../ledger/note.js';
+import { ED25519_TYPE, formatVerifierKey } from '../../ledger/note.js';
 import { nativeSha256 } from '../../services/crypto/native-sha256.js';
 import { silentLogger } from '../../services/log.js';
 import { Scrubber } from '../../services/node/scrub.js';
 import { Sequencer } from '../../services/sequencer/sequencer.js';
 import { TileCache } from '../../services/node/tile-cache.js';
 import { openDataDir } from '../../services/storage/data-dir.js';
-import { FileSignerState } from '../../services/storage/signer-state.js';
 import { clientFrom, halfSent, percentile, randomProofPath, rejectedRecord } from '../helpers/abuse.js';
 import { buildElection } from '../helpers/election.js';
 import { tempDir } from '../helpers/log.js';
 import { SHIPPED_NODE_ENV, startServer } from '../helpers/process.js';
+import { openBenchLog } from './in-process-log.js';
 import { sha256Rate } from './limits.js';
 import type { Report } from './report.js';
 
 /** Builds a LevelDB log of `n` opaque entries in `dir` through the sequencer, in big batches. */
 async function buildLog(dir: string, n: number) {
-  const { signerKey } = generateSignerKey('bench.example/log');
-  const signer = parseSignerKey(signerKey);
-  const verifier = parseVerifierKey(signer.verifierKey);
-  const signerState = new FileSignerState(join(dir, 'log.key.checkpoint'));
-  const { store } = await openDataDir(join(dir, 'data'), { origin: signer.name });
-  const sequencer = await Sequencer.open({
-    store,
-    signer,
-    verifier,
-    signerState,
-    batchPeriodMs: 1,
-    maxBatch: 8192,
-    maxPending: 1 << 20,
-  });
-  sequencer.start();
-  for (let i = 0; i < n;) {
-    const batch: Array<Promise<unknown>> = [];
-    for (let j = 0; j < 16_384 && i < n; j++, i++)
-      batch.push(sequencer.submit(utf8(`bench entry ${i} ${'e'.repeat(80)}`)));
-    await Promise.all(batch);
-  }
-  await sequencer.stop();
-  await store.close();
-  return { signer, verifier, signerState };
+  const log = await openBenchLog(dir);
+  await log.append(0, n);
+  await log.close();
+  return log;
 }
 
 export async function benchStartupAndScrub(report: Report, entries: number): Promise<void> {
