@@ -675,26 +675,26 @@ export class Sequencer implements LogNode {
       this.fault('after-commit');
       const size = this.appender.size;
       const root = this.appender.root();
+      const leavesOf = (of: typeof admitted) => of.map(({ p, index }) => ({ index, leafHash: p.leafHash }));
       const withReceipt = admitted.filter(({ p }) => p.receipt);
       // The receipts are computed while the signer state is being written
       // (CPU beside I/O); none is handed out before that write is durable.
-      const { checkpoint, alongside: receipts } = await this.publish(size, root, (checkpoint) =>
-        receiptsAt(
-          this.tiles,
-          { size, root, checkpoint },
-          withReceipt.map(({ p, index }) => ({ index, leafHash: p.leafHash })),
-          { verifyAll: false },
-        ),
+      const { checkpoint, alongside } = await this.publish(size, root, (checkpoint) =>
+        receiptsAt(this.tiles, { size, root, checkpoint }, leavesOf(withReceipt), { verifyAll: false }),
       );
+      const receipts = new Map(withReceipt.map(({ p }, i) => [p, alongside[i]!]));
+      // An identical submission asking for the receipt now may have joined one that did not meanwhile.
+      const late = admitted.filter(({ p }) => p.receipt && !receipts.has(p));
+      if (late.length > 0) {
+        const more = await receiptsAt(this.tiles, { size, root, checkpoint }, leavesOf(late));
+        late.forEach(({ p }, i) => receipts.set(p, more[i]!));
+      }
       this.m?.entries.inc(admitted.length);
       this.m?.batches.inc();
       this.m?.batchSize.observe(admitted.length);
-      let next = 0;
       for (const { p, index } of admitted) {
         this.m?.latency.observe((performance.now() - p.enqueued) / 1000);
-        const answer = p.receipt
-          ? receipts[next++]!
-          : { index, leafHash: p.leafHash, checkpoint, duplicate: false };
+        const answer = receipts.get(p) ?? { index, leafHash: p.leafHash, checkpoint, duplicate: false };
         this.settle(p, null, answer);
       }
       this.fault('after-answer');

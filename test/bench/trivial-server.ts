@@ -23,10 +23,11 @@ app.post('/add', async (request, reply) => {
 const VERIFY_WORKER = `
   const { parentPort } = require('node:worker_threads');
   const { createPublicKey, verify } = require('node:crypto');
-  const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
   parentPort.on('message', ({ id, bodies }) => {
     const ok = bodies.map((b) => {
-      const key = createPublicKey({ key: Buffer.concat([SPKI, b.subarray(0, 32)]), format: 'der', type: 'spki' });
+      // A JWK import, as the log's native backend does (cheaper than OpenSSL's DER decoder).
+      const x = Buffer.from(b.subarray(0, 32)).toString('base64url');
+      const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
       return verify(null, b.subarray(96), key, b.subarray(32, 96));
     });
     parentPort.postMessage({ id, ok });

@@ -7,6 +7,7 @@ import { verifyReceipt } from '../../ledger/receipt.js';
 import { DEFER, type Admission } from '../../services/node/admission.js';
 import { PushbackError, SequencerStoppedError } from '../../services/sequencer/sequencer.js';
 import { MemoryStore } from '../../services/storage/memory.js';
+import { MemorySignerState } from '../../services/storage/signer-state.js';
 import { entries, openTestLog, submitAndTick, waitForPool } from '../helpers/log.js';
 
 describe('Sequencer', () => {
@@ -94,6 +95,33 @@ describe('Sequencer', () => {
     verifyReceipt(receipt, { entry: a! }, log.verifier);
     expect(await log.sequencer.submit(a!, 'later')).toMatchObject({ index: 0, duplicate: true });
     expect(await log.sequencer.submit(a!, 'later')).not.toHaveProperty('receipt');
+  });
+
+  it('answers with a receipt a submission that asked for it now and joined one that did not, mid-tick', async () => {
+    const signerState = new MemorySignerState();
+    let release!: () => void;
+    let writing!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const started = new Promise<void>((r) => (writing = r));
+    const log = await openTestLog({ signerState });
+    const write = signerState.write.bind(signerState);
+    signerState.write = async (note) => {
+      writing();
+      await held; // the batch is committed; its receipts are being made
+      return write(note);
+    };
+    const [a] = entries(1, 'late-join');
+    const later = log.sequencer.submit(a!, 'later');
+    await waitForPool(log, 1);
+    const tick = log.sequencer.tick();
+    await started;
+    const now = log.sequencer.submit(a!, 'now'); // joins the pending submission
+    await new Promise((r) => setTimeout(r, 10));
+    release();
+    await tick;
+    const [x, y] = await Promise.all([later, now]);
+    expect(x).toBe(y);
+    verifyReceipt(y.receipt, { entry: a! }, log.verifier);
   });
 
   it('applies admission in sequence order, fails only the rejected entries, and retries deferred ones', async () => {
