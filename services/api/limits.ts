@@ -15,6 +15,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { Logger } from '../log.js';
+import { evictOldest } from '../lru.js';
 import { HttpError, RateLimitedError } from './errors.js';
 
 export interface HttpLimits {
@@ -128,7 +129,7 @@ class WindowStore implements FastifyRateLimitStore {
     w.count += by;
     this.windows.delete(key); // most recently used last
     this.windows.set(key, w);
-    if (this.windows.size > MAX_CLIENTS) this.windows.delete(this.windows.keys().next().value!);
+    evictOldest(this.windows, MAX_CLIENTS);
     cb(null, { current: w.count, ttl: w.start + timeWindow - now });
   }
 

@@ -6,6 +6,7 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { nobleEd25519, type Ed25519Backend } from '../../ledger/ed25519.js';
+import { evictOldest } from '../lru.js';
 
 /** Bounded cache of parsed public keys: the same credential and role keys verify many times. */
 const publicKeys = new Map<string, KeyObject>();
@@ -20,8 +21,8 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
       key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
       format: 'jwk',
     });
-    if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!);
     publicKeys.set(id, key);
+    evictOldest(publicKeys, PUBLIC_KEY_CACHE);
   }
   return key;
 }
@@ -40,8 +41,8 @@ function seedEntry(seed: Uint8Array) {
   let e = seeds.get(id);
   if (!e) {
     e = { publicKey: nobleEd25519.publicKey(seed) };
-    if (seeds.size >= SEED_CACHE) seeds.delete(seeds.keys().next().value!);
     seeds.set(id, e);
+    evictOldest(seeds, SEED_CACHE);
   }
   return e;
 }

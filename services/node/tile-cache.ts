@@ -36,6 +36,7 @@ import {
 } from '../../ledger/tile.js';
 import { StorageCorruptError } from '../storage/errors.js';
 import type { LogStore } from '../storage/store.js';
+import { evictOldest } from '../lru.js';
 
 /** Thrown inside a computation to say: read these tiles and run it again. */
 class MissingTiles {
@@ -110,7 +111,7 @@ export class TileCache {
     }
     this.map.delete(key);
     this.map.set(key, { data, authentic: Math.max(old?.authentic ?? 0, authentic) });
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+    evictOldest(this.map, this.capacity);
   }
 
   /** The cached entry of a tile if it holds at least its width (refreshing its LRU position). */
@@ -299,7 +300,7 @@ export class TileCache {
           out[i] = read[j]!;
           memo.set(indexes[i]!, read[j]!);
         });
-        while (memo.size > this.hashCapacity) memo.delete(memo.keys().next().value!);
+        evictOldest(memo, this.hashCapacity);
         return out;
       },
     };

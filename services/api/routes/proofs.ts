@@ -11,6 +11,7 @@ import { parseCheckpoint } from '../../../ledger/checkpoint.js';
 import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
 import { parseNote } from '../../../ledger/note.js';
 import { receiptsAt } from '../../node/receipts.js';
+import { evictOldest } from '../../lru.js';
 import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
@@ -76,7 +77,7 @@ export const proofRoutes: FastifyPluginAsync<RouteOptions> = async (
     const body = await compute();
     if (latest) {
       answers.set(key, body);
-      if (answers.size > PROOF_ANSWERS) answers.delete(answers.keys().next().value!);
+      evictOldest(answers, PROOF_ANSWERS);
     }
     return body;
   };
