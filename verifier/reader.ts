@@ -17,6 +17,7 @@ import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { verifiedAhead } from '../ledger/ed25519.js';
 import { InconsistentError } from '../ledger/errors.js';
+import { evictOldest } from '../ledger/lru.js';
 import type { Hash } from '../ledger/hash.js';
 import {
   proveConsistency,
@@ -248,7 +249,7 @@ export class LogReader {
     if (!cache) {
       cache = new Map();
       this.#authentic.set(key, cache);
-      if (this.#authentic.size > 4) this.#authentic.delete(this.#authentic.keys().next().value!);
+      evictOldest(this.#authentic, 4);
     }
     return cache;
   }
@@ -259,6 +260,6 @@ export class LogReader {
 
   #save(cache: Map<string, Uint8Array>, tile: Tile, data: Uint8Array): void {
     cache.set(tileKey(tile), data);
-    if (cache.size > this.#capacity) cache.delete(cache.keys().next().value!);
+    evictOldest(cache, this.#capacity);
   }
 }

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify';
 import rateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit';
 import type { Logger } from '../log.js';
-import { evictOldest } from '../lru.js';
+import { evictOldest } from '../../ledger/lru.js';
 import { HttpError, RateLimitedError } from './errors.js';
 
 export interface HttpLimits {

@@ -19,6 +19,7 @@ import type { TreeHead } from '../../ledger/merkle.js';
 import { signRecord } from '../../ledger/record.js';
 import { LogError, type LogClient } from '../../verifier/client.js';
 import { Replayer, replayWork, type Decoder, type Prover } from '../../verifier/replayer.js';
+import { evictOldest } from '../../ledger/lru.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import type { CountSource } from './sources.js';
 import { CountError, countSnapshot, type ResultSnapshot } from '../../verifier/snapshot.js';
@@ -100,7 +101,7 @@ export class Counter {
     const bytes = canonicalBytes(snapshot);
     this.#latest = { snapshot, bytes };
     this.#sizes.set(head.size, bytes);
-    if (this.#sizes.size > 64) this.#sizes.delete(this.#sizes.keys().next().value!);
+    evictOldest(this.#sizes, 64);
     await this.#write(snapshot, bytes);
     await this.#opts.onSnapshot?.(snapshot, bytes);
     await this.#maybeTally(snapshot);

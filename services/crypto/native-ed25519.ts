@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { nobleEd25519, type Ed25519Backend } from '../../ledger/ed25519.js';
-import { evictOldest } from '../lru.js';
+import { evictOldest } from '../../ledger/lru.js';
 
 /** Bounded cache of parsed public keys: the same credential and role keys verify many times. */
 const publicKeys = new Map<string, KeyObject>();

@@ -44,6 +44,11 @@ export interface EntryReceipt extends EntryIndex {
  */
 export type ReceiptWhen = 'now' | 'later';
 
+/** Whether a submission's answer carries its receipt (it does when asked for `now`). */
+export function hasReceipt(answer: EntryIndex): answer is EntryReceipt {
+  return typeof (answer as Partial<EntryReceipt>).receipt === 'string';
+}
+
 /**
  * Receipts for several entries at `head`, from one pass over the tiles
  * (`proveInclusions`: a hash several proofs share is read or computed once).

@@ -36,7 +36,7 @@ import {
 } from '../../ledger/tile.js';
 import { StorageCorruptError } from '../storage/errors.js';
 import type { LogStore } from '../storage/store.js';
-import { evictOldest } from '../lru.js';
+import { evictOldest } from '../../ledger/lru.js';
 
 /** Thrown inside a computation to say: read these tiles and run it again. */
 class MissingTiles {
@@ -138,13 +138,14 @@ export class TileCache {
   private readonly edges = new Map<string, Map<string, Uint8Array>>();
 
   /**
-   * KnownTiles for the ledger's authenticator under `head`: a full tile
-   * cached and authenticated (it is the same in every tree of a log that
-   * never forks), a partial (edge) tile only if `head` itself authenticated
-   * — so each new head, and a wrong one, is checked against its own root.
+   * KnownTiles for the ledger's authenticator under a head whose edge
+   * tiles are `edge` (`this.edges`; undefined while the head has not been
+   * authenticated): a full tile cached and authenticated (it is the same in
+   * every tree of a log that never forks), a partial (edge) tile only if the
+   * head itself authenticated, so each new head, and a wrong one, is
+   * checked against its own root.
    */
-  private knownFor(head: TreeHead): KnownTiles {
-    const edge = this.edges.get(headKey(head));
+  private knownFor(edge: ReadonlyMap<string, Uint8Array> | undefined): KnownTiles {
     // Answers are kept for the call: a tile evicted while the plan is read is not taken for unknown half-way.
     const answers = new Map<string, Uint8Array | undefined>();
     const lookup = (tile: Tile): Uint8Array | undefined => {
@@ -173,7 +174,7 @@ export class TileCache {
     }
     this.edges.delete(key);
     this.edges.set(key, edge);
-    if (this.edges.size > 8) this.edges.delete(this.edges.keys().next().value!);
+    evictOldest(this.edges, 8);
   }
 
   /** Remembers tiles the authenticator accepted, up to the width they were authenticated at. */
@@ -244,11 +245,12 @@ export class TileCache {
         throw new UrnaError('not_found', `${tilePath(t)} is not in the tree of size ${size}`);
     }
     if (tiles.length === 0) return [];
-    const known = this.knownFor(head);
+    const edge = this.edges.get(headKey(head));
+    const known = this.knownFor(edge);
     // The read path's common case: `head` was checked against its root
     // already, and every tile asked for is known authentic (a full tile
     // once authenticated, or an edge tile of this very head).
-    if (this.edges.has(headKey(head))) {
+    if (edge) {
       const ready = tiles.map((t) => known(t));
       if (ready.every((d) => d !== undefined)) return ready;
     }
@@ -332,7 +334,7 @@ export class TileCache {
         ? this.memoized(
             new TileHashReader(head, {
               readTiles: fromCache,
-              known: this.knownFor(head),
+              known: this.knownFor(this.edges.get(headKey(head))),
               saveTiles: (tiles, data) => {
                 this.saveAuthentic(tiles);
                 if (!this.edges.has(headKey(head)))

@@ -11,7 +11,7 @@ import { parseCheckpoint } from '../../../ledger/checkpoint.js';
 import { proveConsistency, proveInclusion, treeHash } from '../../../ledger/merkle.js';
 import { parseNote } from '../../../ledger/note.js';
 import { receiptsAt } from '../../node/receipts.js';
-import { evictOldest } from '../../lru.js';
+import { evictOldest } from '../../../ledger/lru.js';
 import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 

@@ -37,30 +37,30 @@ export function acceptsGzip(header: string | undefined): boolean {
 
 /** Compressed entry bundles by tile path, oldest first, within `budget` bytes. */
 class GzipCache {
-  readonly #bundles = new Map<string, Promise<Buffer>>();
-  readonly #sizes = new Map<string, number>();
+  /** By bundle path, oldest first; `size` once compressed (a pending one is not evicted). */
+  readonly #bundles = new Map<string, { gz: Promise<Buffer>; size?: number }>();
   #bytes = 0;
   constructor(readonly budget: number) {}
 
   get(path: string, body: Uint8Array): Promise<Buffer> {
     const known = this.#bundles.get(path);
-    if (known) return known;
-    const made = compress(body, { level: 6 });
-    this.#bundles.set(path, made);
-    made.then(
+    if (known) return known.gz;
+    const held: { gz: Promise<Buffer>; size?: number } = { gz: compress(body, { level: 6 }) };
+    this.#bundles.set(path, held);
+    held.gz.then(
       (gz) => {
-        this.#sizes.set(path, gz.length);
+        held.size = gz.length;
         this.#bytes += gz.length;
-        for (const [old, size] of this.#sizes) {
+        for (const [old, { size }] of this.#bundles) {
           if (this.#bytes <= this.budget) break;
-          this.#sizes.delete(old);
+          if (size === undefined) continue;
           this.#bundles.delete(old);
           this.#bytes -= size;
         }
       },
       () => this.#bundles.delete(path),
     );
-    return made;
+    return held.gz;
   }
 }
 

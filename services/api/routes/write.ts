@@ -8,7 +8,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { toHex } from '../../../ledger/bytes.js';
-import type { ReceiptWhen } from '../../node/receipts.js';
+import { hasReceipt, type ReceiptWhen } from '../../node/receipts.js';
 import type { RouteOptions } from '../options.js';
 import { HttpError } from '../errors.js';
 
@@ -42,7 +42,7 @@ export const writeRoutes: FastifyPluginAsync<RouteOptions> = async (app, { node 
       return reply.code(result.duplicate ? 200 : 201).send({
         index: result.index,
         leafHash: toHex(result.leafHash),
-        ...('receipt' in result ? { receipt: (result as { receipt: string }).receipt } : {}),
+        ...(hasReceipt(result) ? { receipt: result.receipt } : {}),
         duplicate: result.duplicate,
       });
     },

@@ -1,5 +1,5 @@
 /**
- * Bounds for the services' in-memory caches: Maps kept oldest first
+ * Bounds for in-memory caches (the services' and the verifier's): Maps kept oldest first
  * (insertion order; an LRU when a hit deletes and re-inserts its key).
  */
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evictOldest } from '../../services/lru.js';
+import { evictOldest } from '../../ledger/lru.js';
 
 describe('evictOldest', () => {
   it('keeps a map within its capacity, deleting the oldest entries first, an eighth at a time', () => {
