@@ -164,15 +164,15 @@ export class TileCache {
     };
   }
 
-  /** Keeps `head`'s authenticated edge tiles (a few heads). */
+  /** Keeps `head`'s authenticated edge tiles (a few heads), unless they are kept already. */
   private headAuthentic(head: TreeHead, authentic: ReadonlyMap<string, Uint8Array>): void {
     const key = headKey(head);
+    if (this.edges.has(key)) return;
     const edge = new Map<string, Uint8Array>();
     for (const t of edgeTiles(head.size)) {
       const d = authentic.get(tileKey(t));
       if (d) edge.set(tileKey(t), d);
     }
-    this.edges.delete(key);
     this.edges.set(key, edge);
     evictOldest(this.edges, 8);
   }
@@ -274,7 +274,7 @@ export class TileCache {
       throw this.corrupt(e);
     }
     this.saveAuthentic(plan);
-    if (!this.edges.has(headKey(head))) this.headAuthentic(head, authentic);
+    this.headAuthentic(head, authentic);
     return authentic;
   }
 
@@ -337,8 +337,7 @@ export class TileCache {
               known: this.knownFor(this.edges.get(headKey(head))),
               saveTiles: (tiles, data) => {
                 this.saveAuthentic(tiles);
-                if (!this.edges.has(headKey(head)))
-                  this.headAuthentic(head, new Map(tiles.map((t, i) => [tileKey(t), data[i]!])));
+                this.headAuthentic(head, new Map(tiles.map((t, i) => [tileKey(t), data[i]!])));
               },
             }),
             this.verifiedHashes,

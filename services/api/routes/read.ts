@@ -36,16 +36,18 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 /** Compressed entry bundles by tile path, oldest first, within `budget` bytes. */
+type Gzipped = { gz: Promise<Buffer>; size?: number };
+
 class GzipCache {
   /** By bundle path, oldest first; `size` once compressed (a pending one is not evicted). */
-  readonly #bundles = new Map<string, { gz: Promise<Buffer>; size?: number }>();
+  readonly #bundles = new Map<string, Gzipped>();
   #bytes = 0;
   constructor(readonly budget: number) {}
 
   get(path: string, body: Uint8Array): Promise<Buffer> {
     const known = this.#bundles.get(path);
     if (known) return known.gz;
-    const held: { gz: Promise<Buffer>; size?: number } = { gz: compress(body, { level: 6 }) };
+    const held: Gzipped = { gz: compress(body, { level: 6 }) };
     this.#bundles.set(path, held);
     held.gz.then(
       (gz) => {
