@@ -48,9 +48,24 @@ export function keepReceipt(answer: PostAnswer, got: Receipted[], seen: Set<stri
   return true;
 }
 
+/**
+ * GETs `url`, once more if the connection failed: a kept-alive connection
+ * the server closes as the client reuses it fails with "other side closed",
+ * and on a loaded machine the client's idle timer can fire after the
+ * server's. Browsers retry an idempotent request on such a connection too.
+ */
+export async function get(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // fetch's network failure
+    return fetch(url);
+  }
+}
+
 /** The server's current signed checkpoint note. */
 export async function checkpointOf(server: ServerProcess): Promise<string> {
-  return (await fetch(`${server.url}/checkpoint`)).text();
+  return (await get(`${server.url}/checkpoint`)).text();
 }
 
 /** Submits entries with 16 clients until the server dies, `maxMs` passes, or (with `until`) that many are receipted. */
@@ -97,14 +112,14 @@ export async function checkLog(server: ServerProcess, receipted: Receipted[], se
   for (const old of bySize.values()) {
     expect(old.size).toBeLessThanOrEqual(now.size);
     if (old.size === 0) continue;
-    const res = await fetch(`${server.url}/proof/consistency?from=${old.size}&to=${now.size}`);
+    const res = await get(`${server.url}/proof/consistency?from=${old.size}&to=${now.size}`);
     const { proof } = (await res.json()) as { proof: string[] };
     verifyConsistency(old.size, now.size, old.root, now.root, proof.map(fromBase64));
   }
   const tiles = new Map<string, Uint8Array>();
   await Promise.all(
     tilesForSize(now.size).map(async (t) => {
-      const res = await fetch(`${server.url}/${tilePath(t)}`);
+      const res = await get(`${server.url}/${tilePath(t)}`);
       expect(res.status).toBe(200);
       tiles.set(tilePath(t), new Uint8Array(await res.arrayBuffer()));
     }),
@@ -116,7 +131,7 @@ export async function checkLog(server: ServerProcess, receipted: Receipted[], se
   const leaves = reader.readHashes(receipted.map((r) => storedHashIndex(0, r.index)));
   receipted.forEach((r, i) => expect(toHex(leaves[i]!), `receipted entry ${r.index}`).toBe(r.leafHash));
   for (const r of receipted.slice(-50)) {
-    const res = await fetch(`${server.url}/receipt/${r.leafHash}`);
+    const res = await get(`${server.url}/receipt/${r.leafHash}`);
     expect(res.status, `receipted entry ${r.index} missing`).toBe(200);
     const text = await res.text();
     expect(parseReceipt(text).index).toBe(r.index);
