@@ -13,8 +13,30 @@
  * the tile cache's hash memo was full (profiled under load).
  */
 export function evictOldest(map: Map<unknown, unknown>, capacity: number): void {
-  if (map.size <= capacity) return;
-  const keep = capacity - (capacity >> 3);
-  const oldest = map.keys();
-  while (map.size > keep) map.delete(oldest.next().value);
+  evictOldestWeighed(map, { entries: capacity, bytes: Infinity }, 0, () => 0);
+}
+
+/**
+ * {@link evictOldest} for values of different sizes: keeps `map` within
+ * `within.entries` entries and its values within `within.bytes` bytes in
+ * all, `held` being their bytes now and `bytesOf` a value's. Once over
+ * either bound, deletes oldest first until both are at seven eighths or
+ * less. Returns the bytes held after.
+ */
+export function evictOldestWeighed<V>(
+  map: Map<unknown, V>,
+  within: { entries: number; bytes: number },
+  held: number,
+  bytesOf: (value: V) => number,
+): number {
+  if (map.size <= within.entries && held <= within.bytes) return held;
+  const entries = within.entries - (within.entries >> 3);
+  const bytes = within.bytes * 0.875;
+  const oldest = map.entries();
+  while (map.size > entries || (held > bytes && map.size > 0)) {
+    const [key, value] = oldest.next().value as [unknown, V];
+    held -= bytesOf(value);
+    map.delete(key);
+  }
+  return held;
 }

@@ -17,7 +17,7 @@ import { toHex } from '../ledger/bytes.js';
 import { openCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { verifiedAhead } from '../ledger/ed25519.js';
 import { InconsistentError } from '../ledger/errors.js';
-import { evictOldest } from '../ledger/lru.js';
+import { evictOldest, evictOldestWeighed } from '../ledger/lru.js';
 import type { Hash } from '../ledger/hash.js';
 import {
   proveConsistency,
@@ -43,8 +43,13 @@ export interface LogReaderOptions {
   logKey: string;
   /** Tiles fetched at once (default 8). */
   concurrency?: number;
-  /** Authenticated tiles kept per head (default 4096, ~32 MiB of hash tiles). */
+  /** Authenticated tiles kept per head (default 4096, 32 MiB of full hash tiles). */
   cacheTiles?: number;
+  /**
+   * Bytes of authenticated tiles kept per head (default 32 MiB): entry
+   * bundles are cached too, and one is 256 records, up to megabytes.
+   */
+  cacheBytes?: number;
   /** How requests are made and retried (LogClient's options: fetch, retries, delays, timeout). */
   http?: Omit<LogClientOptions, 'logKey'>;
 }
@@ -67,6 +72,12 @@ class MissingTiles {
   constructor(readonly tiles: Tile[]) {}
 }
 
+/** One head's authenticated tiles by tileKey, and the bytes of their data. */
+interface HeadTiles {
+  tiles: Map<string, Uint8Array>;
+  held: number;
+}
+
 /** Bundles authenticated and handed out together by `entries`. */
 const BUNDLES_PER_STEP = 16;
 
@@ -74,16 +85,16 @@ export class LogReader {
   readonly verifier: NoteVerifier;
   readonly client: LogClient;
   readonly #concurrency: number;
-  readonly #capacity: number;
+  readonly #within: { entries: number; bytes: number };
   /** Authenticated tiles by head, then by tileKey (data at the tile's width at that head's size). */
-  readonly #authentic = new Map<string, Map<string, Uint8Array>>();
+  readonly #authentic = new Map<string, HeadTiles>();
 
   /** `url`: the source's URL prefix. Throws TypeError for a bad URL, MalformedError for a bad key. */
   constructor(url: string, opts: LogReaderOptions) {
     this.verifier = parseVerifierKey(opts.logKey.trim());
     this.client = new LogClient(url, opts.http ?? {});
     this.#concurrency = Math.max(1, opts.concurrency ?? 8);
-    this.#capacity = opts.cacheTiles ?? 4096;
+    this.#within = { entries: opts.cacheTiles ?? 4096, bytes: opts.cacheBytes ?? 32 * 1024 * 1024 };
   }
 
   /**
@@ -243,23 +254,25 @@ export class LogReader {
   }
 
   /** The authenticated tiles of `head` (a few heads are kept). */
-  #cache(head: TreeHead): Map<string, Uint8Array> {
+  #cache(head: TreeHead): HeadTiles {
     const key = `${head.size}:${toHex(head.root)}`;
     let cache = this.#authentic.get(key);
     if (!cache) {
-      cache = new Map();
+      cache = { tiles: new Map(), held: 0 };
       this.#authentic.set(key, cache);
       evictOldest(this.#authentic, 4);
     }
     return cache;
   }
 
-  #known(cache: Map<string, Uint8Array>): KnownTiles {
-    return (tile) => (cache.has(tileKey(tile)) ? tileData(tile, cache) : undefined);
+  #known({ tiles }: HeadTiles): KnownTiles {
+    return (tile) => (tiles.has(tileKey(tile)) ? tileData(tile, tiles) : undefined);
   }
 
-  #save(cache: Map<string, Uint8Array>, tile: Tile, data: Uint8Array): void {
-    cache.set(tileKey(tile), data);
-    evictOldest(cache, this.#capacity);
+  #save(cache: HeadTiles, tile: Tile, data: Uint8Array): void {
+    const key = tileKey(tile);
+    cache.held += data.length - (cache.tiles.get(key)?.length ?? 0);
+    cache.tiles.set(key, data);
+    cache.held = evictOldestWeighed(cache.tiles, this.#within, cache.held, (d) => d.length);
   }
 }

@@ -36,11 +36,34 @@ import {
 } from '../../ledger/tile.js';
 import { StorageCorruptError } from '../storage/errors.js';
 import type { LogStore } from '../storage/store.js';
-import { evictOldest } from '../../ledger/lru.js';
+import { evictOldest, evictOldestWeighed } from '../../ledger/lru.js';
 
 /** Thrown inside a computation to say: read these tiles and run it again. */
 class MissingTiles {
   constructor(readonly tiles: Tile[]) {}
+}
+
+/**
+ * Copies of hashes packed into shared 64 KiB buffers. A hash read from a
+ * tile is a view of the tile's buffer (8 KiB when full), so a memo of views
+ * keeps alive every tile it ever read from, long after the tile cache let
+ * them go; a copy here keeps 32 bytes. A buffer is freed once none of its
+ * hashes is kept, which for memos evicted oldest first is soon after it
+ * fills.
+ */
+class HashSlab {
+  private buffer = new Uint8Array(0);
+  private used = 0;
+
+  copy(hash: Hash): Hash {
+    if (this.used === this.buffer.length) {
+      this.buffer = new Uint8Array(2048 * HASH_SIZE);
+      this.used = 0;
+    }
+    const copy = this.buffer.subarray(this.used, (this.used += HASH_SIZE));
+    copy.set(hash);
+    return copy;
+  }
 }
 
 /** A cached tile: the widest data read or committed, and the width up to which it was authenticated. */
@@ -91,11 +114,23 @@ export class TileCache {
   private readonly hashes = new Map<number, Hash>();
   /** The same for authenticated runs: only hashes a TileHashReader returned (from authenticated tiles). */
   private readonly verifiedHashes = new Map<number, Hash>();
+  /** Where the memos' hashes are copied to, so that none keeps alive the tile it was read from. */
+  private readonly slab = new HashSlab();
 
+  /** The bytes of every cached tile's data. */
+  private held = 0;
+
+  /**
+   * At most `capacity` tiles and `budget` bytes of them: a full hash tile is
+   * 8 KiB, but an entry bundle is 256 records (28 KiB of 100-byte records,
+   * megabytes of encrypted ballots), so a count alone does not bound the
+   * memory; 4,096 tiles of a night's mix held 61 MiB at 10^6 records.
+   */
   constructor(
     private readonly store: LogStore,
     private readonly capacity = 4096,
     private readonly hashCapacity = 1 << 17,
+    private readonly budget = 32 * 1024 * 1024,
   ) {}
 
   /** Records committed tiles (wider data of a tile keeps what was authenticated of it: tiles only grow). */
@@ -111,7 +146,13 @@ export class TileCache {
     }
     this.map.delete(key);
     this.map.set(key, { data, authentic: Math.max(old?.authentic ?? 0, authentic) });
-    evictOldest(this.map, this.capacity);
+    this.held += data.length - (old?.data.length ?? 0);
+    this.held = evictOldestWeighed(
+      this.map,
+      { entries: this.capacity, bytes: this.budget },
+      this.held,
+      (e) => e.data.length,
+    );
   }
 
   /** The cached entry of a tile if it holds at least its width (refreshing its LRU position). */
@@ -164,13 +205,17 @@ export class TileCache {
     };
   }
 
-  /** Keeps `head`'s authenticated edge tiles (a few heads), unless they are kept already. */
-  private headAuthentic(head: TreeHead, authentic: ReadonlyMap<string, Uint8Array>): void {
+  /**
+   * Keeps `head`'s authenticated edge tiles (a few heads), unless they are
+   * kept already; `authentic` gives a tile's data by its key if it was
+   * authenticated against `head`.
+   */
+  private headAuthentic(head: TreeHead, authentic: (key: string) => Uint8Array | undefined): void {
     const key = headKey(head);
     if (this.edges.has(key)) return;
     const edge = new Map<string, Uint8Array>();
     for (const t of edgeTiles(head.size)) {
-      const d = authentic.get(tileKey(t));
+      const d = authentic(tileKey(t));
       if (d) edge.set(tileKey(t), d);
     }
     this.edges.set(key, edge);
@@ -274,14 +319,18 @@ export class TileCache {
       throw this.corrupt(e);
     }
     this.saveAuthentic(plan);
-    this.headAuthentic(head, authentic);
+    this.headAuthentic(head, (key) => authentic.get(key));
     return authentic;
   }
 
   /** A TileAuthError as StorageCorruptError, its tile evicted (a repaired store is read again); other errors as they are. */
   private corrupt(e: unknown): unknown {
     if (!(e instanceof TileAuthError)) return e;
-    this.map.delete(tileKey(e.tile));
+    const evicted = this.map.get(tileKey(e.tile));
+    if (evicted) {
+      this.map.delete(tileKey(e.tile));
+      this.held -= evicted.data.length;
+    }
     return new StorageCorruptError(`${e.message}: stored data is corrupt`, { cause: e });
   }
 
@@ -300,7 +349,7 @@ export class TileCache {
         const read = tiles.readHashes(missing.map((i) => indexes[i]!));
         missing.forEach((i, j) => {
           out[i] = read[j]!;
-          memo.set(indexes[i]!, read[j]!);
+          memo.set(indexes[i]!, this.slab.copy(read[j]!));
         });
         evictOldest(memo, this.hashCapacity);
         return out;
@@ -337,7 +386,7 @@ export class TileCache {
               known: this.knownFor(this.edges.get(headKey(head))),
               saveTiles: (tiles, data) => {
                 this.saveAuthentic(tiles);
-                this.headAuthentic(head, new Map(tiles.map((t, i) => [tileKey(t), data[i]!])));
+                this.headAuthentic(head, (key) => data[tiles.findIndex((t) => tileKey(t) === key)]);
               },
             }),
             this.verifiedHashes,

@@ -41,13 +41,22 @@ export async function openBenchLog(
     signerKey,
     store,
     sequencer,
-    /** Appends entries `from` to `to` - 1 (benchEntry), 16,384 in flight at a time; receipts later. */
-    async append(from: number, to: number): Promise<void> {
+    /**
+     * Appends entries `from` to `to` - 1 (benchEntry), 16,384 in flight at a
+     * time, receipts later; resolves with the entries' total bytes.
+     */
+    async append(from: number, to: number): Promise<number> {
+      let bytes = 0;
       for (let i = from; i < to;) {
         const batch: Array<Promise<unknown>> = [];
-        for (let j = 0; j < 16_384 && i < to; j++, i++) batch.push(sequencer.submit(benchEntry(i), 'later'));
+        for (let j = 0; j < 16_384 && i < to; j++, i++) {
+          const entry = benchEntry(i);
+          bytes += entry.length;
+          batch.push(sequencer.submit(entry, 'later'));
+        }
         await Promise.all(batch);
       }
+      return bytes;
     },
     async close(): Promise<void> {
       await sequencer.stop();

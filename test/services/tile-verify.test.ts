@@ -115,6 +115,18 @@ describe('TileCache.fetchVerified', () => {
     expect(store.tilesRead - before).toBe(0); // re-checking would read 1/000
   });
 
+  it('holds tiles within its byte budget, whatever their count', async () => {
+    const cache = new TileCache(store, 4096, 1 << 17, 3 * 8192); // three full hash tiles
+    const full = [0, 1, 2, 3].map((i) => tile(0, i));
+    await cache.fetch(full); // 32 KiB in: the oldest go until 21 KiB or less is held
+    let before = store.tilesRead;
+    await cache.fetch(full.slice(2));
+    expect(store.tilesRead - before).toBe(0); // the newest two are held
+    before = store.tilesRead;
+    await cache.fetch(full.slice(0, 2));
+    expect(store.tilesRead - before).toBe(2); // the oldest two were let go
+  });
+
   it('refuses tiles beyond the signed tree with not_found', async () => {
     const cache = new TileCache(store);
     for (const t of [tile(0, 273), tile(0, 273, 113), tile(0, 274, 1), tile(-1, 273, 113), tile(3, 0, 1)]) {

@@ -107,6 +107,21 @@ describe('LogReader', () => {
     expect(equalBytes(await r.entry(log.size - 1), log.entries.at(-1)!)).toBe(true);
   });
 
+  it('keeps its authenticated tiles within cacheBytes: a bundle let go is fetched again', async () => {
+    const bundleAsked = async (cacheBytes?: number) => {
+      const src = source(log.files);
+      const r = new LogReader('http://src.test/', {
+        logKey: log.verifierKey,
+        http: { fetch: src.fetch, sleep: async () => {} },
+        ...(cacheBytes === undefined ? {} : { cacheBytes }),
+      });
+      for (const index of [0, 256, 512, 768, 1024, 1]) await r.entry(index);
+      return src.asked.filter((p) => p === 'tile/entries/000').length;
+    };
+    expect(await bundleAsked()).toBe(1); // the default 32 MiB holds it
+    expect(await bundleAsked(3 * 8192)).toBe(2); // a few tiles' worth does not
+  });
+
   it('refuses a checkpoint signed by another key', async () => {
     const other = staticLog(10, 'reader.example/log');
     const files = new Map(log.files);
