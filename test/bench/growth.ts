@@ -67,13 +67,20 @@ async function anonymousResident(): Promise<number> {
   return process.memoryUsage().rss / MiB;
 }
 
+/** The bytes of the files under `dir`; a file deleted while counting (LevelDB compacts as it goes) counts 0. */
 async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, e.name);
-    total += e.isDirectory() ? await directoryBytes(path) : (await stat(path)).size;
+    if (e.isDirectory()) total += await directoryBytes(path);
+    else total += (await stat(path).catch(gone))?.size ?? 0;
   }
   return total;
+}
+
+function gone(e: NodeJS.ErrnoException): undefined {
+  if (e.code !== 'ENOENT') throw e;
+  return undefined;
 }
 
 /** A deterministic pseudo-random index below `n` (xorshift). */
