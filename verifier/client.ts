@@ -282,8 +282,9 @@ export class LogClient {
   }
 
   /**
-   * One request with bounded retries on pushback (503, 429) and network
-   * failures. Returns a 2xx response; throws LogError for anything else.
+   * One request with bounded retries on pushback (503, 429), network
+   * failures and a connection timed out (408). Returns a 2xx response;
+   * throws LogError for anything else.
    */
   async #request(path: string, init: RequestInit = {}): Promise<Response> {
     const submitting = init.method === 'POST';
@@ -319,6 +320,13 @@ export class LogClient {
           await response.body?.cancel();
           continue;
         }
+      }
+      // 408: the server timed the connection out and closes it; the client
+      // MAY repeat the request (RFC 9110 §15.5.9), as after a network failure.
+      if (response.status === 408 && attempt < this.#maxRetries) {
+        await response.body?.cancel();
+        await this.#sleep(this.#backoff(attempt, null));
+        continue;
       }
       if (response.status === 503 || response.status === 429) {
         const retryAfter = response.headers.get('Retry-After');

@@ -49,18 +49,22 @@ export function keepReceipt(answer: PostAnswer, got: Receipted[], seen: Set<stri
 }
 
 /**
- * GETs `url`, once more if the connection failed: a kept-alive connection
- * the server closes as the client reuses it fails with "other side closed",
- * and on a loaded machine the client's idle timer can fire after the
- * server's. Browsers retry an idempotent request on such a connection too.
+ * GETs `url`, once more if the connection failed or timed out. A kept-alive
+ * connection the server closes as the client reuses it fails with "other
+ * side closed", and one the server timed out answers 408 (after which the
+ * client MAY repeat the request, RFC 9110 §15.5.9); both were seen on a
+ * loaded machine, hundreds of GETs per node into the audit. Browsers and
+ * LogClient repeat such a request too.
  */
 export async function get(url: string): Promise<Response> {
   try {
-    return await fetch(url);
+    const res = await fetch(url);
+    if (res.status !== 408) return res;
+    await res.body?.cancel();
   } catch (e) {
     if (!(e instanceof TypeError)) throw e; // fetch's network failure
-    return fetch(url);
   }
+  return fetch(url);
 }
 
 /** The server's current signed checkpoint note. */

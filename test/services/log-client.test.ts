@@ -148,6 +148,22 @@ describe('LogClient.submit', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('repeats a request the server timed out (408, RFC 9110 §15.5.9), a bounded number of times', async () => {
+    const log = fakeLog();
+    let n = 0;
+    const timedOut = () =>
+      json(408, { error: { code: 'timeout', message: 'the request did not arrive in time' } });
+    const { c, calls } = client(
+      (_url, init) => (n++ < 2 ? timedOut() : json(201, log.add(init!.body as Uint8Array))),
+      { logKey: log.verifierKey },
+    );
+    expect((await c.submit(entry(1))).index).toBe(0);
+    expect(calls).toHaveLength(3);
+    const always = client(timedOut, { maxRetries: 2 });
+    await expect(always.c.submit(entry(1))).rejects.toMatchObject({ code: 'timeout', status: 408 });
+    expect(always.calls).toHaveLength(3);
+  });
+
   it("throws the log's error code, status and message at once for other errors", async () => {
     const { c, calls } = client(() =>
       json(422, { error: { code: 'over_electorate', message: 'too many votes' } }),
