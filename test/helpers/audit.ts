@@ -49,22 +49,25 @@ export function keepReceipt(answer: PostAnswer, got: Receipted[], seen: Set<stri
 }
 
 /**
- * GETs `url`, once more if the connection failed or timed out. A kept-alive
- * connection the server closes as the client reuses it fails with "other
- * side closed", and one the server timed out answers 408 (after which the
- * client MAY repeat the request, RFC 9110 §15.5.9); both were seen on a
- * loaded machine, hundreds of GETs per node into the audit. Browsers and
- * LogClient repeat such a request too.
+ * GETs `url`, up to three times more if the connection failed or timed out,
+ * 200 ms apart. A kept-alive connection the server closes as the client
+ * reuses it fails with "other side closed" (and the pool may hold several
+ * such, idle since the load stopped, that the server closes together: the
+ * pause lets their closes be read), and one the server timed out answers
+ * 408 (the client MAY repeat the request, RFC 9110 §15.5.9); both were seen
+ * on a loaded machine. LogClient and browsers repeat such requests too.
  */
 export async function get(url: string): Promise<Response> {
-  try {
-    const res = await fetch(url);
-    if (res.status !== 408) return res;
-    await res.body?.cancel();
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e; // fetch's network failure
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(url);
+      if (res.status !== 408 || attempt === 3) return res;
+      await res.body?.cancel();
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt === 3) throw e; // TypeError: fetch's network failure
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return fetch(url);
 }
 
 /** The server's current signed checkpoint note. */
